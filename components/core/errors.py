@@ -1,0 +1,17 @@
+"""Errors that reach the user: they name the thing that is wrong and say what to do."""
+
+
+class TfpipeError(Exception):
+    """A failure with a message meant for the person running the pipeline (no traceback needed)."""
+
+
+class ParameterError(TfpipeError):
+    """A component or pipeline parameter failed validation."""
+
+
+class InputDataError(TfpipeError):
+    """Input data is missing, empty, or does not match what was expected."""
+
+
+class UserCodeError(TfpipeError):
+    """A function from the user's module raised or returned something unusable."""

@@ -1,0 +1,72 @@
+"""A long-lived component process: the local runner's way to import TensorFlow once per run.
+
+The runner starts one worker in the pipeline's runtime interpreter and sends it one JSON request per
+line on stdin. Results and progress events go back as JSON lines on a dedicated file descriptor, so
+whatever TensorFlow, Beam or user code prints on stdout/stderr never corrupts the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import IO, Any
+
+from components.core.errors import TfpipeError
+from components.core.execute import execute, resolve_request
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    user_facing = isinstance(exc, TfpipeError)
+    return {
+        "ok": False,
+        "error": str(exc) if user_facing else f"{type(exc).__name__}: {exc}",
+        "error_type": type(exc).__name__,
+        "traceback": "" if user_facing else traceback.format_exc(),
+    }
+
+
+def serve(requests: IO[str], results: IO[str]) -> int:
+    failures = 0
+
+    def send(message: dict[str, Any]) -> None:
+        results.write(json.dumps(message, default=str) + "\n")
+        results.flush()
+
+    for line in requests:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        step = request.get("step", "?")
+        try:
+            inv = resolve_request(request)
+            result = execute(
+                inv,
+                request["run_id"],
+                progress=lambda msg: send({"event": "progress", "step": step, "message": msg}),
+            )
+            send({"event": "result", "ok": True, **result})
+        except BaseException as exc:
+            failures += 1
+            traceback.print_exc(file=sys.stderr)
+            send({"event": "result", "step": step, **error_payload(exc)})
+    return 1 if failures else 0
+
+
+def main(result_fd: int) -> None:
+    with os.fdopen(result_fd, "w", buffering=1) as results:
+        code = serve(sys.stdin, results)
+    hard_exit(code)
+
+
+def hard_exit(code: int) -> None:
+    """Exit without interpreter teardown.
+
+    All output is flushed and committed before this point. The estimator runtime's protobuf (upb)
+    can segfault while deallocating at interpreter exit after a tf.Transform Beam pipeline ran; the
+    exit status must reflect the work, not that teardown crash.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,71 @@
+"""ExampleGen parameters: where the data is, how to split it, what schema to hold it to."""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Literal
+
+import pydantic
+
+from components.core.errors import InputDataError
+from components.core.fingerprint import file_digest, listing_digest
+from components.core.spec import ComponentParams
+
+DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
+
+
+def match_input(pattern: str) -> list[str]:
+    """Files matching a path or glob, sorted; a clear error when there are none."""
+    files = sorted(p for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p))
+    if not files:
+        raise InputDataError(
+            f"example_gen: input '{pattern}' matches no file; check the path "
+            f"(set it with --set example_gen.input=PATH_OR_GLOB)"
+        )
+    return files
+
+
+class ExampleGenParams(ComponentParams):
+    input: str = pydantic.Field(description="a file path or glob of CSV, TFRecord or Parquet files")
+    format: Literal["auto", "csv", "tfrecord", "parquet"] = "auto"
+    split_ratios: dict[str, float] = pydantic.Field(
+        default_factory=lambda: {"train": 0.8, "eval": 0.2},
+        description="split name -> relative size, assigned by a deterministic hash of each row",
+    )
+    split_column: str | None = pydantic.Field(
+        default=None, description="a column whose value names each row's split (then dropped)"
+    )
+    hash_columns: list[str] | None = pydantic.Field(
+        default=None, description="columns the split hash uses (default: the whole row)"
+    )
+    na_values: list[str] = pydantic.Field(default_factory=lambda: list(DEFAULT_NA))
+    schema_file: str | None = pydantic.Field(
+        default=None, description="an expected schema.json (from an earlier ExampleGen) to check"
+    )
+    max_domain_size: int = pydantic.Field(
+        default=1000, gt=0, description="string columns with more distinct values get no domain"
+    )
+    on_malformed: Literal["error", "skip"] = pydantic.Field(
+        default="error",
+        description="a row with the wrong number of fields fails the run, or is set aside in "
+        "rejected.csv inside the artifact",
+    )
+
+    @pydantic.field_validator("split_ratios")
+    @classmethod
+    def _positive_ratios(cls, ratios: dict[str, float]) -> dict[str, float]:
+        if not ratios:
+            raise ValueError("needs at least one split")
+        bad = {k: v for k, v in ratios.items() if v <= 0}
+        if bad:
+            raise ValueError(f"ratios must be positive, got {bad}")
+        return ratios
+
+    def external_fingerprints(self) -> dict[str, str]:
+        digests = {"input": listing_digest(match_input(self.input))}
+        if self.schema_file:
+            if not os.path.isfile(self.schema_file):
+                raise InputDataError(f"example_gen: schema_file '{self.schema_file}' not found")
+            digests["schema_file"] = file_digest(self.schema_file)
+        return digests

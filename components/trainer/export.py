@@ -1,0 +1,50 @@
+"""The serving contract every backend exports: raw serialized tf.Examples in, predictions out.
+
+The transform graph is embedded, so clients send the same raw rows ExampleGen read; missing fields
+are allowed because every raw feature is parsed as optional.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from components.core.artifacts import Artifact
+from components.trainer.data import transform_output
+
+SIGNATURE = "serving_default"
+
+
+def label_names(transform: Artifact, vocabulary: str | None) -> list[str] | None:
+    if not vocabulary:
+        return None
+    values = transform_output(transform).vocabulary_by_name(vocabulary)
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def export_keras(
+    model: tf.keras.Model,
+    transform: Artifact,
+    feature_names: list[str],
+    task: str,
+    classes: list[str] | None,
+    export_dir: str,
+) -> None:
+    output = transform_output(transform)
+    raw_spec = output.raw_feature_spec()
+    model.tft_layer = output.transform_features_layer()
+    class_names = tf.constant(classes) if classes else None
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        raw = tf.io.parse_example(serialized, raw_spec)
+        transformed = model.tft_layer(raw)
+        scores = model({name: transformed[name] for name in feature_names}, training=False)
+        if task == "regression":
+            return {"predictions": tf.reshape(scores, [-1])}
+        class_ids = tf.argmax(scores, axis=1)
+        outputs = {"probabilities": scores, "class_ids": class_ids}
+        if class_names is not None:
+            outputs["classes"] = tf.gather(class_names, class_ids)
+        return outputs
+
+    tf.saved_model.save(model, export_dir, signatures={SIGNATURE: serve_examples})

@@ -1,0 +1,46 @@
+"""Trainer parameters: what to train (user model builder), how (backend, distribution), how long."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import pydantic
+
+from components.core.errors import ParameterError, UserCodeError
+from components.core.fingerprint import file_digest
+from components.core.spec import ComponentParams
+
+
+class TrainerParams(ComponentParams):
+    module_file: str = pydantic.Field(description="the user module defining the model builder")
+    model_fn: str = pydantic.Field(
+        default="build_keras_model",
+        description="build_keras_model(features, hparams) -> compiled tf.keras model",
+    )
+    label: str = pydantic.Field(default="label", description="the transformed label feature")
+    task: Literal["classification", "regression"] = "classification"
+    label_vocabulary: str | None = pydantic.Field(
+        default=None,
+        description="tf.Transform vocabulary of the label; served predictions then name classes",
+    )
+    backend: Literal["keras", "estimator", "auto"] = "keras"
+    distribution: Literal["none", "mirrored", "multi_worker", "parameter_server"] = "none"
+    train_steps: int = pydantic.Field(default=1000, gt=0)
+    steps_per_epoch: int = pydantic.Field(default=100, gt=0, description="checkpoint interval")
+    batch_size: int = pydantic.Field(default=32, gt=0)
+    hyperparameters: dict[str, Any] = pydantic.Field(default_factory=dict)
+    seed: int = 42
+
+    def external_fingerprints(self) -> dict[str, str]:
+        if not os.path.isfile(self.module_file):
+            raise UserCodeError(f"trainer: module_file '{self.module_file}' does not exist")
+        return {"module_file": file_digest(self.module_file)}
+
+    def validate_for_runtime(self, runtime: str) -> None:
+        if self.backend == "estimator" and runtime != "estimator":
+            raise ParameterError(
+                f"trainer.backend=estimator needs the 'estimator' runtime (tf.estimator was "
+                f"removed in TensorFlow 2.16), but this pipeline runs on '{runtime}'; set "
+                "runtime=estimator, or use backend=keras or auto"
+            )

@@ -1,0 +1,168 @@
+"""``tfpipe``: run pipelines locally and look at their runs.
+
+tfpipe run penguins [--set trainer.train_steps=200 ...]
+tfpipe runs [pipeline]
+tfpipe show <run-id | latest>
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from components.core.errors import TfpipeError
+from pipelines.definition import parse_assignment
+from pipelines.local_runner import Events, run_pipeline
+from pipelines.registry import load_pipeline
+from pipelines.runs import find_run, list_runs
+from pipelines.summaries import summarize
+
+STATUS_STYLE = {"executed": "green", "cached": "cyan", "failed": "bold red", "skipped": "dim"}
+
+
+def default_home() -> str:
+    return os.environ.get("TFPIPE_HOME", os.path.join(os.getcwd(), ".tfpipe"))
+
+
+def console_events(console: Console) -> Events:
+    def planned(plan: list[Any], pending: set[str]) -> None:
+        if not pending:
+            console.print(f"all {len(plan)} steps cached: nothing to execute")
+        else:
+            console.print(f"{len(pending)} of {len(plan)} steps to execute: {sorted(pending)}")
+
+    def started(step: str) -> None:
+        console.print(f"[bold]▶ {step}[/bold]")
+
+    def progress(step: str, message: str) -> None:
+        console.print(f"  [dim]{step}: {message}[/dim]", highlight=False)
+
+    def finished(s: dict[str, Any]) -> None:
+        status = s.get("status", "?")
+        style = STATUS_STYLE.get(status, "")
+        seconds = f"{s.get('seconds', 0):6.1f}s" if "seconds" in s else "       "
+        line = summarize(s["component"], s.get("summary", {}))
+        console.print(
+            f"[{style}]{'✓' if status in ('executed', 'cached') else '✗'} "
+            f"{s['step']:<12} {status:<8}[/{style}] {seconds}  {line}",
+            highlight=False,
+        )
+        if status == "failed":
+            console.print(
+                f"[bold red]error in step '{s['step']}':[/bold red] {s.get('error')}",
+                highlight=False,
+            )
+
+    return Events(planned=planned, started=started, progress=progress, finished=finished)
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    overrides = dict(parse_assignment(item) for item in args.set)
+    pipeline = load_pipeline(args.pipeline, args.home).with_overrides(overrides)
+    console.print(
+        f"[bold]tfpipe run {pipeline.name}[/bold] (runtime {pipeline.runtime}, home {args.home})"
+    )
+    record = run_pipeline(
+        pipeline, args.home, run_id=args.run_id, overrides=overrides, events=console_events(console)
+    )
+    if record["status"] != "succeeded":
+        if record.get("error"):
+            console.print(f"[bold red]run failed:[/bold red] {record['error']}", highlight=False)
+        if record.get("worker_log"):
+            console.print(f"worker log: {record['worker_log']}")
+        console.print(f"run {record['run_id']} [bold red]FAILED[/bold red]")
+        return 1
+    executed = len(record["executed"])
+    console.print(
+        f"run {record['run_id']} [green]succeeded[/green] in {record['seconds']:.1f}s "
+        f"({executed} executed, {len(record['steps']) - executed} cached)"
+    )
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace, console: Console) -> int:
+    table = Table("run", "pipeline", "status", "executed", "cached", "seconds", "started")
+    for r in list_runs(args.home, args.pipeline):
+        steps = r.get("steps", [])
+        table.add_row(
+            r["run_id"],
+            r["pipeline"],
+            r["status"],
+            str(sum(s.get("status") == "executed" for s in steps)),
+            str(sum(s.get("status") == "cached" for s in steps)),
+            f"{r.get('seconds', 0):.1f}",
+            r.get("started_at", ""),
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, console: Console) -> int:
+    r = find_run(args.home, args.run)
+    console.print(
+        f"[bold]run {r['run_id']}[/bold] pipeline {r['pipeline']} runtime "
+        f"{r['runtime']}: {r['status']} ({r.get('seconds', 0):.1f}s)"
+    )
+    if r.get("overrides"):
+        console.print(f"overrides: {r['overrides']}")
+    table = Table("step", "status", "seconds", "summary", "artifact")
+    for s in r["steps"]:
+        table.add_row(
+            s["step"],
+            s.get("status", ""),
+            f"{s.get('seconds', 0):.1f}",
+            summarize(s["component"], s.get("summary", {})) or s.get("error", ""),
+            s.get("uri", ""),
+        )
+    console.print(table)
+    if r.get("error"):
+        console.print(f"[red]{r['error']}[/red]")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfpipe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--home",
+        default=default_home(),
+        help="where artifacts, runs and pushed models live ($TFPIPE_HOME)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a pipeline with the local runner")
+    run.add_argument("pipeline", help="a built-in pipeline name or a pipeline .py file")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override: runtime=estimator, trainer.train_steps=200, …",
+    )
+    run.add_argument("--run-id", default=None)
+    runs = sub.add_parser("runs", help="list runs")
+    runs.add_argument("pipeline", nargs="?")
+    show = sub.add_parser("show", help="show one run's steps and artifacts")
+    show.add_argument("run", help="a run id (or prefix), or 'latest'")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.home = os.path.abspath(args.home)
+    console = Console(highlight=False, soft_wrap=True)
+    commands = {"run": cmd_run, "runs": cmd_runs, "show": cmd_show}
+    try:
+        return commands[args.command](args, console)
+    except TfpipeError as exc:
+        console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

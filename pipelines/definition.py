@@ -1,0 +1,109 @@
+"""Declarative pipelines: steps (component + parameters + upstream steps) and a runtime profile.
+
+Defining a pipeline imports no TensorFlow: DAG files and the CLI build these objects at parse time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from components import get_spec
+from components.core.errors import ParameterError
+from components.core.runtime import check_runtime
+
+
+@dataclass(frozen=True)
+class Step:
+    """One component invocation: ``inputs`` maps the component's input names to upstream steps."""
+
+    name: str
+    component: str
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    steps: tuple[Step, ...]
+    runtime: str = "modern"
+    schedule: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_runtime(self.runtime)
+        names = [s.name for s in self.steps]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ParameterError(f"pipeline '{self.name}' repeats step name(s) {dupes}")
+        for step in self.steps:
+            get_spec(step.component).check_inputs(step.inputs, step.name)
+            for upstream in step.inputs.values():
+                if upstream not in names:
+                    raise ParameterError(
+                        f"step '{step.name}' reads from '{upstream}', which is not a step of "
+                        f"pipeline '{self.name}' (steps: {names})"
+                    )
+        self.topological()
+
+    def step(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise ParameterError(
+            f"pipeline '{self.name}' has no step '{name}'; steps: {[s.name for s in self.steps]}"
+        )
+
+    def topological(self) -> list[Step]:
+        """Steps in dependency order (stable: declaration order among ready steps)."""
+        done: list[str] = []
+        pending = list(self.steps)
+        while pending:
+            ready = [s for s in pending if all(u in done for u in s.inputs.values())]
+            if not ready:
+                raise ParameterError(
+                    f"pipeline '{self.name}' has a cycle among {[s.name for s in pending]}"
+                )
+            for s in ready:
+                done.append(s.name)
+                pending.remove(s)
+        return [self.step(n) for n in done]
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Pipeline:
+        """Apply ``runtime=…`` and ``<step>.<param>[.<key>…]=value`` overrides (validated later)."""
+        pipeline = self
+        for key, value in overrides.items():
+            if key == "runtime":
+                pipeline = replace(pipeline, runtime=check_runtime(str(value)))
+                continue
+            step_name, dot, path = key.partition(".")
+            if not dot or not path:
+                raise ParameterError(
+                    f"cannot apply '{key}': use runtime=… or <step>.<parameter>=… "
+                    f"(steps: {[s.name for s in self.steps]})"
+                )
+            step = pipeline.step(step_name)
+            params = json.loads(json.dumps(step.params))
+            target, *rest = path.split(".")
+            node = params
+            for part in [target, *rest][:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise ParameterError(f"cannot apply '{key}': '{part}' is not a mapping")
+            node[[target, *rest][-1]] = value
+            steps = tuple(replace(s, params=params) if s is step else s for s in pipeline.steps)
+            pipeline = replace(pipeline, steps=steps)
+        return pipeline
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``key=value`` with the value read as JSON when it parses (numbers, lists, true), else text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise ParameterError(f"--set expects KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(raw)
+    except json.JSONDecodeError:
+        return key.strip(), raw

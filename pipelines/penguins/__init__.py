@@ -1,0 +1,1 @@
+"""The example pipeline: Palmer penguins species classification."""

@@ -1,0 +1,70 @@
+"""The penguins retraining pipeline, declared without importing TensorFlow."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from pipelines.definition import Pipeline, Step
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+USER_MODULE = os.path.join(HERE, "user_module.py")
+
+
+def default_data() -> str:
+    """The penguins CSV shipped inside the ``palmerpenguins`` package (found, not imported)."""
+    spec = importlib.util.find_spec("palmerpenguins")
+    if spec is None or not spec.origin:
+        return os.path.join(HERE, "data", "penguins.csv")
+    return os.path.join(os.path.dirname(spec.origin), "data", "penguins.csv")
+
+
+def build(home: str) -> Pipeline:
+    return Pipeline(
+        name="penguins",
+        description="Classify penguin species from body measurements (Palmer penguins).",
+        runtime="modern",
+        schedule="@daily",
+        steps=(
+            Step(
+                "example_gen",
+                "example_gen",
+                params={
+                    "input": default_data(),
+                    "split_ratios": {"train": 0.8, "eval": 0.2},
+                    "schema_file": os.path.join(HERE, "schema.json"),
+                },
+            ),
+            Step(
+                "transform",
+                "transform",
+                params={"module_file": USER_MODULE},
+                inputs={"examples": "example_gen"},
+            ),
+            Step(
+                "trainer",
+                "trainer",
+                params={
+                    "module_file": USER_MODULE,
+                    "label": "label",
+                    "label_vocabulary": "species",
+                    "train_steps": 1000,
+                    "steps_per_epoch": 100,
+                    "hyperparameters": {"hidden_units": [16, 8], "learning_rate": 0.01},
+                },
+                inputs={"transform": "transform"},
+            ),
+            Step(
+                "evaluator",
+                "evaluator",
+                params={"label": "species", "thresholds": {"accuracy": {"lower": 0.9}}},
+                inputs={"examples": "example_gen", "model": "trainer"},
+            ),
+            Step(
+                "pusher",
+                "pusher",
+                params={"serving_base": os.path.join(home, "serving"), "model_name": "penguins"},
+                inputs={"model": "trainer", "evaluation": "evaluator"},
+            ),
+        ),
+    )

@@ -1,0 +1,29 @@
+"""Finding pipelines by name (``penguins``) or by file (``path/to/pipeline.py``)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+
+from components.core.errors import ParameterError
+from pipelines.definition import Pipeline
+
+BUILTIN = {"penguins": "pipelines.penguins.pipeline"}
+
+
+def load_pipeline(ref: str, home: str) -> Pipeline:
+    """A pipeline from a module that defines ``build(home) -> Pipeline``."""
+    if ref in BUILTIN:
+        module = importlib.import_module(BUILTIN[ref])
+    elif ref.endswith(".py") and os.path.isfile(ref):
+        spec = importlib.util.spec_from_file_location("tfpipe_pipeline_def", ref)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        raise ParameterError(
+            f"unknown pipeline '{ref}': give a built-in name ({', '.join(BUILTIN)}) or the path "
+            "of a .py file that defines build(home) -> Pipeline"
+        )
+    return module.build(home)
