@@ -1,8 +1,8 @@
 """The one component CLI: ``python -m components <name> [options]``.
 
 The same command runs a component in-process, in another runtime's interpreter, in an Airflow task
-or in a cluster pod. Its last stdout line is a JSON result (artifact URI, fingerprint, cached, summary)
-small enough for an Airflow XCom.
+or in a cluster pod. Its last stdout line is a JSON result (artifact URI, fingerprint, cached,
+summary) small enough for an Airflow XCom.
 """
 
 from __future__ import annotations

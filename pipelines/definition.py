@@ -99,7 +99,7 @@ class Pipeline:
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """``key=value`` with the value read as JSON when it parses (numbers, lists, true), else text."""
+    """``key=value``, the value read as JSON when it parses (numbers, lists, true), else text."""
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise ParameterError(f"--set expects KEY=VALUE, got {text!r}")

@@ -107,7 +107,7 @@ def run_pipeline(
     overrides: dict[str, Any] | None = None,
     events: Events | None = None,
 ) -> dict[str, Any]:
-    """Run ``pipeline`` locally; return (and save) its run record. Never raises for step failures."""
+    """Run ``pipeline`` locally; return (and save) its run record. Step failures do not raise."""
     events = events or Events()
     home = os.path.abspath(home)
     run_id = run_id or new_run_id()

@@ -1,4 +1,4 @@
-"""Run records: one JSON file per run under ``<home>/<pipeline>/runs/`` (what ran, cached, failed)."""
+"""Run records: one JSON file per run under ``<home>/<pipeline>/runs/``."""
 
 from __future__ import annotations
 

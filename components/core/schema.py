@@ -1,8 +1,8 @@
-"""The data schema ExampleGen infers and later steps and runs are checked against (no TensorFlow).
+"""The data schema ExampleGen infers, and later steps and runs are checked against.
 
-Stored as ``schema.json``: per column its type (int | float | string), presence (fraction of rows that
-have a value), and value domain (min/max for numbers, the distinct values for low-cardinality
-strings). Later components turn it into a tf.Transform raw feature spec.
+Stored as ``schema.json``: per column its type (int | float | string), presence (fraction of rows
+that have a value), and value domain (min/max for numbers, the distinct values for low-cardinality
+strings). Later components turn it into a tf.Transform raw feature spec. No TensorFlow here.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""TensorFlow views of tfpipe schemas and artifacts (imports TensorFlow: use inside entry points)."""
+"""TensorFlow views of tfpipe schemas and artifacts.
+
+Imports TensorFlow: use only inside entry points.
+"""
 
 from __future__ import annotations
 

@@ -41,10 +41,14 @@ def serve(requests: IO[str], results: IO[str]) -> int:
         step = request.get("step", "?")
         try:
             inv = resolve_request(request)
+
+            def report(msg: str, step: str = step) -> None:
+                send({"event": "progress", "step": step, "message": msg})
+
             result = execute(
                 inv,
                 request["run_id"],
-                progress=lambda msg: send({"event": "progress", "step": step, "message": msg}),
+                progress=report,
             )
             send({"event": "result", "ok": True, **result})
         except BaseException as exc:

@@ -1,4 +1,4 @@
-"""Evaluator: metrics on a held-out split scored through the exported serving signature, and a blessing."""
+"""Evaluator: metrics on a held-out split, scored through the serving signature; a blessing."""
 
 from components.core.spec import ComponentSpec
 from components.evaluator.params import EvaluatorParams

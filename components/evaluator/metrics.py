@@ -19,7 +19,7 @@ class ClassificationMetrics:
 
     def update(self, labels: list[str], probabilities: np.ndarray) -> None:
         predicted = probabilities.argmax(axis=1)
-        for label, probs, pred in zip(labels, probabilities, predicted):
+        for label, probs, pred in zip(labels, probabilities, predicted, strict=False):
             i = self.index.get(label)
             if i is None:
                 self.unknown_labels += 1

@@ -1,4 +1,4 @@
-"""ExampleGen: CSV / TFRecord / Parquet → hash-split TFRecord files of tf.Examples + an inferred schema."""
+"""ExampleGen: CSV / TFRecord / Parquet → hash-split tf.Example TFRecords + an inferred schema."""
 
 from components.core.spec import ComponentSpec
 from components.example_gen.params import ExampleGenParams

@@ -89,7 +89,7 @@ class CsvReader:
                         continue
                     yield {
                         name: (None if value.strip() in self.na else value)
-                        for name, value in zip(self.columns, fields)
+                        for name, value in zip(self.columns, fields, strict=False)
                     }
 
 

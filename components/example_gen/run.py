@@ -28,7 +28,7 @@ class HashSplitter:
         self.bounds, acc = [], 0.0
         for ratio in ratios.values():
             acc += ratio / total
-            self.bounds.append(int(round(acc * HASH_BUCKETS)))
+            self.bounds.append(round(acc * HASH_BUCKETS))
         self.columns = hash_columns
 
     def __call__(self, row: dict[str, Any]) -> str:

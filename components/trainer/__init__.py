@@ -1,4 +1,4 @@
-"""Trainer: the user's Keras model trained on transformed examples, exported with the transform graph."""
+"""Trainer: the user's model trained on transformed examples, exported with the transform graph."""
 
 from components.core.spec import ComponentSpec
 from components.trainer.params import TrainerParams

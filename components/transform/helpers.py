@@ -1,4 +1,4 @@
-"""Helpers for user ``preprocessing_fn``s: raw features arrive as SparseTensors (all are optional)."""
+"""Helpers for user ``preprocessing_fn``s: raw features arrive as SparseTensors (all optional)."""
 
 from __future__ import annotations
 
