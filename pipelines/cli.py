@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.home = os.path.abspath(args.home)
     console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 200  # logs and pipes: do not squeeze tables into 80 columns
     commands = {"run": cmd_run, "runs": cmd_runs, "show": cmd_show}
     try:
         return commands[args.command](args, console)
