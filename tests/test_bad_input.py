@@ -1,0 +1,104 @@
+"""Bad input fails the run with a message naming the file/column/function; nothing half-written shows."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from conftest import REPO, run_penguins, step
+
+pytestmark = pytest.mark.slow
+
+USER_MODULE = os.path.join(REPO, "pipelines", "penguins", "user_module.py")
+
+
+def committed_or_partial(home: str) -> dict[str, list[str]]:
+    """Every directory under the artifact store, by step: each must hold a manifest."""
+    root = os.path.join(home, "penguins", "artifacts")
+    found: dict[str, list[str]] = {}
+    if not os.path.isdir(root):
+        return found
+    for step_name in os.listdir(root):
+        for entry in os.listdir(os.path.join(root, step_name)):
+            found.setdefault(step_name, []).append(entry)
+            assert os.path.isfile(os.path.join(root, step_name, entry, "manifest.json")), (
+                f"partial artifact visible: {step_name}/{entry}"
+            )
+    return found
+
+
+def test_missing_input_file_names_the_path(tmp_path):
+    missing = str(tmp_path / "nowhere" / "penguins.csv")
+    record = run_penguins(str(tmp_path), {"example_gen.input": missing})
+    assert record["status"] == "failed"
+    assert missing in record["error"] and "matches no file" in record["error"]
+    assert committed_or_partial(str(tmp_path)) == {}
+
+
+def test_empty_csv_names_the_file(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    record = run_penguins(str(tmp_path), {"example_gen.input": str(empty)})
+    assert record["status"] == "failed"
+    failed = step(record, "example_gen")
+    assert str(empty) in failed["error"] and "empty" in failed["error"]
+    assert [s["status"] for s in record["steps"][1:]] == ["skipped"] * 4
+    assert committed_or_partial(str(tmp_path)) == {}
+
+
+def test_csv_with_columns_that_do_not_match_the_schema_names_the_columns(tmp_path, penguins_csv):
+    drifted = tmp_path / "drifted.csv"
+    lines = open(penguins_csv).read().splitlines()
+    header = lines[0].replace("bill_length_mm", "bill_len")
+    drifted.write_text("\n".join([header, *lines[1:]]) + "\n")
+    record = run_penguins(str(tmp_path), {"example_gen.input": str(drifted)})
+    error = step(record, "example_gen")["error"]
+    assert "bill_length_mm" in error and "bill_len" in error and "schema" in error
+    assert committed_or_partial(str(tmp_path)) == {}
+
+
+def test_malformed_row_names_file_and_line(tmp_path, penguins_csv):
+    bad = tmp_path / "bad.csv"
+    lines = open(penguins_csv).read().splitlines()
+    lines.insert(5, "Adelie,Torgersen,39.1")
+    bad.write_text("\n".join(lines) + "\n")
+    record = run_penguins(str(tmp_path), {"example_gen.input": str(bad)})
+    error = step(record, "example_gen")["error"]
+    assert str(bad) in error and "line 6" in error and "expected 8 fields" in error
+
+
+def test_preprocessing_fn_that_raises_names_the_function_and_module(tmp_path):
+    module = tmp_path / "broken_module.py"
+    source = open(USER_MODULE).read().replace(
+        "def preprocessing_fn(inputs):\n",
+        "def preprocessing_fn(inputs):\n    raise ValueError('no such column: beak_colour')\n",
+    )
+    module.write_text(source)
+    home = str(tmp_path / "home")
+    record = run_penguins(home, {"transform.module_file": str(module)})
+    failed = step(record, "transform")
+    assert failed["status"] == "failed"
+    assert "preprocessing_fn" in failed["error"] and str(module) in failed["error"]
+    assert "beak_colour" in failed["error"]
+    found = committed_or_partial(home)
+    assert "transform" not in found and list(found) == ["example_gen"]
+    # The committed ExampleGen artifact is reused once the module is fixed.
+    shutil.copy(USER_MODULE, module)
+    fixed = run_penguins(home, {"transform.module_file": str(module), "trainer.train_steps": 100,
+                                "evaluator.thresholds": {}})
+    assert fixed["status"] == "succeeded"
+    assert step(fixed, "example_gen")["status"] == "cached"
+
+
+def test_invalid_parameter_is_refused_before_anything_runs(tmp_path):
+    record = run_penguins(str(tmp_path), {"trainer.train_steps": -5, "trainer.epochz": 3})
+    assert record["status"] == "failed"
+    assert "train_steps" in record["error"] and "'epochz' is not a parameter" in record["error"]
+    assert committed_or_partial(str(tmp_path)) == {}
+
+
+def test_estimator_backend_is_refused_on_the_modern_runtime(tmp_path):
+    record = run_penguins(str(tmp_path), {"trainer.backend": "estimator"})
+    assert record["status"] == "failed"
+    assert "estimator' runtime" in record["error"] and "runtime=estimator" in record["error"]

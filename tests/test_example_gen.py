@@ -1,0 +1,110 @@
+"""ExampleGen: quoted fields, missing values, deterministic splits, schema inference, formats."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+from components.core.errors import InputDataError, ParameterError
+from components.core.execute import execute, resolve
+
+
+def run_example_gen(tmp_path, **params):
+    inv = resolve(component="example_gen", step="example_gen", raw_params=params, input_uris={},
+                  input_fingerprints={}, runtime="modern", artifacts_root=str(tmp_path / "store"))
+    return execute(inv, "test")
+
+
+def read_split(uri: str, split: str) -> list[dict]:
+    rows = []
+    for f in sorted(os.listdir(os.path.join(uri, "splits", split))):
+        for rec in tf.data.TFRecordDataset(os.path.join(uri, "splits", split, f)):
+            ex = tf.train.Example.FromString(rec.numpy())
+            row = {}
+            for k, feat in ex.features.feature.items():
+                kind = feat.WhichOneof("kind")
+                row[k] = list(getattr(feat, kind).value)[0]
+            rows.append(row)
+    return rows
+
+
+CSV = (
+    'name,comment,score,count\n'
+    '"Smith, Jane","said ""hi""\nthen left",1.5,3\n'
+    'Bob,,NA,4\n'
+    'Eve,plain,2.25,\n'
+)
+
+
+def test_quoted_fields_embedded_newlines_and_missing_values(tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text(CSV)
+    result = run_example_gen(tmp_path, input=str(path), split_ratios={"all": 1})
+    rows = read_split(result["uri"], "all")
+    assert rows[0] == {"name": b"Smith, Jane", "comment": b'said "hi"\nthen left',
+                       "score": pytest.approx(1.5), "count": 3}
+    assert rows[1] == {"name": b"Bob", "count": 4}  # empty and NA are missing, not ""
+    schema = json.load(open(os.path.join(result["uri"], "schema.json")))
+    cols = {c["name"]: c for c in schema["columns"]}
+    assert cols["score"]["type"] == "float" and cols["count"]["type"] == "int"
+    assert cols["score"]["presence"] == pytest.approx(2 / 3)
+    assert cols["name"]["domain"] == ["Bob", "Eve", "Smith, Jane"]
+    assert cols["count"]["min"] == 3 and cols["count"]["max"] == 4
+
+
+def test_hash_split_is_deterministic_and_follows_ratios(tmp_path, penguins_csv):
+    a = run_example_gen(tmp_path / "a", input=penguins_csv)
+    b = run_example_gen(tmp_path / "b", input=penguins_csv)
+    assert a["summary"]["splits"] == b["summary"]["splits"]
+    assert read_split(a["uri"], "eval") == read_split(b["uri"], "eval")
+    share = a["summary"]["splits"]["eval"] / a["summary"]["rows"]
+    assert 0.12 < share < 0.28
+
+
+def test_split_column_names_each_rows_split(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("x,fold\n1,train\n2,eval\n3,train\n")
+    result = run_example_gen(tmp_path, input=str(path), split_column="fold")
+    assert result["summary"]["splits"] == {"train": 2, "eval": 1}
+    assert read_split(result["uri"], "eval") == [{"x": 2}]
+
+
+def test_parquet_and_tfrecord_inputs(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": [1, 2, None], "b": ["x", "y", "z"]}), tmp_path / "d.parquet")
+    result = run_example_gen(tmp_path, input=str(tmp_path / "d.parquet"), split_ratios={"all": 1})
+    assert read_split(result["uri"], "all")[2] == {"b": b"z"}
+    # Its output is itself a valid TFRecord input.
+    tfrecords = os.path.join(result["uri"], "splits", "all", "examples-00000.tfrecord")
+    again = run_example_gen(tmp_path / "2", input=tfrecords, split_ratios={"all": 1})
+    assert read_split(again["uri"], "all") == read_split(result["uri"], "all")
+
+
+def test_skip_mode_sets_malformed_rows_aside_without_losing_them(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("a,b\n1,2\n3\n4,5\n")
+    result = run_example_gen(tmp_path, input=str(path), on_malformed="skip", split_ratios={"t": 1})
+    assert result["summary"]["rows"] == 2 and result["summary"]["rejected_rows"] == 1
+    rejected = open(os.path.join(result["uri"], "rejected.csv")).read()
+    assert "m.csv,3," in rejected
+
+
+def test_header_only_csv_and_files_with_different_headers(tmp_path):
+    (tmp_path / "h.csv").write_text("a,b\n")
+    with pytest.raises(InputDataError, match="header but no data rows"):
+        run_example_gen(tmp_path, input=str(tmp_path / "h.csv"))
+    (tmp_path / "d1.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "d2.csv").write_text("a,c\n1,2\n")
+    with pytest.raises(InputDataError, match=r"d2.csv' has columns \['a', 'c'\]"):
+        run_example_gen(tmp_path, input=str(tmp_path / "d*.csv"))
+
+
+def test_bad_split_ratios_are_refused(tmp_path):
+    (tmp_path / "x.csv").write_text("a\n1\n")
+    with pytest.raises(ParameterError, match="split_ratios"):
+        run_example_gen(tmp_path, input=str(tmp_path / "x.csv"), split_ratios={"train": -1})
