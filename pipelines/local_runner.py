@@ -160,6 +160,9 @@ def run_pipeline(
                         status="cached" if result["cached"] else "executed",
                         summary=result["summary"],
                     )
+                    for key in ("cpu_seconds", "peak_rss_mb"):
+                        if key in result:
+                            step[key] = result[key]
                 else:
                     failed = True
                     step.update(status="failed", error=result["error"])

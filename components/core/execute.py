@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ def execute(
 ) -> dict[str, Any]:
     """Run ``inv`` unless its artifact is already committed; return what happened."""
     start = time.perf_counter()
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
     if is_committed(inv.uri):
         return _result(inv, read_artifact(inv.uri), cached=True, seconds=0.0)
     remove_stale_staging(inv.uri)
@@ -119,7 +121,13 @@ def execute(
         )
         manifest["summary"] = entry_point(ctx) or {}
         manifest["seconds"] = round(time.perf_counter() - start, 3)
-    return _result(inv, read_artifact(inv.uri), cached=False, seconds=time.perf_counter() - start)
+    result = _result(inv, read_artifact(inv.uri), cached=False, seconds=time.perf_counter() - start)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_seconds"] = round(
+        usage.ru_utime + usage.ru_stime - usage_before.ru_utime - usage_before.ru_stime, 3
+    )
+    result["peak_rss_mb"] = round(usage.ru_maxrss / 1024, 1)  # the process high-water mark so far
+    return result
 
 
 def _result(inv: Invocation, artifact: Artifact, *, cached: bool, seconds: float) -> dict[str, Any]:
