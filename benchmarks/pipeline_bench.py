@@ -56,13 +56,21 @@ def one_run(data: str, runtime: str, train_steps: int) -> dict:
         # The cached re-run is timed as a user sees it: a fresh `tfpipe run` process.
         sets = [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]
         t1 = time.perf_counter()
-        proc = subprocess.run([os.path.join(REPO, "bin", "tfpipe"), "--home", home, "run",
-                               "penguins", *sets], capture_output=True, text=True)
+        proc = subprocess.run(
+            [os.path.join(REPO, "bin", "tfpipe"), "--home", home, "run", "penguins", *sets],
+            capture_output=True,
+            text=True,
+        )
         cached_wall = time.perf_counter() - t1
         assert proc.returncode == 0 and "nothing to execute" in proc.stdout, proc.stdout
     steps = {s["step"]: s for s in record["steps"]}
-    return {"wall": wall, "cpu": cpu, "cached_wall": cached_wall, "steps": steps,
-            "rss": max(s.get("peak_rss_mb", 0) for s in steps.values())}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "cached_wall": cached_wall,
+        "steps": steps,
+        "rss": max(s.get("peak_rss_mb", 0) for s in steps.values()),
+    }
 
 
 def median(values: list[float]) -> float:
@@ -84,11 +92,16 @@ def main() -> None:
             runs = []
             for i in range(args.repeats):
                 runs.append(one_run(data, args.runtime, args.train_steps))
-                print(f"  size {size}: repeat {i + 1}/{args.repeats} {runs[-1]['wall']:.1f}s",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  size {size}: repeat {i + 1}/{args.repeats} {runs[-1]['wall']:.1f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             rows_out.append((size, runs))
-    print(f"\nExample pipeline, runtime {args.runtime}, trainer {args.train_steps} steps × batch "
-          f"40; medians of {args.repeats} runs\n")
+    print(
+        f"\nExample pipeline, runtime {args.runtime}, trainer {args.train_steps} steps × batch "
+        f"40; medians of {args.repeats} runs\n"
+    )
     header = ["rows", "total wall s", "total CPU s", "cached re-run s", "peak RSS MB"]
     header += [f"{s} s" for s in STEPS] + ["ExampleGen rows/s", "Transform rows/s"]
     print("| " + " | ".join(header) + " |")

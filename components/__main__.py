@@ -13,7 +13,7 @@ import logging
 import sys
 
 from components import COMPONENT_NAMES, get_spec
-from components.core.errors import TfpipeError
+from components.core.errors import NothingToCommit, TfpipeError
 from components.core.worker import error_payload, hard_exit
 
 
@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         }
         inv = resolve_request(request)
         result = {"ok": True, **execute(inv, args.run_id, progress=lambda m: print(m, flush=True))}
+    except NothingToCommit as done:
+        result = {"ok": True, "committed": False, "step": args.step, "message": str(done)}
     except Exception as exc:
         result = {"step": args.step, **error_payload(exc)}
         print(result["traceback"] or f"error: {result['error']}", file=sys.stderr)

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from components.core.errors import TfpipeError
@@ -40,13 +41,13 @@ def console_events(console: Console) -> Events:
         console.print(f"[bold]▶ {step}[/bold]")
 
     def progress(step: str, message: str) -> None:
-        console.print(f"  [dim]{step}: {message}[/dim]", highlight=False)
+        console.print(f"  [dim]{step}: {escape(message)}[/dim]", highlight=False)
 
     def finished(s: dict[str, Any]) -> None:
         status = s.get("status", "?")
         style = STATUS_STYLE.get(status, "")
         seconds = f"{s.get('seconds', 0):6.1f}s" if "seconds" in s else "       "
-        line = summarize(s["component"], s.get("summary", {}))
+        line = escape(summarize(s["component"], s.get("summary", {})))
         console.print(
             f"[{style}]{'✓' if status in ('executed', 'cached') else '✗'} "
             f"{s['step']:<12} {status:<8}[/{style}] {seconds}  {line}",
@@ -54,7 +55,7 @@ def console_events(console: Console) -> Events:
         )
         if status == "failed":
             console.print(
-                f"[bold red]error in step '{s['step']}':[/bold red] {s.get('error')}",
+                f"[bold red]error in step '{s['step']}':[/bold red] {escape(str(s.get('error')))}",
                 highlight=False,
             )
 
@@ -72,7 +73,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     )
     if record["status"] != "succeeded":
         if record.get("error"):
-            console.print(f"[bold red]run failed:[/bold red] {record['error']}", highlight=False)
+            console.print(
+                f"[bold red]run failed:[/bold red] {escape(record['error'])}", highlight=False
+            )
         if record.get("worker_log"):
             console.print(f"worker log: {record['worker_log']}")
         console.print(f"run {record['run_id']} [bold red]FAILED[/bold red]")
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[args.command](args, console)
     except TfpipeError as exc:
-        console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
         return 2
 
 

@@ -70,9 +70,13 @@ def test_malformed_row_names_file_and_line(tmp_path, penguins_csv):
 
 def test_preprocessing_fn_that_raises_names_the_function_and_module(tmp_path):
     module = tmp_path / "broken_module.py"
-    source = open(USER_MODULE).read().replace(
-        "def preprocessing_fn(inputs):\n",
-        "def preprocessing_fn(inputs):\n    raise ValueError('no such column: beak_colour')\n",
+    source = (
+        open(USER_MODULE)
+        .read()
+        .replace(
+            "def preprocessing_fn(inputs):\n",
+            "def preprocessing_fn(inputs):\n    raise ValueError('no such column: beak_colour')\n",
+        )
     )
     module.write_text(source)
     home = str(tmp_path / "home")
@@ -85,8 +89,14 @@ def test_preprocessing_fn_that_raises_names_the_function_and_module(tmp_path):
     assert "transform" not in found and list(found) == ["example_gen"]
     # The committed ExampleGen artifact is reused once the module is fixed.
     shutil.copy(USER_MODULE, module)
-    fixed = run_penguins(home, {"transform.module_file": str(module), "trainer.train_steps": 100,
-                                "evaluator.thresholds": {}})
+    fixed = run_penguins(
+        home,
+        {
+            "transform.module_file": str(module),
+            "trainer.train_steps": 100,
+            "evaluator.thresholds": {},
+        },
+    )
     assert fixed["status"] == "succeeded"
     assert step(fixed, "example_gen")["status"] == "cached"
 

@@ -12,13 +12,24 @@ from conftest import REPO
 
 def component(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": REPO}
-    return subprocess.run([sys.executable, "-m", "components", *args], capture_output=True,
-                          text=True, cwd=REPO, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "components", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_component_cli_runs_then_reuses_by_fingerprint(tmp_path, penguins_csv):
-    args = ["example_gen", "--params", json.dumps({"input": penguins_csv}),
-            "--artifacts-root", str(tmp_path)]
+    args = [
+        "example_gen",
+        "--params",
+        json.dumps({"input": penguins_csv}),
+        "--artifacts-root",
+        str(tmp_path),
+    ]
     first = component(*args)
     assert first.returncode == 0, first.stderr
     result = json.loads(first.stdout.strip().splitlines()[-1])
@@ -29,8 +40,15 @@ def test_component_cli_runs_then_reuses_by_fingerprint(tmp_path, penguins_csv):
 
 
 def test_component_cli_reports_errors_as_json_and_exit_code(tmp_path):
-    proc = component("transform", "--params", "{}", "--input", f"examples={tmp_path}/none",
-                     "--artifacts-root", str(tmp_path))
+    proc = component(
+        "transform",
+        "--params",
+        "{}",
+        "--input",
+        f"examples={tmp_path}/none",
+        "--artifacts-root",
+        str(tmp_path),
+    )
     assert proc.returncode == 1
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["ok"] is False and "no committed artifact" in result["error"]

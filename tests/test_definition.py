@@ -19,7 +19,8 @@ def test_overrides_reach_nested_step_parameters(tmp_path):
     )
     assert p.runtime == "estimator"
     assert p.step("trainer").params["hyperparameters"] == {
-        "hidden_units": [16, 8], "learning_rate": 0.1
+        "hidden_units": [16, 8],
+        "learning_rate": 0.1,
     }
 
 
@@ -38,8 +39,13 @@ def test_parse_assignment_reads_json_values():
 
 def test_wiring_errors_name_expected_and_got():
     with pytest.raises(ParameterError, match=r"expects inputs \['examples', 'model'\], but got"):
-        Pipeline("p", (Step("e", "example_gen", {"input": "x"}),
-                       Step("ev", "evaluator", {"label": "y"}, {"examples": "e"})))
+        Pipeline(
+            "p",
+            (
+                Step("e", "example_gen", {"input": "x"}),
+                Step("ev", "evaluator", {"label": "y"}, {"examples": "e"}),
+            ),
+        )
     with pytest.raises(ParameterError, match="reads from 'ghost'"):
         Pipeline("p", (Step("t", "transform", {"module_file": "m"}, {"examples": "ghost"}),))
     with pytest.raises(ParameterError, match="unknown runtime 'legacy'"):
@@ -54,6 +60,11 @@ def test_defining_and_planning_a_pipeline_imports_no_tensorflow(tmp_path):
         "heavy = [m for m in ('tensorflow', 'apache_beam', 'tensorflow_transform') "
         "if m in sys.modules]; assert not heavy, heavy"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr

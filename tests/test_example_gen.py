@@ -13,8 +13,15 @@ from components.core.execute import execute, resolve
 
 
 def run_example_gen(tmp_path, **params):
-    inv = resolve(component="example_gen", step="example_gen", raw_params=params, input_uris={},
-                  input_fingerprints={}, runtime="modern", artifacts_root=str(tmp_path / "store"))
+    inv = resolve(
+        component="example_gen",
+        step="example_gen",
+        raw_params=params,
+        input_uris={},
+        input_fingerprints={},
+        runtime="modern",
+        artifacts_root=str(tmp_path / "store"),
+    )
     return execute(inv, "test")
 
 
@@ -32,10 +39,10 @@ def read_split(uri: str, split: str) -> list[dict]:
 
 
 CSV = (
-    'name,comment,score,count\n'
+    "name,comment,score,count\n"
     '"Smith, Jane","said ""hi""\nthen left",1.5,3\n'
-    'Bob,,NA,4\n'
-    'Eve,plain,2.25,\n'
+    "Bob,,NA,4\n"
+    "Eve,plain,2.25,\n"
 )
 
 
@@ -44,8 +51,12 @@ def test_quoted_fields_embedded_newlines_and_missing_values(tmp_path):
     path.write_text(CSV)
     result = run_example_gen(tmp_path, input=str(path), split_ratios={"all": 1})
     rows = read_split(result["uri"], "all")
-    assert rows[0] == {"name": b"Smith, Jane", "comment": b'said "hi"\nthen left',
-                       "score": pytest.approx(1.5), "count": 3}
+    assert rows[0] == {
+        "name": b"Smith, Jane",
+        "comment": b'said "hi"\nthen left',
+        "score": pytest.approx(1.5),
+        "count": 3,
+    }
     assert rows[1] == {"name": b"Bob", "count": 4}  # empty and NA are missing, not ""
     schema = json.load(open(os.path.join(result["uri"], "schema.json")))
     cols = {c["name"]: c for c in schema["columns"]}

@@ -36,12 +36,33 @@ def test_modern_run_pushes_a_model_that_serves_raw_examples(modern_run):
     serve = load_serving(destination)
     rows = [
         # A typical Gentoo and a typical Adelie, then rows with fields missing.
-        dict(island="Biscoe", bill_length_mm=47.5, bill_depth_mm=15.0, flipper_length_mm=217,
-             body_mass_g=5200, sex="male", year=2008),
-        dict(island="Torgersen", bill_length_mm=38.6, bill_depth_mm=21.2, flipper_length_mm=191,
-             body_mass_g=3800, sex="male", year=2007),
-        dict(island="Dream", bill_length_mm=None, bill_depth_mm=18.0, flipper_length_mm=None,
-             body_mass_g=None, sex=None, year=None),
+        dict(
+            island="Biscoe",
+            bill_length_mm=47.5,
+            bill_depth_mm=15.0,
+            flipper_length_mm=217,
+            body_mass_g=5200,
+            sex="male",
+            year=2008,
+        ),
+        dict(
+            island="Torgersen",
+            bill_length_mm=38.6,
+            bill_depth_mm=21.2,
+            flipper_length_mm=191,
+            body_mass_g=3800,
+            sex="male",
+            year=2007,
+        ),
+        dict(
+            island="Dream",
+            bill_length_mm=None,
+            bill_depth_mm=18.0,
+            flipper_length_mm=None,
+            body_mass_g=None,
+            sex=None,
+            year=None,
+        ),
         dict(),
     ]
     out = serve(examples=[raw_example(r) for r in rows])
@@ -99,8 +120,11 @@ def test_changed_parameter_reexecutes_only_downstream_steps(modern_run, tmp_path
     assert again["status"] == "succeeded"
     statuses = {s["step"]: s["status"] for s in again["steps"]}
     assert statuses == {
-        "example_gen": "cached", "transform": "cached",
-        "trainer": "executed", "evaluator": "executed", "pusher": "executed",
+        "example_gen": "cached",
+        "transform": "cached",
+        "trainer": "executed",
+        "evaluator": "executed",
+        "pusher": "executed",
     }
     assert step(again, "trainer")["summary"]["steps"] == 200
 

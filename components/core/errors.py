@@ -13,5 +13,10 @@ class InputDataError(TfpipeError):
     """Input data is missing, empty, or does not match what was expected."""
 
 
+class NothingToCommit(TfpipeError):
+    """This process did its part of a job whose artifact another process commits (a non-chief
+    task of a training cluster). Not a failure."""
+
+
 class UserCodeError(TfpipeError):
     """A function from the user's module raised or returned something unusable."""

@@ -87,6 +87,12 @@ def resolve_request(request: dict[str, Any]) -> Invocation:
     )
 
 
+def scratch_dir(inv: Invocation) -> str:
+    """``<root>/../scratch/<step>/<fingerprint>``: work that must outlive a failed attempt."""
+    root = os.path.dirname(os.path.dirname(inv.uri))
+    return os.path.join(os.path.dirname(root), "scratch", inv.step, inv.fingerprint)
+
+
 def execute(
     inv: Invocation, run_id: str, progress: Callable[[str], None] = lambda m: None
 ) -> dict[str, Any]:
@@ -117,6 +123,7 @@ def execute(
             inputs=inputs,
             params=inv.params,
             runtime=inv.runtime,
+            scratch_dir=scratch_dir(inv),
             progress=progress,
         )
         manifest["summary"] = entry_point(ctx) or {}

@@ -41,6 +41,7 @@ class Context:
     inputs: dict[str, Artifact]
     params: Any
     runtime: str
+    scratch_dir: str = ""  # survives a failed attempt (checkpoints to resume from); not an artifact
     progress: Callable[[str], None] = field(default=lambda message: None)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("tfpipe"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import traceback
 from typing import IO, Any
 
@@ -29,10 +30,12 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
 
 def serve(requests: IO[str], results: IO[str]) -> int:
     failures = 0
+    lock = threading.Lock()  # progress may come from threads (cluster log streams)
 
     def send(message: dict[str, Any]) -> None:
-        results.write(json.dumps(message, default=str) + "\n")
-        results.flush()
+        with lock:
+            results.write(json.dumps(message, default=str) + "\n")
+            results.flush()
 
     for line in requests:
         if not line.strip():

@@ -1,31 +1,45 @@
-"""Keras training: ``model.fit`` with TensorBoard summaries, checkpoints and resume-after-crash."""
+"""Keras training: ``model.fit`` (optionally under a tf.distribute strategy) with TensorBoard
+summaries, checkpoints, and resume-after-crash through ``BackupAndRestore``."""
 
 from __future__ import annotations
 
 import math
 import os
+import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
 
+from components.core.artifacts import Artifact
 from components.core.errors import UserCodeError
-from components.core.spec import Context
 from components.core.user_code import guarded, load_function
 from components.trainer.data import FeatureInfo, make_dataset, transform_output
+from components.trainer.decision import Decision
 from components.trainer.params import TrainerParams
+
+FINAL_WEIGHTS = "final.weights.h5"
 
 
 class ProgressCallback(tf.keras.callbacks.Callback):
-    """Reports each epoch (a checkpoint interval) to the runner's progress line."""
+    """Reports each epoch (a checkpoint interval) and the step training (re)started from."""
 
-    def __init__(self, ctx: Context, epochs: int) -> None:
+    def __init__(self, progress: Callable[[str], None], epochs: int) -> None:
         super().__init__()
-        self.ctx, self.epochs = ctx, epochs
+        self.progress, self.epochs = progress, epochs
+        self.start_step = 0
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        # BackupAndRestore (an earlier callback) has restored the optimizer by now.
+        self.start_step = int(self.model.optimizer.iterations.numpy())
+        if self.start_step:
+            self.progress(f"resuming from step {self.start_step}")
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        step = int(self.model.optimizer.iterations.numpy())
         shown = ", ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items())
-        self.ctx.progress(f"epoch {epoch + 1}/{self.epochs}: {shown}")
+        self.progress(f"epoch {epoch + 1}/{self.epochs} step {step}: {shown}")
 
 
 def build_model(p: TrainerParams, features: list[FeatureInfo], hparams: dict[str, Any]):
@@ -41,19 +55,33 @@ def build_model(p: TrainerParams, features: list[FeatureInfo], hparams: dict[str
     return model
 
 
+def make_strategy(distribution: str) -> tf.distribute.Strategy | None:
+    if distribution == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if distribution == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return None
+
+
+def is_chief() -> bool:
+    task = tf.distribute.cluster_resolver.TFConfigClusterResolver().task_type
+    return task in (None, "chief")
+
+
 def train_keras(
-    ctx: Context,
+    p: TrainerParams,
+    decision: Decision,
+    transform: Artifact,
     features: list[FeatureInfo],
     hparams: dict[str, Any],
     work_dir: str,
-    strategy: tf.distribute.Strategy | None = None,
+    progress: Callable[[str], None],
 ) -> tuple[tf.keras.Model, dict[str, Any]]:
-    p: TrainerParams = ctx.params
-    transform = ctx.inputs["transform"]
+    # A strategy must exist before any other TensorFlow op in a cluster task.
+    strategy = make_strategy(decision.distribution)
     output = transform_output(transform)
     tf.keras.utils.set_random_seed(p.seed)
-    scope = strategy.scope() if strategy else _null_scope()
-    with scope:
+    with strategy.scope() if strategy else _NullScope():
         model = build_model(p, features, hparams)
     epochs = math.ceil(p.train_steps / p.steps_per_epoch)
     train = make_dataset(
@@ -62,15 +90,22 @@ def train_keras(
     evaluation = make_dataset(
         transform, "eval", output, p.label, p.batch_size, repeat=False, seed=p.seed
     )
+    if strategy is not None:
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        train, evaluation = train.with_options(options), evaluation.with_options(options)
+    probe = ProgressCallback(progress, epochs)
     callbacks = [
-        tf.keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), update_freq="epoch"),
         # Restores weights, optimizer and epoch after a crash: a re-run resumes, not restarts.
         tf.keras.callbacks.BackupAndRestore(os.path.join(work_dir, "checkpoints", "backup")),
+        tf.keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), update_freq="epoch"),
         tf.keras.callbacks.ModelCheckpoint(
             os.path.join(work_dir, "checkpoints", "epoch-{epoch:04d}.weights.h5"),
             save_weights_only=True,
         ),
-        ProgressCallback(ctx, epochs),
+        probe,
     ]
     start = time.perf_counter()
     history = model.fit(
@@ -82,17 +117,32 @@ def train_keras(
         verbose=0,
     )
     seconds = time.perf_counter() - start
+    final_step = int(model.optimizer.iterations.numpy())
+    # Every worker saves (collectives may be involved); only the chief's copy is kept.
+    target = work_dir if is_chief() else tempfile.mkdtemp(prefix="tfpipe-nonchief-")
+    model.save_weights(os.path.join(target, FINAL_WEIGHTS))
+    trained = final_step - probe.start_step
     final = {k: float(v[-1]) for k, v in history.history.items()}
     return model, {
         "epochs": epochs,
-        "steps": epochs * p.steps_per_epoch,
+        "steps": final_step,
+        "resumed_from_step": probe.start_step,
         "train_seconds": round(seconds, 3),
-        "examples_per_second": round(epochs * p.steps_per_epoch * p.batch_size / seconds, 1),
+        "examples_per_second": round(trained * p.batch_size / seconds, 1) if seconds else 0.0,
         "final": final,
     }
 
 
-class _null_scope:
+def rebuild_trained_model(
+    p: TrainerParams, features: list[FeatureInfo], hparams: dict[str, Any], work_dir: str
+) -> tf.keras.Model:
+    """The chief's final weights in a fresh, undistributed model (for export)."""
+    model = build_model(p, features, hparams)
+    model.load_weights(os.path.join(work_dir, FINAL_WEIGHTS))
+    return model
+
+
+class _NullScope:
     def __enter__(self) -> None:
         return None
 

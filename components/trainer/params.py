@@ -24,8 +24,25 @@ class TrainerParams(ComponentParams):
         default=None,
         description="tf.Transform vocabulary of the label; served predictions then name classes",
     )
-    backend: Literal["keras", "estimator", "auto"] = "keras"
+    backend: Literal["keras", "estimator", "auto"] = pydantic.Field(
+        default="keras",
+        description="keras: model.fit; estimator: a pre-made or custom Estimator; auto: the Keras "
+        "model, converted to an Estimator when training is distributed on the estimator runtime",
+    )
     distribution: Literal["none", "mirrored", "multi_worker", "parameter_server"] = "none"
+    estimator: str | None = pydantic.Field(
+        default=None,
+        description="with backend=estimator: a pre-made Estimator name (DNNClassifier, "
+        "LinearRegressor, DNNLinearCombinedClassifier, BoostedTreesClassifier, …) or 'custom' "
+        "for the module's model_fn",
+    )
+    estimator_model_fn: str = pydantic.Field(
+        default="model_fn", description="the custom Estimator model_fn in module_file"
+    )
+    num_workers: int = pydantic.Field(
+        default=2, ge=1, description="training processes (chief included) of a local cluster"
+    )
+    num_ps: int = pydantic.Field(default=1, ge=1, description="ps tasks for parameter_server")
     train_steps: int = pydantic.Field(default=1000, gt=0)
     steps_per_epoch: int = pydantic.Field(default=100, gt=0, description="checkpoint interval")
     batch_size: int = pydantic.Field(default=32, gt=0)
@@ -36,6 +53,20 @@ class TrainerParams(ComponentParams):
         if not os.path.isfile(self.module_file):
             raise UserCodeError(f"trainer: module_file '{self.module_file}' does not exist")
         return {"module_file": file_digest(self.module_file)}
+
+    @pydantic.model_validator(mode="after")
+    def _estimator_named(self) -> TrainerParams:
+        if self.backend == "estimator" and not self.estimator:
+            raise ValueError(
+                "backend=estimator needs 'estimator': a pre-made name such as DNNClassifier, "
+                "or 'custom' with a model_fn in module_file"
+            )
+        if self.backend == "keras" and self.distribution == "parameter_server":
+            raise ValueError(
+                "backend=keras does not train with parameter servers here; use backend=auto "
+                "or estimator on the estimator runtime, or distribution=multi_worker"
+            )
+        return self
 
     def validate_for_runtime(self, runtime: str) -> None:
         if self.backend == "estimator" and runtime != "estimator":

@@ -1,35 +1,119 @@
-"""Trainer entry point: choose the backend, train, export the serving contract, record how."""
+"""Trainer entry point: decide the backend, train (in process or on a local cluster), export the
+serving contract, and record what was trained and how."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
+import sys
 from typing import Any
 
+from components.core.errors import NothingToCommit
+from components.core.runtime import child_environment
 from components.core.spec import Context
-from components.trainer.data import describe_features, transform_output
-from components.trainer.export import export_keras, label_names
-from components.trainer.keras_backend import train_keras
+from components.trainer.cluster import run_cluster
+from components.trainer.decision import decide, external_cluster
+from components.trainer.export import label_names
 from components.trainer.params import TrainerParams
+from components.trainer.task import STATS_FILE
+from components.trainer.training import export, train
+
+log = logging.getLogger("tfpipe.trainer")
+
+
+class TaskRoleDone(NothingToCommit):
+    """This process was one non-chief task of an external cluster: it trained, the chief commits."""
 
 
 def run(ctx: Context) -> dict[str, Any]:
     p: TrainerParams = ctx.params
     transform = ctx.inputs["transform"]
-    features, num_classes = describe_features(transform_output(transform), p.label)
-    hparams = {**p.hyperparameters}
-    if p.task == "classification":
-        hparams.setdefault("num_classes", num_classes)
-    decision = {"backend": "keras", "distribution": p.distribution, "reason": "backend=keras"}
-    ctx.progress(f"training Keras model for {p.train_steps} steps")
-    model, stats = train_keras(ctx, features, hparams, ctx.output_dir)
+    tf_config = external_cluster()
+    decision = decide(p, ctx.runtime, tf_config)
+    log.info("trainer decision: %s (%s)", decision.backend, decision.reason)
+    ctx.progress(
+        f"{decision.backend}"
+        f"{' (converted from Keras)' if decision.converted else ''}, "
+        f"{decision.distribution}: {decision.reason}"
+    )
+    work_dir = ctx.scratch_dir
+    os.makedirs(work_dir, exist_ok=True)
 
-    classes = label_names(transform, p.label_vocabulary) if p.task == "classification" else None
-    names = [f.name for f in features]
-    export_dir = os.path.join(ctx.output_dir, "serving_model")
+    model_holder: list[Any] = []
+    if decision.cluster:
+        stats = _train_on_local_cluster(ctx, p, decision, work_dir)
+    else:
+        stats = train(p, decision, transform, work_dir, ctx.progress, keep_model=model_holder)
+        if tf_config and tf_config.get("task", {}).get("type") not in (None, "chief"):
+            raise TaskRoleDone(f"task {tf_config['task']} finished; the chief exports the model")
+
     ctx.progress("exporting the serving SavedModel (transform graph inside)")
-    export_keras(model, transform, names, p.task, classes, export_dir)
-    info = {"task": p.task, "classes": classes, "features": names, "signature": "serving_default"}
+    export_dir = os.path.join(ctx.output_dir, "serving_model")
+    names = export(
+        p, decision, transform, work_dir, export_dir, model_holder[0] if model_holder else None
+    )
+    classes = label_names(transform, p.label_vocabulary) if p.task == "classification" else None
+    info = {
+        "task": p.task,
+        "classes": classes,
+        "features": names,
+        "signature": "serving_default",
+        "training": decision.as_dict(),
+    }
     with open(os.path.join(ctx.output_dir, "model_info.json"), "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2)
-    return {**decision, **stats, "task": p.task, "classes": classes}
+    _keep_training_outputs(work_dir, ctx.output_dir)
+    return {
+        "backend": decision.backend,
+        "converted": decision.converted,
+        "distribution": decision.distribution,
+        "reason": decision.reason,
+        "cluster": decision.cluster,
+        **stats,
+        "task": p.task,
+        "classes": classes,
+    }
+
+
+def _train_on_local_cluster(ctx: Context, p: TrainerParams, decision, work_dir: str) -> dict:
+    request = {
+        "params": p.model_dump(mode="json"),
+        "decision": decision.as_dict(),
+        "transform_uri": ctx.inputs["transform"].uri,
+        "work_dir": work_dir,
+    }
+    request_path = os.path.join(work_dir, "task_request.json")
+    with open(request_path, "w", encoding="utf-8") as f:
+        json.dump(request, f)
+    stats_path = os.path.join(work_dir, STATS_FILE)
+    if os.path.exists(stats_path):
+        os.remove(stats_path)
+
+    def log_line(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    run_cluster(
+        decision.cluster,
+        [sys.executable, "-m", "components.trainer.task", request_path],
+        child_environment(),
+        state_file=os.path.join(work_dir, "cluster.json"),
+        log=log_line,
+        progress=ctx.progress,
+    )
+    with open(stats_path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _keep_training_outputs(work_dir: str, output_dir: str) -> None:
+    """Move summaries and checkpoints into the artifact; drop the scratch directory."""
+    for name, target in (
+        ("logs", "logs"),
+        ("checkpoints", "checkpoints"),
+        ("estimator", "checkpoints"),
+    ):
+        src = os.path.join(work_dir, name)
+        if os.path.isdir(src) and not os.path.exists(os.path.join(output_dir, target)):
+            shutil.move(src, os.path.join(output_dir, target))
+    shutil.rmtree(work_dir, ignore_errors=True)

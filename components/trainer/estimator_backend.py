@@ -1,0 +1,284 @@
+"""Estimator training (estimator runtime only): pre-made Estimators from hyperparameters alone,
+custom ``model_fn``s, and Keras models converted with ``model_to_estimator``; all trained with
+``train_and_evaluate`` and RunConfig from TF_CONFIG."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import tensorflow as tf
+
+from components.core.artifacts import Artifact
+from components.core.errors import ParameterError
+from components.core.user_code import guarded, load_function
+from components.trainer.data import FeatureInfo, make_dataset, transform_output
+from components.trainer.decision import Decision
+from components.trainer.keras_backend import build_model
+from components.trainer.params import TrainerParams
+
+CLASSIFIERS = (
+    "LinearClassifier",
+    "DNNClassifier",
+    "DNNLinearCombinedClassifier",
+    "BoostedTreesClassifier",
+)
+REGRESSORS = (
+    "LinearRegressor",
+    "DNNRegressor",
+    "DNNLinearCombinedRegressor",
+    "BoostedTreesRegressor",
+)
+# z-scored numerics: bucket boundaries in standard deviations, for BoostedTrees.
+Z_BOUNDARIES = [-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0]
+
+
+def feature_columns(features: list[FeatureInfo]) -> dict[str, list[Any]]:
+    """Columns derived from the transformed schema: numeric, and identity-categorical with its
+    vocabulary size, in the forms each Estimator family wants."""
+    fc = tf.feature_column
+    numeric = [fc.numeric_column(f.name) for f in features if f.kind == "numeric"]
+    categorical = [
+        fc.categorical_column_with_identity(f.name, num_buckets=f.num_buckets)
+        for f in features
+        if f.kind == "categorical"
+    ]
+    return {
+        "linear": numeric + categorical,
+        "dnn": numeric + [fc.indicator_column(c) for c in categorical],
+        "trees": [fc.bucketized_column(c, Z_BOUNDARIES) for c in numeric]
+        + [fc.indicator_column(c) for c in categorical],
+    }
+
+
+def _optimizer(name: str | None, learning_rate: float | None) -> Any:
+    """Canned Estimators need legacy Keras optimizers (or optimizer names)."""
+    if name is None and learning_rate is None:
+        return None
+    cls = getattr(tf.keras.optimizers.legacy, name or "Adam", None)
+    if cls is None:
+        raise ParameterError(f"trainer.hyperparameters.optimizer '{name}' is not a Keras optimizer")
+    return cls(learning_rate=learning_rate or 0.001)
+
+
+def premade(
+    p: TrainerParams, features: list[FeatureInfo], num_classes: int, config: Any
+) -> tf.estimator.Estimator:
+    name = p.estimator or ""
+    known = CLASSIFIERS + REGRESSORS
+    if name not in known:
+        raise ParameterError(f"trainer.estimator '{name}' is not one of {list(known)} or 'custom'")
+    if (name in CLASSIFIERS) != (p.task == "classification"):
+        raise ParameterError(f"trainer.estimator {name} does not fit task={p.task}")
+    cls = getattr(tf.estimator, name)
+    columns = feature_columns(features)
+    hp = dict(p.hyperparameters)
+    optimizer = _optimizer(hp.pop("optimizer", None), hp.pop("learning_rate", None))
+    kwargs: dict[str, Any] = {"config": config}
+    if name.startswith("DNNLinearCombined"):
+        kwargs.update(linear_feature_columns=columns["linear"], dnn_feature_columns=columns["dnn"])
+        if optimizer is not None:
+            kwargs["dnn_optimizer"] = optimizer
+    elif name.startswith("BoostedTrees"):
+        kwargs.update(feature_columns=columns["trees"])
+        hp.setdefault("n_batches_per_layer", 1)
+    else:
+        kwargs["feature_columns"] = columns["dnn" if name.startswith("DNN") else "linear"]
+        if optimizer is not None:
+            kwargs["optimizer"] = optimizer
+    if name in CLASSIFIERS:
+        kwargs["n_classes"] = num_classes
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(hp) - accepted)
+    if unknown:
+        raise ParameterError(
+            f"trainer.hyperparameters {unknown} are not arguments of {name}; it accepts "
+            f"{sorted(accepted - set(kwargs))}"
+        )
+    return cls(**kwargs, **hp)
+
+
+def base_estimator(
+    p: TrainerParams,
+    decision: Decision,
+    features: list[FeatureInfo],
+    num_classes: int,
+    config: Any,
+) -> tf.estimator.Estimator:
+    hparams = {**p.hyperparameters}
+    if p.task == "classification":
+        hparams.setdefault("num_classes", num_classes)
+    if decision.converted:
+        model = build_model(p, features, hparams)
+        return tf.keras.estimator.model_to_estimator(keras_model=model, config=config)
+    if p.estimator == "custom":
+        model_fn = guarded(
+            load_function(p.module_file, p.estimator_model_fn), p.module_file, "model_fn"
+        )
+        return tf.estimator.Estimator(
+            model_fn=model_fn, config=config, params={**hparams, "features": features}
+        )
+    return premade(p, features, num_classes, config)
+
+
+def uniform_estimator(
+    base: tf.estimator.Estimator, task: str, classes: list[str] | None, config: Any
+) -> tf.estimator.Estimator:
+    """Wrap any Estimator so its predictions match the serving contract of every backend."""
+
+    def model_fn(features, labels, mode, config):
+        spec = base.model_fn(features, labels, mode, config)
+        if mode != tf.estimator.ModeKeys.PREDICT:
+            return spec
+        preds = spec.predictions
+        if not isinstance(preds, dict):
+            preds = {"output": preds}
+        if task == "regression":
+            value = preds.get("predictions", next(iter(preds.values())))
+            outputs = {"predictions": tf.reshape(value, [-1])}
+        else:
+            probabilities = preds.get("probabilities", next(iter(preds.values())))
+            class_ids = tf.argmax(probabilities, axis=1)
+            outputs = {"probabilities": probabilities, "class_ids": class_ids}
+            if classes:
+                outputs["classes"] = tf.gather(tf.constant(classes), class_ids)
+        return spec._replace(
+            predictions=outputs,
+            export_outputs={"serving_default": tf.estimator.export.PredictOutput(outputs)},
+        )
+
+    return tf.estimator.Estimator(
+        model_fn=model_fn, config=config, warm_start_from=base._warm_start_settings
+    )
+
+
+class ProgressHook(tf.estimator.SessionRunHook):
+    def __init__(self, progress: Callable[[str], None], every: int) -> None:
+        self.progress, self.every = progress, every
+        self.first_step: int | None = None
+        self.last_step = 0
+        self.last_reported = -1
+
+    def begin(self) -> None:
+        self.global_step = tf.compat.v1.train.get_global_step()
+
+    def before_run(self, run_context: Any) -> Any:
+        return tf.estimator.SessionRunArgs(self.global_step)
+
+    def end(self, session: Any) -> None:
+        self.last_step = int(session.run(self.global_step))
+
+    def after_run(self, run_context: Any, run_values: Any) -> None:
+        step = int(run_values.results)
+        self.last_step = step
+        if self.first_step is None:
+            self.first_step = step
+            self.progress(f"{'resuming from' if step else 'starting at'} step {step}")
+        if step // self.every > self.last_reported // self.every:
+            self.last_reported = step
+            self.progress(f"step {step}")
+
+
+def run_config(p: TrainerParams, decision: Decision, work_dir: str, cluster_task: bool) -> Any:
+    strategy = None
+    if decision.distribution == "multi_worker" and cluster_task:
+        strategy = tf.distribute.experimental.MultiWorkerMirroredStrategy()
+    elif decision.distribution == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+    # parameter_server: between-graph replication from TF_CONFIG (train_distribute=None); the
+    # TF2 ParameterServerStrategy is rejected by Estimators.
+    return tf.estimator.RunConfig(
+        model_dir=os.path.join(work_dir, "estimator"),
+        tf_random_seed=p.seed,
+        save_checkpoints_steps=p.steps_per_epoch,
+        save_summary_steps=max(1, p.steps_per_epoch // 4),
+        log_step_count_steps=p.steps_per_epoch,
+        train_distribute=strategy,
+    )
+
+
+def train_estimator(
+    p: TrainerParams,
+    decision: Decision,
+    transform: Artifact,
+    features: list[FeatureInfo],
+    num_classes: int,
+    classes: list[str] | None,
+    work_dir: str,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    cluster_task = bool(os.environ.get("TF_CONFIG"))
+    task_type = tf.distribute.cluster_resolver.TFConfigClusterResolver().task_type
+    if task_type == "evaluator":
+        # The evaluator process must not get the training strategy.
+        decision = Decision("estimator", decision.converted, "none", decision.reason)
+    config = run_config(p, decision, work_dir, cluster_task)
+    estimator = uniform_estimator(
+        base_estimator(p, decision, features, num_classes, config), p.task, classes, config
+    )
+    output = transform_output(transform)
+
+    def train_input() -> tf.data.Dataset:
+        return make_dataset(
+            transform, "train", output, p.label, p.batch_size, repeat=True, seed=p.seed
+        )
+
+    def eval_input() -> tf.data.Dataset:
+        return make_dataset(
+            transform, "eval", output, p.label, p.batch_size, repeat=False, seed=p.seed
+        )
+
+    hook = ProgressHook(progress, p.steps_per_epoch)
+    start = time.perf_counter()
+    result = tf.estimator.train_and_evaluate(
+        estimator,
+        tf.estimator.TrainSpec(train_input, max_steps=p.train_steps, hooks=[hook]),
+        tf.estimator.EvalSpec(eval_input, steps=None, start_delay_secs=0, throttle_secs=0),
+    )
+    seconds = time.perf_counter() - start
+    final_step = hook.last_step
+    first = hook.first_step or 0
+    metrics = {}
+    if result and result[0]:
+        metrics = {k: float(v) for k, v in result[0].items() if k != "global_step"}
+    return {
+        "steps": final_step,
+        "resumed_from_step": first,
+        "train_seconds": round(seconds, 3),
+        "examples_per_second": round((final_step - first) * p.batch_size / seconds, 1),
+        "final": metrics,
+    }
+
+
+def export_estimator(
+    p: TrainerParams,
+    decision: Decision,
+    transform: Artifact,
+    features: list[FeatureInfo],
+    num_classes: int,
+    classes: list[str] | None,
+    work_dir: str,
+    export_dir: str,
+) -> None:
+    """Export the latest checkpoint with a raw-tf.Example receiver (transform graph inside)."""
+    local = Decision("estimator", decision.converted, "none", decision.reason)
+    config = run_config(p, local, work_dir, cluster_task=False)
+    estimator = uniform_estimator(
+        base_estimator(p, local, features, num_classes, config), p.task, classes, config
+    )
+    names = [f.name for f in features]
+
+    def receiver() -> tf.estimator.export.ServingInputReceiver:
+        output = transform_output(transform)  # fresh per export (a cached one breaks re-export)
+        serialized = tf.compat.v1.placeholder(tf.string, [None], name="examples")
+        raw = tf.io.parse_example(serialized, output.raw_feature_spec())
+        transformed = output.transform_raw_features(raw, drop_unused_features=True)
+        return tf.estimator.export.ServingInputReceiver(
+            {n: transformed[n] for n in names}, {"examples": serialized}
+        )
+
+    staging = estimator.export_saved_model(os.path.join(work_dir, "export"), receiver)
+    os.rename(staging.decode() if isinstance(staging, bytes) else staging, export_dir)
