@@ -1,4 +1,4 @@
-"""Shared fixtures: a penguins CSV, temporary tfpipe homes, and one full pipeline run per session."""
+"""Shared fixtures: a penguins CSV, temporary homes, and one full pipeline run per session."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def load_serving(export_dir: str):
 
 
 def served_accuracy(export_dir: str, examples_dir: str, label: str) -> float:
-    """Accuracy of the served model on raw eval examples, computed independently of the Evaluator."""
+    """Accuracy of the served model on raw eval examples, computed without the Evaluator."""
     serve = load_serving(export_dir)
     files = glob.glob(os.path.join(examples_dir, "splits", "eval", "*.tfrecord"))
     correct = total = 0

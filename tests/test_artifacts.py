@@ -55,7 +55,7 @@ def test_concurrent_writers_of_one_fingerprint_commit_exactly_once(tmp_path):
 
     def writer(i: int) -> None:
         try:
-            with staged_artifact(uri, {"type": "T", "fingerprint": "same"}) as (staging, m):
+            with staged_artifact(uri, {"type": "T", "fingerprint": "same"}) as (staging, _m):
                 open(os.path.join(staging, "who"), "w").write(str(i))
                 barrier.wait()
         except BaseException as exc:  # pragma: no cover - reported below

@@ -1,4 +1,5 @@
-"""Bad input fails the run with a message naming the file/column/function; nothing half-written shows."""
+"""Bad input fails the run with a message naming the file/column/function; nothing half-written
+becomes visible."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def read_split(uri: str, split: str) -> list[dict]:
             row = {}
             for k, feat in ex.features.feature.items():
                 kind = feat.WhichOneof("kind")
-                row[k] = list(getattr(feat, kind).value)[0]
+                row[k] = next(iter(getattr(feat, kind).value))
             rows.append(row)
     return rows
 

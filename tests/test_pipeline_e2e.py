@@ -77,7 +77,7 @@ def test_modern_run_pushes_a_model_that_serves_raw_examples(modern_run):
 def test_modern_run_accuracy_on_eval_split_through_the_served_model(modern_run):
     from serving import served_accuracy
 
-    home, record = modern_run
+    _home, record = modern_run
     accuracy = served_accuracy(pushed_dir(record), step(record, "example_gen")["uri"], "species")
     assert accuracy >= ACCURACY_BOUND
     evaluator = step(record, "evaluator")["summary"]
@@ -115,7 +115,7 @@ def test_second_run_executes_nothing_and_imports_no_tensorflow(modern_run):
 
 
 def test_changed_parameter_reexecutes_only_downstream_steps(modern_run, tmp_path):
-    home, record = modern_run
+    home, _record = modern_run
     again = run_penguins(home, {"trainer.train_steps": 200})
     assert again["status"] == "succeeded"
     statuses = {s["step"]: s["status"] for s in again["steps"]}

@@ -110,7 +110,10 @@ def run_cluster(
         for role in ("chief", "worker", "ps", "evaluator")
         for i in range(roles.get(role, 0))
     ]
-    tasks = [Task(role, i, port) for (role, i), port in zip(layout, free_ports(len(layout)))]
+    tasks = [
+        Task(role, i, port)
+        for (role, i), port in zip(layout, free_ports(len(layout)), strict=False)
+    ]
     spec = cluster_spec(tasks)
     threads = []
     try:
