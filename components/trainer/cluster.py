@@ -65,9 +65,9 @@ def _stream(task: Task, log: Callable[[str], None], progress: Callable[[str], No
     for raw in task.proc.stdout:
         line = raw.decode(errors="replace").rstrip()
         if line.startswith(PROGRESS_MARK):
-            progress(f"[{task.name}] {line[len(PROGRESS_MARK) :]}")
-        else:
-            log(f"[{task.name}] {line}")
+            line = line[len(PROGRESS_MARK) :]
+            progress(f"[{task.name}] {line}")
+        log(f"[{task.name}] {line}")
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:

@@ -115,9 +115,15 @@ def base_estimator(
         model = build_model(p, features, hparams)
         return tf.keras.estimator.model_to_estimator(keras_model=model, config=config)
     if p.estimator == "custom":
-        model_fn = guarded(
-            load_function(p.module_file, p.estimator_model_fn), p.module_file, "model_fn"
-        )
+        user_fn = load_function(p.module_file, p.estimator_model_fn)
+        accepted = set(inspect.signature(user_fn).parameters)
+        call = guarded(user_fn, p.module_file, "model_fn")
+
+        # Estimator reads the model_fn's argument names, so the guard keeps an explicit signature.
+        def model_fn(features, labels, mode, params, config):
+            given = {"labels": labels, "mode": mode, "params": params, "config": config}
+            return call(features, **{k: v for k, v in given.items() if k in accepted})
+
         return tf.estimator.Estimator(
             model_fn=model_fn, config=config, params={**hparams, "features": features}
         )

@@ -107,7 +107,11 @@ def _train_on_local_cluster(ctx: Context, p: TrainerParams, decision, work_dir: 
 
 
 def _keep_training_outputs(work_dir: str, output_dir: str) -> None:
-    """Move summaries and checkpoints into the artifact; drop the scratch directory."""
+    """Move summaries, checkpoints and the cluster layout into the artifact; drop the scratch."""
+    if os.path.exists(os.path.join(work_dir, "cluster.json")):
+        shutil.copy(
+            os.path.join(work_dir, "cluster.json"), os.path.join(output_dir, "cluster.json")
+        )
     for name, target in (
         ("logs", "logs"),
         ("checkpoints", "checkpoints"),

@@ -1,0 +1,221 @@
+"""Trainer backends: pre-made/custom Estimators, auto conversion, real multi-process clusters."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+from conftest import REPO, run_penguins, step
+
+pytestmark = pytest.mark.slow
+
+REGRESSION = os.path.join(REPO, "tests", "modules", "regression_module.py")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def manifest(record: dict, name: str) -> dict:
+    return json.load(open(os.path.join(step(record, name)["uri"], "manifest.json")))
+
+
+def worker_log(record: dict) -> str:
+    return open(record["worker_log"]).read()
+
+
+def served_accuracy(record: dict) -> float:
+    from serving import served_accuracy as accuracy
+
+    pushed = step(record, "pusher")["summary"]["destination"]
+    return accuracy(pushed, step(record, "example_gen")["uri"], "species")
+
+
+@pytest.fixture(scope="module")
+def estimator_home(tmp_path_factory) -> str:
+    """One home for the estimator-runtime tests: ExampleGen and Transform run once, then cached."""
+    return str(tmp_path_factory.mktemp("estimator_home"))
+
+
+@pytest.mark.estimator
+def test_premade_dnn_classifier_from_hyperparameters_alone(estimator_home):
+    record = run_penguins(
+        estimator_home,
+        {
+            "runtime": "estimator",
+            "trainer.backend": "estimator",
+            "trainer.estimator": "DNNClassifier",
+            "trainer.hyperparameters": {"hidden_units": [16, 8], "learning_rate": 0.05},
+            "trainer.train_steps": 500,
+        },
+    )
+    assert record["status"] == "succeeded", record
+    trainer = manifest(record, "trainer")["summary"]
+    assert trainer["backend"] == "estimator" and trainer["converted"] is False
+    assert served_accuracy(record) >= 0.9
+
+
+@pytest.mark.estimator
+def test_premade_linear_regressor_and_custom_model_fn(estimator_home):
+    common = {
+        "runtime": "estimator",
+        "transform.module_file": REGRESSION,
+        "trainer.module_file": REGRESSION,
+        "trainer.task": "regression",
+        "trainer.label": "bill_length",
+        "trainer.label_vocabulary": None,
+        "trainer.backend": "estimator",
+        "evaluator.label": "bill_length_mm",
+    }
+    linear = run_penguins(
+        estimator_home,
+        {
+            **common,
+            "trainer.estimator": "LinearRegressor",
+            "trainer.hyperparameters": {"optimizer": "Adam", "learning_rate": 0.5},
+            "evaluator.thresholds": {"r2": {"lower": 0.5}},
+        },
+    )
+    assert linear["status"] == "succeeded", linear
+    metrics = step(linear, "evaluator")["summary"]["metrics"]
+    assert metrics["r2"] > 0.5 and metrics["mae"] < 4.0  # bill length std is ~5.5 mm
+    custom = run_penguins(
+        estimator_home,
+        {
+            **common,
+            "trainer.estimator": "custom",
+            "trainer.hyperparameters": {"learning_rate": 0.5},
+            "evaluator.thresholds": {"r2": {"lower": 0.2}},
+        },
+    )
+    assert custom["status"] == "succeeded", custom
+    assert step(custom, "transform")["status"] == "cached"
+
+
+@pytest.mark.estimator
+def test_unknown_premade_hyperparameter_is_named(estimator_home):
+    record = run_penguins(
+        estimator_home,
+        {
+            "runtime": "estimator",
+            "trainer.backend": "estimator",
+            "trainer.estimator": "LinearClassifier",
+            "trainer.hyperparameters": {"hidden_units": [4]},
+        },
+    )
+    error = step(record, "trainer")["error"]
+    assert "['hidden_units'] are not arguments of LinearClassifier" in error
+
+
+@pytest.mark.estimator
+def test_auto_with_two_workers_converts_keras_and_trains_across_processes(estimator_home):
+    record = run_penguins(
+        estimator_home,
+        {
+            "runtime": "estimator",
+            "trainer.backend": "auto",
+            "trainer.distribution": "multi_worker",
+            "trainer.num_workers": 2,
+            "trainer.train_steps": 300,
+        },
+    )
+    assert record["status"] == "succeeded", record
+    summary = manifest(record, "trainer")["summary"]
+    assert summary["converted"] is True and summary["backend"] == "estimator"
+    assert "model_to_estimator" in summary["reason"] and "train_and_evaluate" in summary["reason"]
+    assert summary["cluster"] == {"chief": 1, "worker": 1}
+    info = json.load(open(os.path.join(step(record, "trainer")["uri"], "model_info.json")))
+    assert info["training"]["converted"] is True
+    log = worker_log(record)
+    cluster = json.load(open(os.path.join(step(record, "trainer")["uri"], "cluster.json")))
+    assert len(set(cluster["pids"].values())) == 2  # two separate processes
+    for task in ("chief:0", "worker:0"):  # both workers log their training steps
+        assert f"[{task}] step 200" in log
+    assert not any(pid_alive(p) for p in cluster["pids"].values())
+    assert served_accuracy(record) >= 0.9
+
+
+@pytest.mark.estimator
+def test_parameter_server_training_with_a_ps_task_leaves_no_process(estimator_home):
+    record = run_penguins(
+        estimator_home,
+        {
+            "runtime": "estimator",
+            "trainer.backend": "estimator",
+            "trainer.estimator": "DNNClassifier",
+            "trainer.distribution": "parameter_server",
+            "trainer.train_steps": 300,
+            "trainer.hyperparameters": {"hidden_units": [16], "learning_rate": 0.05},
+        },
+    )
+    assert record["status"] == "succeeded", record
+    summary = manifest(record, "trainer")["summary"]
+    assert summary["distribution"] == "parameter_server"
+    assert summary["cluster"] == {"chief": 1, "worker": 1, "ps": 1}
+    cluster = json.load(open(os.path.join(step(record, "trainer")["uri"], "cluster.json")))
+    assert "ps:0" in cluster["pids"]
+    assert not any(pid_alive(p) for p in cluster["pids"].values())  # ps ended by the launcher
+    assert served_accuracy(record) >= 0.85
+
+
+def test_modern_auto_with_two_workers_runs_keras_multi_worker_mirrored(tmp_path):
+    record = run_penguins(
+        str(tmp_path),
+        {
+            "trainer.backend": "auto",
+            "trainer.distribution": "multi_worker",
+            "trainer.train_steps": 300,
+        },
+    )
+    assert record["status"] == "succeeded", record
+    summary = manifest(record, "trainer")["summary"]
+    assert summary["backend"] == "keras" and summary["converted"] is False
+    assert "MultiWorkerMirroredStrategy" in summary["reason"]
+    log = worker_log(record)
+    assert "[chief:0] epoch 3/3 step 300" in log and "[worker:0] epoch 3/3 step 300" in log
+    assert served_accuracy(record) >= 0.9
+
+
+def test_killed_worker_fails_the_run_by_name_and_a_rerun_resumes(tmp_path):
+    home = str(tmp_path)
+    overrides = {
+        "trainer.distribution": "multi_worker",
+        "trainer.train_steps": 3000,
+        "trainer.steps_per_epoch": 100,
+    }
+    run_penguins(home, {"trainer.train_steps": 1})  # ExampleGen + Transform, so timing is tight
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(run_penguins(home, overrides)))
+    thread.start()
+    scratch = os.path.join(home, "penguins", "scratch", "trainer")
+    deadline = time.monotonic() + 240
+    pids: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        states = glob.glob(os.path.join(scratch, "*", "cluster.json"))
+        backups = glob.glob(os.path.join(scratch, "*", "checkpoints", "epoch-0002*"))
+        if states and backups:
+            pids = json.load(open(states[0]))["pids"]
+            break
+        time.sleep(0.1)
+    assert pids, "the cluster never wrote its second checkpoint"
+    os.kill(pids["worker:0"], signal.SIGKILL)
+    thread.join(timeout=300)
+    record = result
+    assert record["status"] == "failed"
+    assert "worker:0" in step(record, "trainer")["error"]
+    assert not any(pid_alive(p) for p in pids.values())
+
+    again = run_penguins(home, overrides)
+    assert again["status"] == "succeeded", again
+    summary = step(again, "trainer")["summary"]
+    assert summary["resumed_from_step"] >= 200  # global step did not restart at 0
+    assert summary["steps"] == 3000
