@@ -25,12 +25,26 @@ class Step:
 
 
 @dataclass(frozen=True)
+class RunParam:
+    """A per-run knob (UI trigger form, REST conf, ``--set name=…``) that sets one step parameter.
+
+    ``schema`` is a JSON schema fragment (type, enum, minimum, …) that values are validated against.
+    """
+
+    name: str
+    target: str  # "<step>.<param>[.<key>…]" or "runtime"
+    schema: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Pipeline:
     name: str
     steps: tuple[Step, ...]
     runtime: str = "modern"
     schedule: str | None = None
     description: str = ""
+    run_params: tuple[RunParam, ...] = ()
 
     def __post_init__(self) -> None:
         check_runtime(self.runtime)
@@ -71,10 +85,30 @@ class Pipeline:
                 pending.remove(s)
         return [self.step(n) for n in done]
 
+    def run_param_default(self, param: RunParam) -> Any:
+        if param.target == "runtime":
+            return self.runtime
+        step_name, _, path = param.target.partition(".")
+        step = self.step(step_name)
+        first = path.split(".")[0]
+        node: Any = dict(step.params)
+        if first not in node:  # not set by the pipeline: the component's own default
+            field_info = get_spec(step.component).params.model_fields.get(first)
+            if field_info is not None and not field_info.is_required():
+                node[first] = field_info.get_default(call_default_factory=True)
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
     def with_overrides(self, overrides: dict[str, Any]) -> Pipeline:
-        """Apply ``runtime=…`` and ``<step>.<param>[.<key>…]=value`` overrides (validated later)."""
+        """Apply ``runtime=…``, run-param names and ``<step>.<param>[.<key>…]=value`` overrides
+        (step parameters are validated when the pipeline is planned)."""
         pipeline = self
+        aliases = {p.name: p.target for p in self.run_params}
         for key, value in overrides.items():
+            key = aliases.get(key, key)
             if key == "runtime":
                 pipeline = replace(pipeline, runtime=check_runtime(str(value)))
                 continue

@@ -15,7 +15,12 @@ import tensorflow as tf
 from components.core.artifacts import Artifact
 from components.core.errors import ParameterError
 from components.core.user_code import guarded, load_function
-from components.trainer.data import FeatureInfo, make_dataset, transform_output
+from components.trainer.data import (
+    FeatureInfo,
+    input_throughput,
+    make_dataset,
+    transform_output,
+)
 from components.trainer.decision import Decision
 from components.trainer.keras_backend import build_model
 from components.trainer.params import TrainerParams
@@ -238,6 +243,7 @@ def train_estimator(
         )
 
     hook = ProgressHook(progress, p.steps_per_epoch)
+    input_eps = input_throughput(train_input(), min(p.train_steps, 200), p.batch_size)
     start = time.perf_counter()
     result = tf.estimator.train_and_evaluate(
         estimator,
@@ -250,11 +256,14 @@ def train_estimator(
     metrics = {}
     if result and result[0]:
         metrics = {k: float(v) for k, v in result[0].items() if k != "global_step"}
+    eps = (final_step - first) * p.batch_size / seconds
     return {
         "steps": final_step,
         "resumed_from_step": first,
         "train_seconds": round(seconds, 3),
-        "examples_per_second": round((final_step - first) * p.batch_size / seconds, 1),
+        "examples_per_second": round(eps, 1),
+        "input_examples_per_second": round(input_eps, 1),
+        "input_time_share": round(min(1.0, eps / input_eps), 3),
         "final": metrics,
     }
 

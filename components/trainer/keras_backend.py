@@ -15,7 +15,12 @@ import tensorflow as tf
 from components.core.artifacts import Artifact
 from components.core.errors import UserCodeError
 from components.core.user_code import guarded, load_function
-from components.trainer.data import FeatureInfo, make_dataset, transform_output
+from components.trainer.data import (
+    FeatureInfo,
+    input_throughput,
+    make_dataset,
+    transform_output,
+)
 from components.trainer.decision import Decision
 from components.trainer.params import TrainerParams
 
@@ -107,6 +112,7 @@ def train_keras(
         ),
         probe,
     ]
+    input_eps = input_throughput(train, min(p.train_steps, 200), p.batch_size)
     start = time.perf_counter()
     history = model.fit(
         train,
@@ -123,12 +129,15 @@ def train_keras(
     model.save_weights(os.path.join(target, FINAL_WEIGHTS))
     trained = final_step - probe.start_step
     final = {k: float(v[-1]) for k, v in history.history.items()}
+    eps = trained * p.batch_size / seconds if seconds else 0.0
     return model, {
         "epochs": epochs,
         "steps": final_step,
         "resumed_from_step": probe.start_step,
         "train_seconds": round(seconds, 3),
-        "examples_per_second": round(trained * p.batch_size / seconds, 1) if seconds else 0.0,
+        "examples_per_second": round(eps, 1),
+        "input_examples_per_second": round(input_eps, 1),
+        "input_time_share": round(min(1.0, eps / input_eps), 3),
         "final": final,
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from pipelines.definition import Pipeline, Step
+from pipelines.definition import Pipeline, RunParam, Step
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER_MODULE = os.path.join(HERE, "user_module.py")
@@ -25,6 +25,45 @@ def build(home: str) -> Pipeline:
         description="Classify penguin species from body measurements (Palmer penguins).",
         runtime="modern",
         schedule="@daily",
+        run_params=(
+            RunParam(
+                "data",
+                "example_gen.input",
+                {"type": "string", "minLength": 1},
+                "path or glob of the CSV/TFRecord/Parquet data to train on",
+            ),
+            RunParam(
+                "train_steps",
+                "trainer.train_steps",
+                {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+            ),
+            RunParam(
+                "backend",
+                "trainer.backend",
+                {"type": "string", "enum": ["keras", "estimator", "auto"]},
+            ),
+            RunParam(
+                "distribution",
+                "trainer.distribution",
+                {
+                    "type": "string",
+                    "enum": ["none", "mirrored", "multi_worker", "parameter_server"],
+                },
+            ),
+            RunParam("runtime", "runtime", {"type": "string", "enum": ["modern", "estimator"]}),
+            RunParam(
+                "serving_base",
+                "pusher.serving_base",
+                {"type": "string", "minLength": 1},
+                "push target: versions go to <serving_base>/penguins/<version>",
+            ),
+            RunParam(
+                "min_accuracy",
+                "evaluator.thresholds.accuracy.lower",
+                {"type": "number", "minimum": 0, "maximum": 1},
+                "the eval accuracy a model needs to be blessed and pushed",
+            ),
+        ),
         steps=(
             Step(
                 "example_gen",

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Source me: the Airflow configuration tfpipe uses locally (SQLite, this repo's dags folder,
+# low parallelism for small machines). Override any AIRFLOW__* variable before sourcing.
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export TFPIPE_HOME="${TFPIPE_HOME:-$repo/.tfpipe}"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$TFPIPE_HOME/airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="$repo/dags"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"
+export AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG:-2}"
+export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL="${AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL:-10}"
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-10}"
+export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
+export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+export PATH="$repo/.venvs/modern/bin:$PATH"
+mkdir -p "$AIRFLOW_HOME"
