@@ -5,8 +5,8 @@ pipeline's runtime interpreter, so the Airflow worker never imports TensorFlow a
 train on a runtime other than Airflow's own. Tasks pass only small JSON results (artifact URI,
 fingerprint, summary) through XCom; data stays in the artifact store.
 
-Per-run parameters (the pipeline's ``run_params``) become DAG ``Param``s: the trigger form in the UI,
-validated ``conf`` for REST triggers. An asset-scheduled DAG reads the triggering asset events'
+Per-run parameters (the pipeline's ``run_params``) become DAG ``Param``s: the UI's trigger form,
+and validated ``conf`` for REST triggers. An asset-scheduled DAG reads the triggering asset events'
 ``extra`` for the same names (a data drop can say which files landed).
 """
 
