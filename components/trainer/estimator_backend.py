@@ -204,9 +204,9 @@ def run_config(p: TrainerParams, decision: Decision, work_dir: str, cluster_task
     return tf.estimator.RunConfig(
         model_dir=os.path.join(work_dir, "estimator"),
         tf_random_seed=p.seed,
-        save_checkpoints_steps=p.steps_per_epoch,
-        save_summary_steps=max(1, p.steps_per_epoch // 4),
-        log_step_count_steps=p.steps_per_epoch,
+        save_checkpoints_steps=p.checkpoint_every,
+        save_summary_steps=max(1, p.checkpoint_every // 4),
+        log_step_count_steps=p.checkpoint_every,
         train_distribute=strategy,
     )
 
@@ -242,7 +242,7 @@ def train_estimator(
             transform, "eval", output, p.label, p.batch_size, repeat=False, seed=p.seed
         )
 
-    hook = ProgressHook(progress, p.steps_per_epoch)
+    hook = ProgressHook(progress, p.checkpoint_every)
     input_eps = input_throughput(train_input(), min(p.train_steps, 200), p.batch_size)
     start = time.perf_counter()
     result = tf.estimator.train_and_evaluate(

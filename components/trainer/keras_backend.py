@@ -88,7 +88,7 @@ def train_keras(
     tf.keras.utils.set_random_seed(p.seed)
     with strategy.scope() if strategy else _NullScope():
         model = build_model(p, features, hparams)
-    epochs = math.ceil(p.train_steps / p.steps_per_epoch)
+    epochs = math.ceil(p.train_steps / p.checkpoint_every)
     train = make_dataset(
         transform, "train", output, p.label, p.batch_size, repeat=True, seed=p.seed
     )
@@ -117,7 +117,7 @@ def train_keras(
     history = model.fit(
         train,
         epochs=epochs,
-        steps_per_epoch=p.steps_per_epoch,
+        steps_per_epoch=p.checkpoint_every,
         validation_data=evaluation,
         callbacks=callbacks,
         verbose=0,

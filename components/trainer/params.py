@@ -61,12 +61,22 @@ class TrainerParams(ComponentParams):
                 "backend=estimator needs 'estimator': a pre-made name such as DNNClassifier, "
                 "or 'custom' with a model_fn in module_file"
             )
+        if self.train_steps > self.steps_per_epoch and self.train_steps % self.steps_per_epoch:
+            raise ValueError(
+                f"train_steps ({self.train_steps}) must be a multiple of steps_per_epoch "
+                f"({self.steps_per_epoch}, the checkpoint interval), or at most that; e.g. "
+                f"train_steps={self.train_steps // self.steps_per_epoch * self.steps_per_epoch}"
+            )
         if self.backend == "keras" and self.distribution == "parameter_server":
             raise ValueError(
                 "backend=keras does not train with parameter servers here; use backend=auto "
                 "or estimator on the estimator runtime, or distribution=multi_worker"
             )
         return self
+
+    @property
+    def checkpoint_every(self) -> int:
+        return min(self.steps_per_epoch, self.train_steps)
 
     def validate_for_runtime(self, runtime: str) -> None:
         if self.backend == "estimator" and runtime != "estimator":

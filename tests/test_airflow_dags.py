@@ -1,0 +1,76 @@
+"""The DAG files and ``dag.test()``: clean, fast parsing; run params that reach the manifests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from airflow_support import PYTHON, airflow_env, dag_test
+from conftest import REPO
+
+PARSE = """
+import os, sys, time, json
+import airflow.sdk  # the import cost of Airflow itself is not the DAG files' cost
+from airflow.dag_processing.dagbag import DagBag
+start = time.perf_counter()
+bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "dags": sorted(bag.dag_ids), "errors": bag.import_errors,
+                  "tensorflow": "tensorflow" in sys.modules}))
+"""
+
+
+def test_dags_folder_parses_without_errors_or_tensorflow_in_well_under_a_second(tmp_path):
+    env = airflow_env(str(tmp_path))
+    out = subprocess.run(
+        [PYTHON, "-c", PARSE], env=env, capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert result["dags"] == ["penguins", "penguins_data_drop", "penguins_on_new_data"]
+    assert result["tensorflow"] is False
+    assert result["seconds"] < 1.0, result
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> dict[str, str]:
+    env = airflow_env(str(tmp_path_factory.mktemp("airflow_dagtest")))
+    subprocess.run(
+        [os.path.join(os.path.dirname(PYTHON), "airflow"), "db", "migrate"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return env
+
+
+@pytest.mark.slow
+def test_dag_test_runs_the_pipeline_with_the_conf_it_was_given(env):
+    result = dag_test(env, "penguins", {"train_steps": 50, "min_accuracy": 0.5})
+    assert result["state"] == "success", result
+    assert set(result["tasks"]) == {"example_gen", "transform", "trainer", "evaluator", "pusher"}
+    trainer = result["xcom"]["trainer"]
+    manifest = json.load(open(os.path.join(trainer["uri"], "manifest.json")))
+    assert manifest["parameters"]["train_steps"] == 50  # the conf reached the artifact
+    assert trainer["overrides"] == {"train_steps": 50, "min_accuracy": 0.5}
+    evaluation = json.load(open(os.path.join(result["xcom"]["evaluator"]["uri"], "manifest.json")))
+    assert evaluation["parameters"]["thresholds"]["accuracy"]["lower"] == 0.5
+    # XCom carries only small JSON: URIs, fingerprints, summaries.
+    assert len(json.dumps(result["xcom"])) < 20_000
+
+
+@pytest.mark.parametrize(
+    "conf, name",
+    [
+        ({"train_steps": -3}, "train_steps"),
+        ({"backend": "tpu"}, "backend"),
+        ({"min_accuracy": 7}, "min_accuracy"),
+    ],
+)
+def test_invalid_conf_is_refused_before_a_run_exists(env, conf, name):
+    result = dag_test(env, "penguins", conf)
+    assert "refused" in result, result
+    assert "ParamValidationError" in result["refused"] and name in result["refused"]
