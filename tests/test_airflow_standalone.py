@@ -12,7 +12,6 @@ import time
 
 import pytest
 from airflow_support import Standalone, airflow_env
-from conftest import penguins_csv  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
 
