@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venvs/modern/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup run test test-fast lint bench clean
+.PHONY: setup run test test-fast lint bench clean airflow airflow-postgres airflow-stop
 
 ## setup: build (or reuse) both locked runtimes; a no-op when the locks are unchanged
 setup:
@@ -21,6 +21,18 @@ test: setup
 ## test-fast: the suite without the slow end-to-end tests
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
+
+## airflow: `airflow standalone` on 127.0.0.1 with this repo's dags/ (prints URL and login)
+airflow: setup
+	@bash infra/airflow/start.sh
+
+## airflow-postgres: the same on PostgreSQL (installed and provisioned by infra/postgres/setup.sh)
+airflow-postgres: setup
+	@TFPIPE_AIRFLOW_DB=postgres bash infra/airflow/start.sh
+
+## airflow-stop: stop every process `make airflow` started
+airflow-stop:
+	@bash infra/airflow/stop.sh
 
 lint:
 	$(PY) -m ruff check .
