@@ -18,14 +18,20 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def postgres_server(tmp_path_factory):
     db = f"tfpipe_test_{uuid.uuid4().hex[:8]}"
-    setup = subprocess.run(["bash", os.path.join(REPO, "infra", "postgres", "setup.sh"), db],
-                           capture_output=True, text=True, timeout=600)
+    setup = subprocess.run(
+        ["bash", os.path.join(REPO, "infra", "postgres", "setup.sh"), db],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert setup.returncode == 0, setup.stderr
     url = setup.stdout.strip().splitlines()[-1]
     assert url.startswith("postgresql+psycopg2://")
-    env = airflow_env(str(tmp_path_factory.mktemp("pg")),
-                      AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=url,
-                      AIRFLOW__CORE__EXECUTOR="LocalExecutor")
+    env = airflow_env(
+        str(tmp_path_factory.mktemp("pg")),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=url,
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+    )
     server = Standalone(env)
     try:
         server.wait_ready()
@@ -43,14 +49,17 @@ def test_example_dag_on_postgres_runs_tasks_in_parallel(postgres_server):
     server = postgres_server
     health = server.request("GET", "/api/v2/monitor/health")
     assert health["metadatabase"]["status"] == "healthy"
-    runs = [server.trigger("penguins", {"train_steps": steps, "min_accuracy": 0.5})
-            for steps in (50, 60)]
+    runs = [
+        server.trigger("penguins", {"train_steps": steps, "min_accuracy": 0.5})
+        for steps in (50, 60)
+    ]
     for run_id in runs:
         assert server.wait_run("penguins", run_id)["state"] == "success"
     first, second = (server.task_instances("penguins", r) for r in runs)
     overlaps = [
         (a, b)
-        for a in first.values() for b in second.values()
+        for a in first.values()
+        for b in second.values()
         if interval(a)[0] < interval(b)[1] and interval(b)[0] < interval(a)[1]
     ]
     assert overlaps, "no two tasks ran at the same time under the LocalExecutor"
