@@ -7,6 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from components.evaluator.params import LOWER_IS_BETTER
+
+CALIBRATION_BINS = 10
+
 
 class ClassificationMetrics:
     def __init__(self, classes: list[str]) -> None:
@@ -16,10 +20,12 @@ class ClassificationMetrics:
         self.log_loss_sum = 0.0
         self.count = 0
         self.unknown_labels = 0
+        # Reliability diagram: per confidence bin, examples, summed confidence, correct count.
+        self.bins = np.zeros((CALIBRATION_BINS, 3))
 
     def update(self, labels: list[str], probabilities: np.ndarray) -> None:
         predicted = probabilities.argmax(axis=1)
-        for label, probs, pred in zip(labels, probabilities, predicted, strict=False):
+        for label, probs, pred in zip(labels, probabilities, predicted, strict=True):
             i = self.index.get(label)
             if i is None:
                 self.unknown_labels += 1
@@ -27,16 +33,30 @@ class ClassificationMetrics:
             self.confusion[i, pred] += 1
             self.log_loss_sum -= math.log(max(float(probs[i]), 1e-15))
             self.count += 1
+            confidence = float(probs[pred])
+            b = min(int(confidence * CALIBRATION_BINS), CALIBRATION_BINS - 1)
+            self.bins[b] += (1, confidence, float(pred == i))
 
-    def result(self) -> dict[str, Any]:
+    def result(self, detail: bool = True) -> dict[str, Any]:
         n = max(self.count, 1)
-        return {
+        out: dict[str, Any] = {
             "accuracy": float(np.trace(self.confusion)) / n,
             "log_loss": self.log_loss_sum / n,
             "example_count": self.count,
-            "unknown_labels": self.unknown_labels,
-            "confusion_matrix": {"labels": self.classes, "counts": self.confusion.tolist()},
         }
+        if detail:
+            out["unknown_labels"] = self.unknown_labels
+            out["confusion_matrix"] = {"labels": self.classes, "counts": self.confusion.tolist()}
+            out["calibration"] = [
+                {
+                    "bin": i / CALIBRATION_BINS,
+                    "count": int(c),
+                    "mean_confidence": s / c if c else None,
+                    "accuracy": k / c if c else None,
+                }
+                for i, (c, s, k) in enumerate(self.bins)
+            ]
+        return out
 
 
 class RegressionMetrics:
@@ -52,7 +72,7 @@ class RegressionMetrics:
         self.y_sum += float(labels.sum())
         self.y_sq_sum += float((labels**2).sum())
 
-    def result(self) -> dict[str, Any]:
+    def result(self, detail: bool = True) -> dict[str, Any]:
         n = max(self.count, 1)
         variance = self.y_sq_sum / n - (self.y_sum / n) ** 2
         return {
@@ -80,6 +100,29 @@ def check_thresholds(metrics: dict[str, Any], thresholds: dict[str, Any]) -> lis
                 "lower": bound.lower,
                 "upper": bound.upper,
                 "passed": bool(passed),
+            }
+        )
+    return checks
+
+
+def compare_with_baseline(
+    candidate: dict[str, Any], baseline: dict[str, Any], changes: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Per gated metric: candidate, baseline, how much worse, allowed, passed."""
+    checks = []
+    for name, change in sorted(changes.items()):
+        new, old = candidate.get(name), baseline.get(name)
+        if new is None or old is None:
+            continue
+        worse = (new - old) if name in LOWER_IS_BETTER else (old - new)
+        checks.append(
+            {
+                "metric": name,
+                "candidate": new,
+                "baseline": old,
+                "worsening": worse,
+                "max_worsening": change.max_worsening,
+                "passed": bool(worse <= change.max_worsening + 1e-12),
             }
         )
     return checks

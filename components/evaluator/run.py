@@ -1,4 +1,6 @@
-"""Evaluator entry point: score raw eval examples through ``serving_default``, as a client would."""
+"""Evaluator entry point: score the candidate (and the currently pushed baseline) on the same raw
+eval examples through ``serving_default``, check thresholds and the change against the baseline,
+and bless the candidate only if every gate passes."""
 
 from __future__ import annotations
 
@@ -6,56 +8,61 @@ import json
 import os
 from typing import Any
 
-import numpy as np
-import tensorflow as tf
-
 from components.core.errors import InputDataError
 from components.core.spec import Context
-from components.core.tf_features import DTYPES, example_schema, split_files
-from components.evaluator.metrics import ClassificationMetrics, RegressionMetrics, check_thresholds
+from components.core.tf_features import example_schema, split_files
+from components.evaluator.metrics import check_thresholds, compare_with_baseline
 from components.evaluator.params import EvaluatorParams
+from components.evaluator.scoring import score
 
 
 def run(ctx: Context) -> dict[str, Any]:
     p: EvaluatorParams = ctx.params
     examples, model = ctx.inputs["examples"], ctx.inputs["model"]
     schema = example_schema(examples)
-    if p.label not in schema.names:
-        raise InputDataError(
-            f"evaluator.label '{p.label}' is not a column of the examples ({schema.names})"
-        )
-    with open(model.path("model_info.json"), encoding="utf-8") as f:
-        info = json.load(f)
-    serve = tf.saved_model.load(model.path("serving_model")).signatures["serving_default"]
-    label_spec = {p.label: tf.io.VarLenFeature(DTYPES[schema.column(p.label).type])}
-    classification = info["task"] == "classification"
-    acc = ClassificationMetrics(info["classes"]) if classification else RegressionMetrics()
-    missing_labels = 0
-    ds = tf.data.TFRecordDataset(split_files(examples, p.split)).batch(p.batch_size)
-    for batch in ds:
-        label_sparse = tf.io.parse_example(batch, label_spec)[p.label]
-        has_label = np.zeros(int(batch.shape[0]), dtype=bool)
-        has_label[label_sparse.indices[:, 0].numpy()] = True
-        missing_labels += int((~has_label).sum())
-        if not has_label.any():
-            continue
-        outputs = serve(examples=tf.boolean_mask(batch, has_label))
-        labels = label_sparse.values.numpy()  # one value per labelled row, in row order
-        if classification:
-            acc.update([v.decode() for v in labels], outputs["probabilities"].numpy())
-        else:
-            acc.update(labels.astype(np.float64), outputs["predictions"].numpy().astype(np.float64))
-    metrics = acc.result()
-    metrics["missing_labels"] = missing_labels
+    for column in [p.label, *p.slice_by]:
+        if column not in schema.names:
+            raise InputDataError(
+                f"evaluator: '{column}' is not a column of the examples ({schema.names})"
+            )
+    files = split_files(examples, p.split)
+    ctx.progress(f"scoring the candidate on '{p.split}' through serving_default")
+    candidate = score(model.path("serving_model"), files, schema, p.label, p.slice_by, p.batch_size)
+    metrics = candidate["overall"]
     if metrics["example_count"] == 0:
         raise InputDataError(f"evaluator: split '{p.split}' has no examples with a label")
+
+    baseline_dir = p.baseline()
+    baseline = None
+    if baseline_dir:
+        ctx.progress(f"scoring the baseline {baseline_dir} on the same examples")
+        baseline = score(baseline_dir, files, schema, p.label, p.slice_by, p.batch_size)
+        baseline["model"] = baseline_dir
     checks = check_thresholds(metrics, p.thresholds)
-    blessed = all(c["passed"] for c in checks)
-    evaluation = {"metrics": metrics, "thresholds": checks, "blessed": blessed, "split": p.split}
+    changes = (
+        compare_with_baseline(metrics, baseline["overall"], p.change_thresholds)
+        if (baseline)
+        else []
+    )
+    blessed = all(c["passed"] for c in checks + changes)
+    evaluation = {
+        "split": p.split,
+        "metrics": metrics,
+        "slices": candidate["slices"],
+        "thresholds": checks,
+        "baseline": baseline,
+        "baseline_checks": changes,
+        "blessed": blessed,
+    }
     with open(os.path.join(ctx.output_dir, "evaluation.json"), "w", encoding="utf-8") as f:
         json.dump(evaluation, f, indent=2)
     if blessed:
         open(os.path.join(ctx.output_dir, "BLESSED"), "w").close()
     headline = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
-    failed = [c for c in checks if not c["passed"]]
-    return {"blessed": blessed, "metrics": headline, "failed_thresholds": failed}
+    return {
+        "blessed": blessed,
+        "metrics": headline,
+        "failed_thresholds": [c for c in checks if not c["passed"]],
+        "failed_baseline_checks": [c for c in changes if not c["passed"]],
+        "baseline": baseline_dir,
+    }

@@ -1,4 +1,4 @@
-"""Pusher parameters: where the serving directory is and what the model is called there."""
+"""Pusher parameters: where the serving directory is, what the model is called, what to keep."""
 
 from __future__ import annotations
 
@@ -12,3 +12,7 @@ class PusherParams(ComponentParams):
         description="TensorFlow Serving base: versions go to <serving_base>/<model_name>/<version>"
     )
     model_name: str = pydantic.Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    keep_last: int = pydantic.Field(default=5, ge=1, description="versions kept after a push")
+    validation_examples: int = pydantic.Field(
+        default=20, ge=1, description="raw eval examples a fresh process must score before a push"
+    )

@@ -62,8 +62,13 @@ def run(ctx: Context) -> dict[str, Any]:
         "signature": "serving_default",
         "training": decision.as_dict(),
     }
-    with open(os.path.join(ctx.output_dir, "model_info.json"), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2)
+    os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
+    for path in (
+        os.path.join(ctx.output_dir, "model_info.json"),
+        os.path.join(export_dir, "assets.extra", "model_info.json"),
+    ):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(info, f, indent=2)
     _keep_training_outputs(work_dir, ctx.output_dir)
     return {
         "backend": decision.backend,

@@ -96,7 +96,14 @@ def build(home: str) -> Pipeline:
             Step(
                 "evaluator",
                 "evaluator",
-                params={"label": "species", "thresholds": {"accuracy": {"lower": 0.9}}},
+                params={
+                    "label": "species",
+                    "slice_by": ["island", "sex"],
+                    "thresholds": {"accuracy": {"lower": 0.9}},
+                    # Compare with the model being served now; allow a little noise.
+                    "baseline_model_dir": os.path.join(home, "serving", "penguins"),
+                    "change_thresholds": {"accuracy": {"max_worsening": 0.02}},
+                },
                 inputs={"examples": "example_gen", "model": "trainer"},
             ),
             Step(
