@@ -76,10 +76,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             console.print(
                 f"[bold red]run failed:[/bold red] {escape(record['error'])}", highlight=False
             )
+        if record.get("report"):
+            console.print(f"report: {record['report']}")
         if record.get("worker_log"):
             console.print(f"worker log: {record['worker_log']}")
         console.print(f"run {record['run_id']} [bold red]FAILED[/bold red]")
         return 1
+    if record.get("report"):
+        console.print(f"report: {record['report']}")
     executed = len(record["executed"])
     console.print(
         f"run {record['run_id']} [green]succeeded[/green] in {record['seconds']:.1f}s "
@@ -128,6 +132,51 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from pipelines.report import render_report
+
+    record = find_run(args.home, args.run)
+    path = render_report(record, args.home)
+    console.print(path)
+    return 0
+
+
+def pusher_model_dir(pipeline_ref: str, home: str) -> str:
+    pipeline = load_pipeline(pipeline_ref, home)
+    pusher = next((s for s in pipeline.steps if s.component == "pusher"), None)
+    if pusher is None:
+        raise TfpipeError(f"pipeline '{pipeline.name}' has no pusher step")
+    return os.path.join(os.path.abspath(pusher.params["serving_base"]), pusher.params["model_name"])
+
+
+def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
+    from components.pusher.versions import rollback, versions
+
+    model_dir = pusher_model_dir(args.pipeline, args.home)
+    moved, served = rollback(model_dir, args.to)
+    console.print(
+        f"rolled back {model_dir}: now serving version {served}; moved aside "
+        f"{moved} (kept in {os.path.join(model_dir, '.rolled_back')})"
+    )
+    console.print(f"versions now: {versions(model_dir)}")
+    return 0
+
+
+def cmd_tensorboard(args: argparse.Namespace, console: Console) -> int:
+    record = find_run(args.home, args.run)
+    trainer = next((s for s in record["steps"] if s["component"] == "trainer"), None)
+    if not trainer or not os.path.isdir(trainer.get("uri", "")):
+        raise TfpipeError(f"run {record['run_id']} has no trained model to show")
+    logdir = trainer["uri"]
+    tensorboard = os.path.join(os.path.dirname(sys.executable), "tensorboard")
+    console.print(f"TensorBoard on {logdir} at http://{args.host}:{args.port}")
+    os.execv(
+        tensorboard,
+        [tensorboard, "--logdir", logdir, "--host", args.host, "--port", str(args.port)],
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfpipe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -152,6 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("pipeline", nargs="?")
     show = sub.add_parser("show", help="show one run's steps and artifacts")
     show.add_argument("run", help="a run id (or prefix), or 'latest'")
+    report = sub.add_parser("report", help="(re)write a run's HTML report and print its path")
+    report.add_argument("run", help="a run id (or prefix), or 'latest'")
+    rollback = sub.add_parser("rollback", help="serve the previous pushed version again")
+    rollback.add_argument("pipeline")
+    rollback.add_argument("--to", type=int, default=None, help="a version (default: previous)")
+    tensorboard = sub.add_parser("tensorboard", help="start TensorBoard on a run's training logs")
+    tensorboard.add_argument("run")
+    tensorboard.add_argument("--host", default="127.0.0.1")
+    tensorboard.add_argument("--port", type=int, default=6006)
     return parser
 
 
@@ -161,7 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False, soft_wrap=True)
     if not console.is_terminal:
         console.width = 200  # logs and pipes: do not squeeze tables into 80 columns
-    commands = {"run": cmd_run, "runs": cmd_runs, "show": cmd_show}
+    commands = {
+        "run": cmd_run,
+        "runs": cmd_runs,
+        "show": cmd_show,
+        "report": cmd_report,
+        "rollback": cmd_rollback,
+        "tensorboard": cmd_tensorboard,
+    }
     try:
         return commands[args.command](args, console)
     except TfpipeError as exc:

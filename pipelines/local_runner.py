@@ -181,8 +181,21 @@ def run_pipeline(
     record["finished_at"] = utc_now()
     record["seconds"] = round(time.perf_counter() - start, 3)
     record["executed"] = [s["step"] for s in record["steps"] if s.get("status") == "executed"]
+    if record["executed"] or failed:
+        record["report"] = _report(record, home)
     save_run(home, record)
     return record
+
+
+def _report(record: dict[str, Any], home: str) -> str | None:
+    """Render the run report; a plotting problem is recorded, never fails the run."""
+    try:
+        from pipelines.report import render_report
+
+        return render_report(record, home)
+    except Exception as exc:  # noqa: BLE001 - reported in the run record
+        record["report_error"] = f"{type(exc).__name__}: {exc}"
+        return None
 
 
 def _summary(uri: str) -> dict[str, Any]:

@@ -16,6 +16,32 @@ from components.evaluator.params import EvaluatorParams
 from components.evaluator.scoring import score
 
 
+def slice_shift(current: dict[str, Any], baseline_dir: str) -> dict[str, Any]:
+    """Per slice: its share of the data and its metrics now vs. when the baseline was blessed
+    (from the baseline's model card), so a changed distribution shows up slice by slice."""
+    card_path = os.path.join(baseline_dir, "assets.extra", "model_card.json")
+    if not os.path.exists(card_path):
+        return {}
+    with open(card_path, encoding="utf-8") as f:
+        then = json.load(f).get("evaluation", {}).get("slices", {})
+    shift: dict[str, Any] = {}
+    for feature, values in current.items():
+        before = then.get(feature, {})
+        total_now = sum(v["example_count"] for v in values.values()) or 1
+        total_then = sum(v["example_count"] for v in before.values()) or 1
+        rows = {}
+        for value in sorted(set(values) | set(before)):
+            now, old = values.get(value, {}), before.get(value, {})
+            rows[value] = {
+                "share_now": now.get("example_count", 0) / total_now,
+                "share_then": old.get("example_count", 0) / total_then,
+                "metrics_now": now,
+                "metrics_then": old,
+            }
+        shift[feature] = rows
+    return shift
+
+
 def run(ctx: Context) -> dict[str, Any]:
     p: EvaluatorParams = ctx.params
     examples, model = ctx.inputs["examples"], ctx.inputs["model"]
@@ -38,6 +64,7 @@ def run(ctx: Context) -> dict[str, Any]:
         ctx.progress(f"scoring the baseline {baseline_dir} on the same examples")
         baseline = score(baseline_dir, files, schema, p.label, p.slice_by, p.batch_size)
         baseline["model"] = baseline_dir
+        baseline["shift"] = slice_shift(candidate["slices"], baseline_dir)
     checks = check_thresholds(metrics, p.thresholds)
     changes = (
         compare_with_baseline(metrics, baseline["overall"], p.change_thresholds)

@@ -47,6 +47,8 @@ def build_card(model: Artifact, evaluation: Artifact, run_id: str) -> dict[str, 
                 else None
             ),
             "baseline_checks": verdict.get("baseline_checks"),
+            # Per-slice counts and metrics: the next evaluation measures data shift against them.
+            "slices": verdict.get("slices", {}),
         },
     }
 

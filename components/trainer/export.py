@@ -12,6 +12,7 @@ from components.core.artifacts import Artifact
 from components.trainer.data import transform_output
 
 SIGNATURE = "serving_default"
+RAW_SIGNATURE = "serving_raw"
 
 
 def label_names(transform: Artifact, vocabulary: str | None) -> list[str] | None:
@@ -28,6 +29,7 @@ def export_keras(
     task: str,
     classes: list[str] | None,
     export_dir: str,
+    raw_label: str | None = None,
 ) -> None:
     output = transform_output(transform)
     raw_spec = output.raw_feature_spec()
@@ -36,7 +38,27 @@ def export_keras(
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
-        raw = tf.io.parse_example(serialized, raw_spec)
+        return predict(tf.io.parse_example(serialized, raw_spec))
+
+    # For clients that do not build tf.Examples: one named dense tensor per raw feature.
+    named = {k: v for k, v in raw_spec.items() if k != raw_label}
+    raw_inputs = [tf.TensorSpec([None], v.dtype, name=k) for k, v in sorted(named.items())]
+
+    @tf.function(input_signature=raw_inputs)
+    def serve_raw(*tensors: tf.Tensor) -> dict[str, tf.Tensor]:
+        rows = tf.shape(tensors[0], out_type=tf.int64)[0]
+        raw = {}
+        for name, tensor in zip(sorted(named), tensors, strict=True):
+            index = tf.stack([tf.range(rows), tf.zeros([rows], tf.int64)], axis=1)
+            raw[name] = tf.SparseTensor(index, tensor, tf.stack([rows, 1]))
+        for name, spec in raw_spec.items():
+            if name not in raw:
+                raw[name] = tf.SparseTensor(
+                    tf.zeros([0, 2], tf.int64), tf.zeros([0], spec.dtype), tf.stack([rows, 1])
+                )
+        return predict(raw)
+
+    def predict(raw: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         transformed = model.tft_layer(raw)
         scores = model({name: transformed[name] for name in feature_names}, training=False)
         if task == "regression":
@@ -47,4 +69,6 @@ def export_keras(
             outputs["classes"] = tf.gather(class_names, class_ids)
         return outputs
 
-    tf.saved_model.save(model, export_dir, signatures={SIGNATURE: serve_examples})
+    tf.saved_model.save(
+        model, export_dir, signatures={SIGNATURE: serve_examples, RAW_SIGNATURE: serve_raw}
+    )

@@ -24,6 +24,10 @@ class TrainerParams(ComponentParams):
         default=None,
         description="tf.Transform vocabulary of the label; served predictions then name classes",
     )
+    raw_label: str | None = pydantic.Field(
+        default=None,
+        description="the raw label column: left out of the named-raw-features serving signature",
+    )
     backend: Literal["keras", "estimator", "auto"] = pydantic.Field(
         default="keras",
         description="keras: model.fit; estimator: a pre-made or custom Estimator; auto: the Keras "

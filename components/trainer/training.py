@@ -67,7 +67,7 @@ def export(
                 model = rebuild_trained_model(
                     p, features, hyperparameters(p, num_classes), work_dir
                 )
-            export_keras(model, transform, names, p.task, classes, export_dir)
+            export_keras(model, transform, names, p.task, classes, export_dir, p.raw_label)
         else:
             from components.trainer.estimator_backend import export_estimator
 

@@ -87,6 +87,7 @@ def build(home: str) -> Pipeline:
                     "module_file": USER_MODULE,
                     "label": "label",
                     "label_vocabulary": "species",
+                    "raw_label": "species",
                     "train_steps": 1000,
                     "steps_per_epoch": 100,
                     "hyperparameters": {"hidden_units": [16, 8], "learning_rate": 0.01},
