@@ -193,7 +193,7 @@ def _report(record: dict[str, Any], home: str) -> str | None:
         from pipelines.report import render_report
 
         return render_report(record, home)
-    except Exception as exc:  # noqa: BLE001 - reported in the run record
+    except Exception as exc:
         record["report_error"] = f"{type(exc).__name__}: {exc}"
         return None
 
