@@ -68,9 +68,10 @@ def main() -> None:
                 record = run_pipeline(pipeline, home, overrides=sets)
                 if record["status"] != "succeeded":
                     raise SystemExit(f"{label} failed: {record}")
-                samples.append(
-                    next(s for s in record["steps"] if s["step"] == "trainer")["summary"]
-                )
+                by_step = {s["step"]: s for s in record["steps"]}
+                summary = dict(by_step["trainer"]["summary"])
+                summary["eval_accuracy"] = by_step["evaluator"]["summary"]["metrics"]["accuracy"]
+                samples.append(summary)
                 print(f"  {label}: {samples[-1]['examples_per_second']} ex/s", file=sys.stderr)
             rows.append((label, runtime, samples))
     print(
@@ -78,17 +79,17 @@ def main() -> None:
         f"medians of {args.repeats}\n"
     )
     print(
-        "| configuration | runtime | train examples/s | input-only examples/s | input time share |"
+        "| configuration | runtime | train examples/s | input-only examples/s | "
+        "input time share | eval accuracy |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
+    keys = ("examples_per_second", "input_examples_per_second", "input_time_share", "eval_accuracy")
     for label, runtime, samples in rows:
-        med = {
-            k: statistics.median(s[k] for s in samples)
-            for k in ("examples_per_second", "input_examples_per_second", "input_time_share")
-        }
+        med = {k: statistics.median(s[k] for s in samples) for k in keys}
         print(
             f"| {label} | {runtime} | {med['examples_per_second']:.0f} | "
-            f"{med['input_examples_per_second']:.0f} | {med['input_time_share']:.2f} |"
+            f"{med['input_examples_per_second']:.0f} | {med['input_time_share']:.2f} | "
+            f"{med['eval_accuracy']:.3f} |"
         )
 
 

@@ -110,6 +110,8 @@ def test_invalid_parameter_is_refused_before_anything_runs(tmp_path):
 
 
 def test_estimator_backend_is_refused_on_the_modern_runtime(tmp_path):
-    record = run_penguins(str(tmp_path), {"trainer.backend": "estimator"})
+    record = run_penguins(
+        str(tmp_path), {"trainer.backend": "estimator", "trainer.estimator": "DNNClassifier"}
+    )
     assert record["status"] == "failed"
     assert "estimator' runtime" in record["error"] and "runtime=estimator" in record["error"]

@@ -66,7 +66,7 @@ def resolve(
         component=component,
         params=params.model_dump(mode="json"),
         inputs=input_fingerprints,
-        external=params.external_fingerprints(),
+        external=params.external_fingerprints(input_fingerprints),
         runtime=runtime_identity(runtime),
     )
     uri = os.path.join(os.path.abspath(artifacts_root), step, fingerprint)

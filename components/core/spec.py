@@ -23,8 +23,9 @@ class ComponentParams(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
-    def external_fingerprints(self) -> dict[str, str]:
-        """Digests of files outside the artifact store that this run reads (data, user code)."""
+    def external_fingerprints(self, inputs: dict[str, str]) -> dict[str, str]:
+        """Digests of what outside the artifact store this run reads (data, user code, a served
+        model). ``inputs`` are the fingerprints of the input artifacts."""
         return {}
 
     def validate_for_runtime(self, runtime: str) -> None:

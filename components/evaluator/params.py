@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import glob
 import os
 
 import pydantic
 
 from components.core.fingerprint import digest, file_digest
+from components.core.serving import latest_version, served_fingerprint
 from components.core.spec import ComponentParams
 
 CLASSIFICATION_METRICS = ("accuracy", "log_loss", "example_count")
@@ -41,18 +41,6 @@ def _check_names(names: list[str] | dict) -> None:
         raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(known)}")
 
 
-def latest_version(model_dir: str) -> str | None:
-    versions = sorted(
-        (
-            int(os.path.basename(p))
-            for p in glob.glob(os.path.join(model_dir, "*"))
-            if os.path.basename(p).isdigit()
-        ),
-        reverse=True,
-    )
-    return os.path.join(model_dir, str(versions[0])) if versions else None
-
-
 class EvaluatorParams(ComponentParams):
     label: str = pydantic.Field(description="the raw label column (as ExampleGen read it)")
     split: str = "eval"
@@ -79,13 +67,25 @@ class EvaluatorParams(ComponentParams):
         _check_names(value)
         return value
 
-    def baseline(self) -> str | None:
-        return latest_version(self.baseline_model_dir) if self.baseline_model_dir else None
+    def baseline(self, candidate_fingerprint: str | None = None) -> str | None:
+        """The newest pushed version, unless it *is* the candidate (comparing a model with
+        itself says nothing, and would make every re-run of a pushed model re-evaluate)."""
+        version = latest_version(self.baseline_model_dir) if self.baseline_model_dir else None
+        if (
+            version
+            and candidate_fingerprint
+            and (served_fingerprint(version) == candidate_fingerprint)
+        ):
+            return None
+        return version
 
-    def external_fingerprints(self) -> dict[str, str]:
+    def external_fingerprints(self, inputs: dict[str, str]) -> dict[str, str]:
         """The baseline is whatever is pushed now: a new push makes a new evaluation."""
-        baseline = self.baseline()
+        baseline = self.baseline(inputs.get("model"))
         if baseline is None:
             return {"baseline": "none"}
-        pb = os.path.join(baseline, "saved_model.pb")
-        return {"baseline": digest([baseline, file_digest(pb) if os.path.exists(pb) else ""])}
+        identity = served_fingerprint(baseline)
+        if identity is None:  # pushed by something else: identify it by its graph
+            pb = os.path.join(baseline, "saved_model.pb")
+            identity = file_digest(pb) if os.path.exists(pb) else "missing"
+        return {"baseline": digest([baseline, identity])}

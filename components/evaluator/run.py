@@ -13,7 +13,19 @@ from components.core.spec import Context
 from components.core.tf_features import example_schema, split_files
 from components.evaluator.metrics import check_thresholds, compare_with_baseline
 from components.evaluator.params import EvaluatorParams
-from components.evaluator.scoring import score
+from components.evaluator.scoring import model_info, score
+
+
+def comparability(candidate_dir: str, baseline_dir: str) -> str:
+    """Why the baseline cannot be compared with the candidate ('' when it can)."""
+    try:
+        new, old = model_info(candidate_dir), model_info(baseline_dir)
+    except FileNotFoundError:
+        return "the baseline has no tfpipe model_info (pushed by something else)"
+    if new["task"] != old["task"]:
+        return f"it is a {old['task']} model, the candidate a {new['task']} model"
+    # Different class lists are fine: each model is scored against its own classes by name.
+    return ""
 
 
 def slice_shift(current: dict[str, Any], baseline_dir: str) -> dict[str, Any]:
@@ -58,8 +70,12 @@ def run(ctx: Context) -> dict[str, Any]:
     if metrics["example_count"] == 0:
         raise InputDataError(f"evaluator: split '{p.split}' has no examples with a label")
 
-    baseline_dir = p.baseline()
+    baseline_dir = p.baseline(model.fingerprint)
     baseline = None
+    not_comparable = baseline_dir and comparability(model.path("serving_model"), baseline_dir)
+    if not_comparable:
+        ctx.progress(f"baseline {baseline_dir} not compared: {not_comparable}")
+        baseline_dir = None
     if baseline_dir:
         ctx.progress(f"scoring the baseline {baseline_dir} on the same examples")
         baseline = score(baseline_dir, files, schema, p.label, p.slice_by, p.batch_size)
@@ -79,6 +95,7 @@ def run(ctx: Context) -> dict[str, Any]:
         "thresholds": checks,
         "baseline": baseline,
         "baseline_checks": changes,
+        "baseline_not_compared": not_comparable or None,
         "blessed": blessed,
     }
     with open(os.path.join(ctx.output_dir, "evaluation.json"), "w", encoding="utf-8") as f:

@@ -62,7 +62,7 @@ class ExampleGenParams(ComponentParams):
             raise ValueError(f"ratios must be positive, got {bad}")
         return ratios
 
-    def external_fingerprints(self) -> dict[str, str]:
+    def external_fingerprints(self, inputs: dict[str, str]) -> dict[str, str]:
         digests = {"input": listing_digest(match_input(self.input))}
         if self.schema_file:
             if not os.path.isfile(self.schema_file):

@@ -13,6 +13,7 @@ from typing import Any
 from components.core.artifacts import read_artifact
 from components.core.errors import TfpipeError
 from components.core.runtime import child_environment
+from components.core.serving import latest_version, served_fingerprint
 from components.core.spec import Context
 from components.core.tf_features import split_files
 from components.pusher.model_card import build_card, write_card
@@ -63,6 +64,15 @@ def run(ctx: Context) -> dict[str, Any]:
         ctx.log.warning("pusher: refusing to push %s: %s", model.uri, reason)
         ctx.progress(f"NOT pushed: {reason}")
         return {"pushed": False, "reason": reason}
+    model_dir = os.path.join(os.path.abspath(p.serving_base), p.model_name)
+    newest = latest_version(model_dir)
+    if newest and served_fingerprint(newest) == model.fingerprint:
+        ctx.progress(f"already serving this model as {newest}; nothing to push")
+        return {
+            "pushed": False,
+            "reason": f"already serving this model as {newest}",
+            "destination": newest,
+        }
     examples = read_artifact(evaluation.manifest["inputs"]["examples"]["uri"])
     sample = split_files(examples, verdict.get("split", "eval"))[0]
     ctx.progress(
@@ -70,7 +80,6 @@ def run(ctx: Context) -> dict[str, Any]:
     )
     check = validate_in_fresh_process(model.path("serving_model"), sample, p.validation_examples)
     card = build_card(model, evaluation, ctx.run_id)
-    model_dir = os.path.join(os.path.abspath(p.serving_base), p.model_name)
     version, target = publish(
         model.path("serving_model"), model_dir, prepare=lambda path: write_card(path, card)
     )

@@ -13,14 +13,9 @@ import uuid
 from collections.abc import Callable
 
 from components.core.errors import TfpipeError
+from components.core.serving import versions
 
 ROLLED_BACK = ".rolled_back"
-
-
-def versions(model_dir: str) -> list[int]:
-    if not os.path.isdir(model_dir):
-        return []
-    return sorted(int(d) for d in os.listdir(model_dir) if d.isdigit())
 
 
 def next_version(model_dir: str) -> int:

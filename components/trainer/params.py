@@ -53,7 +53,7 @@ class TrainerParams(ComponentParams):
     hyperparameters: dict[str, Any] = pydantic.Field(default_factory=dict)
     seed: int = 42
 
-    def external_fingerprints(self) -> dict[str, str]:
+    def external_fingerprints(self, inputs: dict[str, str]) -> dict[str, str]:
         if not os.path.isfile(self.module_file):
             raise UserCodeError(f"trainer: module_file '{self.module_file}' does not exist")
         return {"module_file": file_digest(self.module_file)}

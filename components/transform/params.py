@@ -25,7 +25,7 @@ class TransformParams(ComponentParams):
         description="Beam pipeline options, e.g. --runner=DataflowRunner --project=…",
     )
 
-    def external_fingerprints(self) -> dict[str, str]:
+    def external_fingerprints(self, inputs: dict[str, str]) -> dict[str, str]:
         if not os.path.isfile(self.module_file):
             raise UserCodeError(f"transform: module_file '{self.module_file}' does not exist")
         return {"module_file": file_digest(self.module_file)}
