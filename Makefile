@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venvs/modern/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup run test test-fast lint bench clean airflow airflow-postgres airflow-stop
+.PHONY: setup system-deps run test test-fast lint bench clean airflow airflow-postgres airflow-stop
 
 ## setup: build (or reuse) both locked runtimes; a no-op when the locks are unchanged
 setup:
@@ -14,8 +14,12 @@ setup:
 run: setup
 	@bin/tfpipe run penguins
 
+## system-deps: Debian packages the tests use (postgresql, chromium); installs what is missing
+system-deps:
+	@bash infra/system_deps.sh
+
 ## test: the whole suite (slow tests included: they run whole pipelines on both runtimes)
-test: setup
+test: setup system-deps
 	$(PY) -m pytest -q
 
 ## test-fast: the suite without the slow end-to-end tests
