@@ -211,7 +211,9 @@ def test_killed_worker_fails_the_run_by_name_and_a_rerun_resumes(tmp_path):
     thread.join(timeout=300)
     record = result
     assert record["status"] == "failed"
-    assert "worker:0" in step(record, "trainer")["error"]
+    assert step(record, "trainer")["error"].startswith(
+        "training task worker:0 failed (killed by signal 9)"
+    )
     assert not any(pid_alive(p) for p in pids.values())
 
     again = run_penguins(home, overrides)

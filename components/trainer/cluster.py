@@ -139,18 +139,28 @@ def run_cluster(
             thread.join(timeout=2)
 
 
+def _failure_message(tasks: list[Task]) -> str:
+    """Name the task that failed first. When one task dies, its peers fail moments later (their
+    collectives lose a member), so wait briefly and prefer a task killed by a signal."""
+    time.sleep(1.0)
+    failed = [(t, t.proc.poll()) for t in tasks if t.proc and t.proc.poll() not in (None, 0)]
+    failed.sort(key=lambda item: (item[1] >= 0,))
+    first, code = failed[0]
+    cause = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+    others = ", ".join(f"{t.name} (exit {c})" for t, c in failed[1:])
+    return (
+        f"training task {first.name} failed ({cause})"
+        + (f"; then {others}" if others else "")
+        + "; the other tasks were stopped. Re-running resumes from the last checkpoint."
+    )
+
+
 def _supervise(tasks: list[Task], timeout: float) -> None:
     trainers = [t for t in tasks if t.role in ("chief", "worker")]
     deadline = time.monotonic() + timeout
     while True:
-        for t in tasks:
-            code = t.proc.poll() if t.proc else None
-            if code not in (None, 0):
-                raise ClusterTaskFailed(
-                    f"training task {t.name} failed with exit code {code}"
-                    + (" (killed by a signal)" if code < 0 else "")
-                    + "; the other tasks were stopped. Re-running resumes from the last checkpoint."
-                )
+        if any(t.proc and t.proc.poll() not in (None, 0) for t in tasks):
+            raise ClusterTaskFailed(_failure_message(tasks))
         if all(t.proc and t.proc.poll() == 0 for t in trainers):
             evaluators = [t for t in tasks if t.role == "evaluator"]
             if all(t.proc and t.proc.poll() is not None for t in evaluators):

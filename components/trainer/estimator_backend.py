@@ -12,7 +12,6 @@ from typing import Any
 
 import tensorflow as tf
 
-from components.core.artifacts import Artifact
 from components.core.errors import ParameterError
 from components.core.user_code import guarded, load_function
 from components.trainer.data import (
@@ -22,6 +21,7 @@ from components.trainer.data import (
     transform_output,
 )
 from components.trainer.decision import Decision
+from components.trainer.job import TrainingJob
 from components.trainer.keras_backend import build_model
 from components.trainer.params import TrainerParams
 
@@ -211,16 +211,14 @@ def run_config(p: TrainerParams, decision: Decision, work_dir: str, cluster_task
     )
 
 
-def train_estimator(
-    p: TrainerParams,
-    decision: Decision,
-    transform: Artifact,
-    features: list[FeatureInfo],
-    num_classes: int,
-    classes: list[str] | None,
-    work_dir: str,
-    progress: Callable[[str], None],
-) -> dict[str, Any]:
+def train_estimator(job: TrainingJob, progress: Callable[[str], None]) -> dict[str, Any]:
+    p, decision, transform = job.p, job.decision, job.transform
+    features, num_classes, classes, work_dir = (
+        job.features,
+        job.num_classes,
+        job.classes,
+        job.work_dir,
+    )
     cluster_task = bool(os.environ.get("TF_CONFIG"))
     task_type = tf.distribute.cluster_resolver.TFConfigClusterResolver().task_type
     if task_type == "evaluator":
@@ -268,17 +266,15 @@ def train_estimator(
     }
 
 
-def export_estimator(
-    p: TrainerParams,
-    decision: Decision,
-    transform: Artifact,
-    features: list[FeatureInfo],
-    num_classes: int,
-    classes: list[str] | None,
-    work_dir: str,
-    export_dir: str,
-) -> None:
+def export_estimator(job: TrainingJob, export_dir: str) -> None:
     """Export the latest checkpoint with a raw-tf.Example receiver (transform graph inside)."""
+    p, decision, transform = job.p, job.decision, job.transform
+    features, num_classes, classes, work_dir = (
+        job.features,
+        job.num_classes,
+        job.classes,
+        job.work_dir,
+    )
     local = Decision("estimator", decision.converted, "none", decision.reason)
     config = run_config(p, local, work_dir, cluster_task=False)
     estimator = uniform_estimator(
