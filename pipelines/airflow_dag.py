@@ -182,7 +182,74 @@ def build_dag(
             results[step.name] = run_step(
                 {name: results[upstream] for name, upstream in step.inputs.items()}
             )
+
+        @task(
+            task_id="report",
+            trigger_rule="all_done",
+            retries=0,
+            doc_md="Writes the run record and the HTML report, whatever happened upstream.",
+        )
+        def report() -> str:
+            return write_report(pipeline_ref, home)
+
+        list(results.values()) >> report()
     return dag
+
+
+def write_report(pipeline_ref: str, home: str) -> str:
+    """Record this DAG run like a local run (from the committed manifests) and render its report.
+    Fails, after writing both, when a step did not commit, so the DAG run state stays honest."""
+    from components.core.artifacts import is_committed, utc_now
+    from pipelines.report import render_report
+    from pipelines.runs import save_run
+
+    context = get_current_context()
+    base = load_pipeline(pipeline_ref, home)
+    overrides = run_overrides(base, context)
+    pipeline = base.with_overrides(overrides)
+    run_id = _safe(context["run_id"])
+    record: dict[str, Any] = {
+        "run_id": run_id,
+        "pipeline": pipeline.name,
+        "runner": "airflow",
+        "runtime": pipeline.runtime,
+        "overrides": overrides,
+        "started_at": str(getattr(context["dag_run"], "start_date", "") or ""),
+        "finished_at": utc_now(),
+        "steps": [],
+    }
+    try:
+        invocations = plan(pipeline, home)
+    except Exception as exc:  # a planning error is the run's error
+        invocations = []
+        record["error"] = str(exc)
+    for inv in invocations:
+        step: dict[str, Any] = {
+            "step": inv.step,
+            "component": inv.spec.name,
+            "fingerprint": inv.fingerprint,
+            "uri": inv.uri,
+        }
+        if is_committed(inv.uri):
+            with open(os.path.join(inv.uri, "manifest.json"), encoding="utf-8") as f:
+                manifest = json.load(f)
+            mine = manifest.get("run_id") == context["run_id"]
+            step.update(
+                status="executed" if mine else "cached",
+                seconds=manifest.get("seconds", 0.0) if mine else 0.0,
+                summary=manifest.get("summary", {}),
+            )
+        else:
+            step["status"] = "failed"
+        record["steps"].append(step)
+    failed = [s["step"] for s in record["steps"] if s["status"] == "failed"]
+    record["status"] = "failed" if failed or "error" in record else "succeeded"
+    record["executed"] = [s["step"] for s in record["steps"] if s["status"] == "executed"]
+    record["report"] = render_report(record, home)
+    save_run(home, record)
+    if record["status"] == "failed":
+        raise RuntimeError(f"steps {failed} did not complete; report: {record['report']}")
+    return record["report"]
 
 
 def _announce_push(result: dict[str, Any]) -> None:

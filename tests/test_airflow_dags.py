@@ -51,13 +51,22 @@ def env(tmp_path_factory) -> dict[str, str]:
 def test_dag_test_runs_the_pipeline_with_the_conf_it_was_given(env):
     result = dag_test(env, "penguins", {"train_steps": 50, "min_accuracy": 0.5})
     assert result["state"] == "success", result
-    assert set(result["tasks"]) == {"example_gen", "transform", "trainer", "evaluator", "pusher"}
+    assert set(result["tasks"]) == {
+        "example_gen",
+        "transform",
+        "trainer",
+        "evaluator",
+        "pusher",
+        "report",
+    }
     trainer = result["xcom"]["trainer"]
     manifest = json.load(open(os.path.join(trainer["uri"], "manifest.json")))
     assert manifest["parameters"]["train_steps"] == 50  # the conf reached the artifact
     assert trainer["overrides"] == {"train_steps": 50, "min_accuracy": 0.5}
     evaluation = json.load(open(os.path.join(result["xcom"]["evaluator"]["uri"], "manifest.json")))
     assert evaluation["parameters"]["thresholds"]["accuracy"]["lower"] == 0.5
+    report = result["xcom"]["report"]  # every DAG run gets a run record and a report
+    assert os.path.isfile(report) and "tfpipe run" in open(report).read()
     # XCom carries only small JSON: URIs, fingerprints, summaries.
     assert len(json.dumps(result["xcom"])) < 20_000
 
