@@ -189,14 +189,14 @@ def build_dag(
             retries=0,
             doc_md="Writes the run record and the HTML report, whatever happened upstream.",
         )
-        def report() -> str:
-            return write_report(pipeline_ref, home)
+        def report(step_results: dict[str, Any]) -> str:
+            return write_report(pipeline_ref, home, step_results)
 
-        list(results.values()) >> report()
+        report(results)
     return dag
 
 
-def write_report(pipeline_ref: str, home: str) -> str:
+def write_report(pipeline_ref: str, home: str, step_results: dict[str, Any]) -> str:
     """Record this DAG run like a local run (from the committed manifests) and render its report.
     Fails, after writing both, when a step did not commit, so the DAG run state stays honest."""
     from components.core.artifacts import is_committed, utc_now
@@ -218,23 +218,23 @@ def write_report(pipeline_ref: str, home: str) -> str:
         "finished_at": utc_now(),
         "steps": [],
     }
-    try:
-        invocations = plan(pipeline, home)
-    except Exception as exc:  # a planning error is the run's error
-        invocations = []
-        record["error"] = str(exc)
-    for inv in invocations:
+    # The tasks' own results say which artifact each step used: a re-plan could differ (the
+    # Evaluator's baseline changes once this run's Pusher has pushed).
+    for spec_step in pipeline.topological():
+        result = step_results.get(spec_step.name) or {}
+        uri = result.get("uri") or _committed_uri(pipeline, spec_step.name, home, step_results)
         step: dict[str, Any] = {
-            "step": inv.step,
-            "component": inv.spec.name,
-            "fingerprint": inv.fingerprint,
-            "uri": inv.uri,
+            "step": spec_step.name,
+            "component": spec_step.component,
+            "fingerprint": result.get("fingerprint", ""),
+            "uri": uri or "",
         }
-        if is_committed(inv.uri):
-            with open(os.path.join(inv.uri, "manifest.json"), encoding="utf-8") as f:
+        if uri and is_committed(uri):
+            with open(os.path.join(uri, "manifest.json"), encoding="utf-8") as f:
                 manifest = json.load(f)
             mine = manifest.get("run_id") == context["run_id"]
             step.update(
+                fingerprint=manifest.get("fingerprint", ""),
                 status="executed" if mine else "cached",
                 seconds=manifest.get("seconds", 0.0) if mine else 0.0,
                 summary=manifest.get("summary", {}),
@@ -250,6 +250,31 @@ def write_report(pipeline_ref: str, home: str) -> str:
     if record["status"] == "failed":
         raise RuntimeError(f"steps {failed} did not complete; report: {record['report']}")
     return record["report"]
+
+
+def _committed_uri(
+    pipeline: Pipeline, name: str, home: str, step_results: dict[str, Any]
+) -> str | None:
+    """The artifact of a step whose task returned nothing (the Pusher skips its task when it
+    pushed nothing), from its upstream results: its fingerprint depends only on those."""
+    from components.core.execute import resolve
+
+    step = pipeline.step(name)
+    upstream = {n: step_results.get(src) or {} for n, src in step.inputs.items()}
+    if not upstream or not all(u.get("uri") for u in upstream.values()):
+        return None
+    try:
+        return resolve(
+            component=step.component,
+            step=step.name,
+            raw_params=step.params,
+            input_uris={n: u["uri"] for n, u in upstream.items()},
+            input_fingerprints={n: u["fingerprint"] for n, u in upstream.items()},
+            runtime=pipeline.runtime,
+            artifacts_root=artifacts_root(home, pipeline.name),
+        ).uri
+    except Exception:  # unresolvable: reported as not completed
+        return None
 
 
 def _announce_push(result: dict[str, Any]) -> None:
