@@ -83,3 +83,23 @@ def test_invalid_conf_is_refused_before_a_run_exists(env, conf, name):
     result = dag_test(env, "penguins", conf)
     assert "refused" in result, result
     assert "ParamValidationError" in result["refused"] and name in result["refused"]
+
+
+def test_airflow_cli_reports_no_import_errors(env):
+    airflow = os.path.join(os.path.dirname(PYTHON), "airflow")
+    subprocess.run(
+        [airflow, "dags", "reserialize"], env=env, check=True, capture_output=True, timeout=300
+    )
+    out = subprocess.run(
+        [airflow, "dags", "list-import-errors"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0 and "No data found" in out.stdout, out.stdout + out.stderr
+    listed = subprocess.run(
+        [airflow, "dags", "list"], env=env, capture_output=True, text=True, timeout=300
+    ).stdout
+    for dag_id in ("penguins", "penguins_on_new_data", "penguins_data_drop"):
+        assert dag_id in listed
