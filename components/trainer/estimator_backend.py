@@ -211,23 +211,22 @@ def run_config(p: TrainerParams, decision: Decision, work_dir: str, cluster_task
     )
 
 
-def train_estimator(job: TrainingJob, progress: Callable[[str], None]) -> dict[str, Any]:
-    p, decision, transform = job.p, job.decision, job.transform
-    features, num_classes, classes, work_dir = (
-        job.features,
-        job.num_classes,
-        job.classes,
-        job.work_dir,
-    )
-    cluster_task = bool(os.environ.get("TF_CONFIG"))
-    task_type = tf.distribute.cluster_resolver.TFConfigClusterResolver().task_type
-    if task_type == "evaluator":
-        # The evaluator process must not get the training strategy.
+def build_estimator(job: TrainingJob, local: bool) -> tf.estimator.Estimator:
+    """The job's Estimator, wrapped to the serving contract. ``local``: no training strategy
+    (export, and the evaluator task, which must not get one)."""
+    decision = job.decision
+    if local:
         decision = Decision("estimator", decision.converted, "none", decision.reason)
-    config = run_config(p, decision, work_dir, cluster_task)
-    estimator = uniform_estimator(
-        base_estimator(p, decision, features, num_classes, config), p.task, classes, config
-    )
+    cluster_task = not local and bool(os.environ.get("TF_CONFIG"))
+    config = run_config(job.p, decision, job.work_dir, cluster_task)
+    base = base_estimator(job.p, decision, job.features, job.num_classes, config)
+    return uniform_estimator(base, job.p.task, job.classes, config)
+
+
+def train_estimator(job: TrainingJob, progress: Callable[[str], None]) -> dict[str, Any]:
+    p, transform = job.p, job.transform
+    task_type = tf.distribute.cluster_resolver.TFConfigClusterResolver().task_type
+    estimator = build_estimator(job, local=task_type == "evaluator")
     output = transform_output(transform)
 
     def train_input() -> tf.data.Dataset:
@@ -268,19 +267,8 @@ def train_estimator(job: TrainingJob, progress: Callable[[str], None]) -> dict[s
 
 def export_estimator(job: TrainingJob, export_dir: str) -> None:
     """Export the latest checkpoint with a raw-tf.Example receiver (transform graph inside)."""
-    p, decision, transform = job.p, job.decision, job.transform
-    features, num_classes, classes, work_dir = (
-        job.features,
-        job.num_classes,
-        job.classes,
-        job.work_dir,
-    )
-    local = Decision("estimator", decision.converted, "none", decision.reason)
-    config = run_config(p, local, work_dir, cluster_task=False)
-    estimator = uniform_estimator(
-        base_estimator(p, local, features, num_classes, config), p.task, classes, config
-    )
-    names = [f.name for f in features]
+    estimator = build_estimator(job, local=True)
+    transform, names = job.transform, job.feature_names
 
     def receiver() -> tf.estimator.export.ServingInputReceiver:
         output = transform_output(transform)  # fresh per export (a cached one breaks re-export)
@@ -291,5 +279,5 @@ def export_estimator(job: TrainingJob, export_dir: str) -> None:
             {n: transformed[n] for n in names}, {"examples": serialized}
         )
 
-    staging = estimator.export_saved_model(os.path.join(work_dir, "export"), receiver)
+    staging = estimator.export_saved_model(os.path.join(job.work_dir, "export"), receiver)
     os.rename(staging.decode() if isinstance(staging, bytes) else staging, export_dir)

@@ -89,6 +89,14 @@ def _train_on_local_cluster(ctx: Context, p: TrainerParams, decision, work_dir: 
         "transform_uri": ctx.inputs["transform"].uri,
         "work_dir": work_dir,
     }
+    if decision.converted:
+        # model_to_estimator writes the Keras warm-start checkpoint in every task that thinks it
+        # is the chief (all of them under MultiWorkerMirroredStrategy): they race on one file.
+        # Writing it once here, before the tasks start, makes them all find it and skip the save.
+        from components.trainer.estimator_backend import build_estimator
+        from components.trainer.job import prepare
+
+        build_estimator(prepare(p, decision, ctx.inputs["transform"], work_dir), local=True)
     request_path = os.path.join(work_dir, "task_request.json")
     with open(request_path, "w", encoding="utf-8") as f:
         json.dump(request, f)
