@@ -21,9 +21,9 @@ from typing import Any
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from components import get_spec
 from components.core.runtime import REPO_ROOT, child_environment, interpreter
 from pipelines.definition import Pipeline, Step
-from pipelines.local_runner import plan
 from pipelines.registry import load_pipeline
 from pipelines.runs import artifacts_root
 
@@ -167,8 +167,6 @@ def build_dag(
     ) as dag:
         results: dict[str, Any] = {}
         for step in pipeline.topological():
-            from components import get_spec
-
             spec = get_spec(step.component)
             outlets = [pushed_model_asset(pipeline.name)] if step.component == "pusher" else []
 
@@ -302,4 +300,4 @@ def _dag_doc(pipeline: Pipeline) -> str:
     )
 
 
-__all__ = ["build_dag", "data_asset", "plan", "pushed_model_asset"]
+__all__ = ["build_dag", "data_asset", "pushed_model_asset"]

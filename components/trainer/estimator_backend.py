@@ -106,16 +106,8 @@ def premade(
     return cls(**kwargs, **hp)
 
 
-def base_estimator(
-    p: TrainerParams,
-    decision: Decision,
-    features: list[FeatureInfo],
-    num_classes: int,
-    config: Any,
-) -> tf.estimator.Estimator:
-    hparams = {**p.hyperparameters}
-    if p.task == "classification":
-        hparams.setdefault("num_classes", num_classes)
+def base_estimator(job: TrainingJob, decision: Decision, config: Any) -> tf.estimator.Estimator:
+    p, features, hparams = job.p, job.features, job.hparams
     if decision.converted:
         model = build_model(p, features, hparams)
         return tf.keras.estimator.model_to_estimator(keras_model=model, config=config)
@@ -132,7 +124,7 @@ def base_estimator(
         return tf.estimator.Estimator(
             model_fn=model_fn, config=config, params={**hparams, "features": features}
         )
-    return premade(p, features, num_classes, config)
+    return premade(p, features, job.num_classes, config)
 
 
 def uniform_estimator(
@@ -219,7 +211,7 @@ def build_estimator(job: TrainingJob, local: bool) -> tf.estimator.Estimator:
         decision = Decision("estimator", decision.converted, "none", decision.reason)
     cluster_task = not local and bool(os.environ.get("TF_CONFIG"))
     config = run_config(job.p, decision, job.work_dir, cluster_task)
-    base = base_estimator(job.p, decision, job.features, job.num_classes, config)
+    base = base_estimator(job, decision, config)
     return uniform_estimator(base, job.p.task, job.classes, config)
 
 
