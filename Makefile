@@ -1,14 +1,18 @@
 # tfpipe: the two commands are `make run` (example pipeline end to end) and `make test`.
 SHELL := /bin/bash
-PY := .venvs/modern/bin/python
+PY := .venvs/dev/bin/python
 export PYTHONPATH := $(CURDIR)
+export TFPIPE_HOME ?= $(CURDIR)/.tfpipe
 
 .PHONY: setup system-deps run test test-fast lint bench clean airflow airflow-postgres airflow-stop
 
-## setup: build (or reuse) both locked runtimes; a no-op when the locks are unchanged
+## setup: build (or reuse) the locked environments; a no-op when the locks are unchanged.
+## modern, estimator: the training runtimes; orchestrator: CLI + Airflow; dev: tests and tools
 setup:
 	@bash infra/setup_runtime.sh modern
 	@bash infra/setup_runtime.sh estimator
+	@bash infra/setup_runtime.sh orchestrator
+	@bash infra/setup_runtime.sh dev
 
 ## run: the example retraining pipeline, end to end, on embedded defaults
 run: setup

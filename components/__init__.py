@@ -1,7 +1,8 @@
 """Reusable pipeline components. Importing this package imports no TensorFlow.
 
 Each component is a package ``components/<name>/`` with its parameter schema (``params.py``), its
-spec (``__init__.py``) and its entry point (``run.py``, imported only when the component runs).
+spec (``__init__.py``) and its entry point (``run.py``, imported only when the component runs),
+listed in ``components/registry.py``.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import importlib
 
 from components.core.errors import ParameterError
 from components.core.spec import ComponentSpec
+from components.registry import COMPONENTS
 
-COMPONENT_NAMES = ("example_gen", "transform", "trainer", "evaluator", "pusher")
+COMPONENT_NAMES = tuple(COMPONENTS)
 
 
 def get_spec(name: str) -> ComponentSpec:
-    if name not in COMPONENT_NAMES:
+    if name not in COMPONENTS:
         raise ParameterError(
-            f"unknown component '{name}'; known components: {', '.join(COMPONENT_NAMES)}"
+            f"unknown component '{name}'; known components: {', '.join(COMPONENTS)}"
         )
-    return importlib.import_module(f"components.{name}").SPEC
+    return importlib.import_module(COMPONENTS[name]).SPEC

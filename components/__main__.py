@@ -14,6 +14,8 @@ import sys
 
 from components import COMPONENT_NAMES, get_spec
 from components.core.errors import NothingToCommit, TfpipeError
+from components.core.lifeline import watch_parent
+from components.core.runtime import RUNTIMES, apply_runtime_environment
 from components.core.worker import error_payload, hard_exit
 
 
@@ -33,21 +35,28 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMPONENT_NAMES:
         p = sub.add_parser(name, help=f"run the {name} component")
         p.add_argument("--params", default="{}", help="parameters as a JSON object")
+        p.add_argument(
+            "--external", default="{}", help="external inputs frozen by the planner (JSON)"
+        )
         p.add_argument("--input", action="append", default=[], metavar="NAME=URI")
         p.add_argument("--artifacts-root", required=True, help="where artifacts are stored")
         p.add_argument("--step", default=name, help="the step name in its pipeline")
-        p.add_argument("--runtime", default="modern")
+        p.add_argument("--runtime", default="modern", choices=sorted(RUNTIMES))
         p.add_argument("--run-id", default="manual")
     schema = sub.add_parser("schema", help="print a component's parameter JSON schema")
     schema.add_argument("component", choices=COMPONENT_NAMES)
     worker = sub.add_parser("worker", help="serve JSON requests (used by the local runner)")
     worker.add_argument("--result-fd", type=int, required=True)
+    worker.add_argument("--runtime", default="modern", choices=sorted(RUNTIMES))
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
+    watch_parent()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if getattr(args, "runtime", None):
+        apply_runtime_environment(args.runtime)
     if args.command == "schema":
         print(json.dumps(get_spec(args.component).params.model_json_schema(), indent=2))
         return
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
             "component": args.command,
             "step": args.step,
             "params": json.loads(args.params),
+            "external": json.loads(args.external) or None,
             "inputs": _parse_inputs(args.input),
             "runtime": args.runtime,
             "artifacts_root": args.artifacts_root,

@@ -4,7 +4,8 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Param, task
 
-from pipelines.airflow_dag import data_asset, default_home
+from pipelines.airflow_dag import data_asset
+from pipelines.home import default_home
 
 with DAG(
     dag_id="penguins_data_drop",

@@ -13,5 +13,5 @@ export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRE
 export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
-export PATH="$repo/.venvs/modern/bin:$PATH"
+export PATH="$repo/.venvs/orchestrator/bin:$PATH"
 mkdir -p "$AIRFLOW_HOME"

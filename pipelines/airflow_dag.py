@@ -1,20 +1,21 @@
-"""Build an Airflow 3 DAG from a tfpipe pipeline: one task per component.
+"""Build an Airflow 3 DAG from a tfpipe pipeline: one task per step, plus a final report task.
 
-Each task runs its component through the component CLI (``python -m components <name>``) in the
-pipeline's runtime interpreter, so the Airflow worker never imports TensorFlow and a pipeline can
-train on a runtime other than Airflow's own. Tasks pass only small JSON results (artifact URI,
-fingerprint, summary) through XCom; data stays in the artifact store.
+Each task resolves its step (validated parameters, fingerprint) from its upstream tasks' results
+and runs it through the component CLI in the step's runtime interpreter, so the Airflow worker
+never imports TensorFlow and each step may use its own runtime. Tasks pass only small JSON results
+(artifact URI, fingerprint, summary) through XCom; data stays in the artifact store. Every task
+writes its step record into the run's directory, the same files the local runner writes, so
+``tfpipe runs/show/report`` cover Airflow runs too.
 
 Per-run parameters (the pipeline's ``run_params``) become DAG ``Param``s: the UI's trigger form,
 and validated ``conf`` for REST triggers. An asset-scheduled DAG reads the triggering asset events'
-``extra`` for the same names (a data drop can say which files landed).
+``extra`` for the same names (a data drop says which files landed). A step whose component has an
+``outlet`` updates that asset, with the component's ``announce`` as the event extra; a result it
+does not announce skips the task, so no event is emitted.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,20 +23,22 @@ from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from components import get_spec
-from components.core.runtime import REPO_ROOT, child_environment, interpreter
-from pipelines.definition import Pipeline, Step
+from components.core.execute import resolve
+from pipelines.definition import Pipeline
+from pipelines.engine import finish_run, run_header, run_step_process, step_record
+from pipelines.home import artifacts_root, default_home
 from pipelines.registry import load_pipeline
-from pipelines.runs import artifacts_root
+from pipelines.runs import RunLog
 
 DEFAULT_RETRIES = 2
 
 
-def default_home() -> str:
-    return os.environ.get("TFPIPE_HOME", os.path.join(REPO_ROOT, ".tfpipe"))
+def step_asset(pipeline: str, outlet: str) -> Asset:
+    return Asset(name=f"{pipeline}_{outlet}", uri=f"tfpipe://{pipeline}/{outlet}")
 
 
 def pushed_model_asset(pipeline: str) -> Asset:
-    return Asset(name=f"{pipeline}_pushed_model", uri=f"tfpipe://{pipeline}/pushed_model")
+    return step_asset(pipeline, "pushed_model")
 
 
 def data_asset(pipeline: str) -> Asset:
@@ -62,73 +65,55 @@ def run_overrides(pipeline: Pipeline, context: dict[str, Any]) -> dict[str, Any]
         if rp.name in params and params[rp.name] != pipeline.run_param_default(rp)
     }
     events = context.get("triggering_asset_events") or {}
+    names = {rp.name for rp in pipeline.run_params}
     for asset_events in events.values():
         for event in asset_events:
             extra = getattr(event, "extra", None) or {}
-            overrides.update(
-                {k: v for k, v in extra.items() if k in {rp.name for rp in pipeline.run_params}}
-            )
+            overrides.update({k: v for k, v in extra.items() if k in names})
     return overrides
+
+
+def _this_run(pipeline_ref: str, home: str) -> tuple[Pipeline, RunLog, dict[str, Any]]:
+    context = get_current_context()
+    base = load_pipeline(pipeline_ref, home)
+    overrides = run_overrides(base, context)
+    pipeline = base.with_overrides(overrides)
+    run = RunLog(home, pipeline.name, context["run_id"])
+    started = getattr(context.get("dag_run"), "start_date", None)
+    header = run_header(pipeline, "airflow", overrides)
+    if started:
+        header["started_at"] = started.isoformat(timespec="milliseconds")
+    run.start(header)
+    return pipeline, run, context
 
 
 def run_component(
     pipeline_ref: str, home: str, step_name: str, inputs: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """The body of every task: resolve this run's parameters, then run the component's CLI."""
-    context = get_current_context()
-    base = load_pipeline(pipeline_ref, home)
-    pipeline = base.with_overrides(run_overrides(base, context))
-    step: Step = pipeline.step(step_name)
-    run_id = context["run_id"]
-    command = [
-        interpreter(pipeline.runtime),
-        "-m",
-        "components",
-        step.component,
-        "--params",
-        json.dumps(step.params),
-        "--artifacts-root",
-        artifacts_root(home, pipeline.name),
-        "--step",
-        step.name,
-        "--runtime",
-        pipeline.runtime,
-        "--run-id",
-        run_id,
-    ]
-    for name, upstream in inputs.items():
-        command += ["--input", f"{name}={upstream['uri']}"]
-    log_dir = os.path.join(home, pipeline.name, "runs", _safe(run_id))
-    os.makedirs(log_dir, exist_ok=True)
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=child_environment(),
-        cwd=REPO_ROOT,
+    """The body of every step task: resolve the step from its upstream results, run it in its
+    runtime, record it, and fail the task when the step failed."""
+    pipeline, run, _context = _this_run(pipeline_ref, home)
+    step = pipeline.step(step_name)
+    runtime = pipeline.step_runtime(step)
+    inv = resolve(
+        component=step.component,
+        step=step.name,
+        raw_params=step.params,
+        input_uris={name: upstream["uri"] for name, upstream in inputs.items()},
+        input_fingerprints={name: upstream["fingerprint"] for name, upstream in inputs.items()},
+        runtime=runtime,
+        artifacts_root=artifacts_root(home, pipeline.name),
     )
-    last = ""
-    assert proc.stdout
-    with open(os.path.join(log_dir, f"{step.name}.log"), "a") as log:
-        for line in proc.stdout:
-            print(line, end="")  # into the Airflow task log
-            log.write(line)
-            if line.strip():
-                last = line
-    code = proc.wait()
-    try:
-        result = json.loads(last)
-    except json.JSONDecodeError:
-        result = {"ok": False, "error": f"{step.component} exited with code {code}"}
-    if code != 0 or not result.get("ok"):
-        raise RuntimeError(f"step '{step.name}' failed: {result.get('error')}")
-    result.update(run_id=run_id, overrides=run_overrides(base, context))
-    return result
-
-
-def _safe(run_id: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    result, seconds, cpu = run_step_process(inv, run.given_id, run.log_path(step.name))
+    record = step_record(
+        step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu
+    )
+    run.write_step(record)
+    if record["status"] == "failed":
+        raise RuntimeError(f"step '{step.name}' failed: {record.get('error')}")
+    if record.get("halt"):
+        raise RuntimeError(f"step '{step.name}' stops the run: {record['halt']}")
+    return {**result, "run_id": run.run_id}
 
 
 def build_dag(
@@ -168,13 +153,12 @@ def build_dag(
         results: dict[str, Any] = {}
         for step in pipeline.topological():
             spec = get_spec(step.component)
-            outlets = [pushed_model_asset(pipeline.name)] if step.component == "pusher" else []
+            outlets = [step_asset(pipeline.name, spec.outlet)] if spec.outlet else []
 
             @task(task_id=step.name, doc_md=spec.description, outlets=outlets)
             def run_step(upstream: dict[str, Any], step_name: str = step.name) -> dict[str, Any]:
                 result = run_component(pipeline_ref, home, step_name, upstream)
-                if step_name == "pusher" or result.get("component") == "pusher":
-                    _announce_push(result)
+                _announce(step_name, pipeline_ref, home, result)
                 return result
 
             results[step.name] = run_step(
@@ -188,107 +172,39 @@ def build_dag(
             doc_md="Writes the run record and the HTML report, whatever happened upstream.",
         )
         def report(step_results: dict[str, Any]) -> str:
-            return write_report(pipeline_ref, home, step_results)
+            return write_report(pipeline_ref, home)
 
         report(results)
     return dag
 
 
-def write_report(pipeline_ref: str, home: str, step_results: dict[str, Any]) -> str:
-    """Record this DAG run like a local run (from the committed manifests) and render its report.
-    Fails, after writing both, when a step did not commit, so the DAG run state stays honest."""
-    from components.core.artifacts import is_committed, utc_now
-    from pipelines.report import render_report
-    from pipelines.runs import save_run
+def write_report(pipeline_ref: str, home: str) -> str:
+    """Finish this DAG run's record from its step records and render its report. Fails, after
+    writing both, when a step did not complete, so the DAG run's state stays honest."""
+    _pipeline, run, _context = _this_run(pipeline_ref, home)
+    record = finish_run(run)
+    if record["status"] != "succeeded":
+        raise RuntimeError(f"{record.get('error')}; report: {record.get('report')}")
+    return str(record.get("report"))
 
+
+def _announce(step_name: str, pipeline_ref: str, home: str, result: dict[str, Any]) -> None:
+    """Attach the component's announcement to its outlet's asset event, or skip the task (no
+    event) when this result is nothing to announce."""
     context = get_current_context()
-    base = load_pipeline(pipeline_ref, home)
-    overrides = run_overrides(base, context)
-    pipeline = base.with_overrides(overrides)
-    run_id = _safe(context["run_id"])
-    record: dict[str, Any] = {
-        "run_id": run_id,
-        "pipeline": pipeline.name,
-        "runner": "airflow",
-        "runtime": pipeline.runtime,
-        "overrides": overrides,
-        "started_at": str(getattr(context["dag_run"], "start_date", "") or ""),
-        "finished_at": utc_now(),
-        "steps": [],
-    }
-    # The tasks' own results say which artifact each step used: a re-plan could differ (the
-    # Evaluator's baseline changes once this run's Pusher has pushed).
-    for spec_step in pipeline.topological():
-        result = step_results.get(spec_step.name) or {}
-        uri = result.get("uri") or _committed_uri(pipeline, spec_step.name, home, step_results)
-        step: dict[str, Any] = {
-            "step": spec_step.name,
-            "component": spec_step.component,
-            "fingerprint": result.get("fingerprint", ""),
-            "uri": uri or "",
-        }
-        if uri and is_committed(uri):
-            with open(os.path.join(uri, "manifest.json"), encoding="utf-8") as f:
-                manifest = json.load(f)
-            mine = manifest.get("run_id") == context["run_id"]
-            step.update(
-                fingerprint=manifest.get("fingerprint", ""),
-                status="executed" if mine else "cached",
-                seconds=manifest.get("seconds", 0.0) if mine else 0.0,
-                summary=manifest.get("summary", {}),
-            )
-        else:
-            step["status"] = "failed"
-        record["steps"].append(step)
-    failed = [s["step"] for s in record["steps"] if s["status"] == "failed"]
-    record["status"] = "failed" if failed or "error" in record else "succeeded"
-    record["executed"] = [s["step"] for s in record["steps"] if s["status"] == "executed"]
-    record["report"] = render_report(record, home)
-    save_run(home, record)
-    if record["status"] == "failed":
-        raise RuntimeError(f"steps {failed} did not complete; report: {record['report']}")
-    return record["report"]
-
-
-def _committed_uri(
-    pipeline: Pipeline, name: str, home: str, step_results: dict[str, Any]
-) -> str | None:
-    """The artifact of a step whose task returned nothing (the Pusher skips its task when it
-    pushed nothing), from its upstream results: its fingerprint depends only on those."""
-    from components.core.execute import resolve
-
-    step = pipeline.step(name)
-    upstream = {n: step_results.get(src) or {} for n, src in step.inputs.items()}
-    if not upstream or not all(u.get("uri") for u in upstream.values()):
-        return None
-    try:
-        return resolve(
-            component=step.component,
-            step=step.name,
-            raw_params=step.params,
-            input_uris={n: u["uri"] for n, u in upstream.items()},
-            input_fingerprints={n: u["fingerprint"] for n, u in upstream.items()},
-            runtime=pipeline.runtime,
-            artifacts_root=artifacts_root(home, pipeline.name),
-        ).uri
-    except Exception:  # unresolvable: reported as not completed
-        return None
-
-
-def _announce_push(result: dict[str, Any]) -> None:
-    """Attach the pushed version to the pushed-model asset event (deployment DAGs read it)."""
-    context = get_current_context()
-    summary = result.get("summary", {})
-    if not summary.get("pushed"):
-        # No new model: skipping the task emits no asset event, so deployments do not fire.
-        raise AirflowSkipException(f"nothing pushed: {summary.get('reason')}")
-    for asset in context["task"].outlets:
-        context["outlet_events"][asset].extra = {
-            "pushed": True,
-            "version": summary.get("version"),
-            "destination": summary.get("destination"),
-            "run_id": result.get("run_id"),
-        }
+    outlets = context["task"].outlets
+    if not outlets:
+        return
+    pipeline = load_pipeline(pipeline_ref, home)
+    spec = get_spec(pipeline.step(step_name).component)
+    extra = spec.announce(result.get("summary", {})) if spec.announce else {}
+    if extra is None or result.get("cached"):
+        raise AirflowSkipException(
+            "nothing new to announce"
+            + (" (cached: this was announced when it was made)" if result.get("cached") else "")
+        )
+    for asset in outlets:
+        context["outlet_events"][asset].extra = {**extra, "run_id": result.get("run_id")}
 
 
 def _dag_doc(pipeline: Pipeline) -> str:
@@ -300,4 +216,4 @@ def _dag_doc(pipeline: Pipeline) -> str:
     )
 
 
-__all__ = ["build_dag", "data_asset", "pushed_model_asset"]
+__all__ = ["build_dag", "data_asset", "default_home", "pushed_model_asset"]

@@ -18,24 +18,21 @@ from rich.table import Table
 
 from components.core.errors import TfpipeError
 from pipelines.definition import parse_assignment
+from pipelines.home import default_home
 from pipelines.local_runner import Events, run_pipeline
 from pipelines.registry import load_pipeline
-from pipelines.runs import find_run, list_runs
-from pipelines.summaries import summarize
+from pipelines.report.render import summary_line
+from pipelines.runs import RunLog, find_run, list_runs
 
-STATUS_STYLE = {"executed": "green", "cached": "cyan", "failed": "bold red", "skipped": "dim"}
-
-
-def default_home() -> str:
-    return os.environ.get("TFPIPE_HOME", os.path.join(os.getcwd(), ".tfpipe"))
+STATUS_STYLE = {"executed": "green", "cached": "cyan", "failed": "bold red", "not run": "dim"}
 
 
 def console_events(console: Console) -> Events:
-    def planned(plan: list[Any], pending: set[str]) -> None:
+    def planned(plan: list[Any], pending: list[str]) -> None:
         if not pending:
             console.print(f"all {len(plan)} steps cached: nothing to execute")
         else:
-            console.print(f"{len(pending)} of {len(plan)} steps to execute: {sorted(pending)}")
+            console.print(f"{len(pending)} of {len(plan)} steps to execute: {', '.join(pending)}")
 
     def started(step: str) -> None:
         console.print(f"[bold]▶ {step}[/bold]")
@@ -47,7 +44,7 @@ def console_events(console: Console) -> Events:
         status = s.get("status", "?")
         style = STATUS_STYLE.get(status, "")
         seconds = f"{s.get('seconds', 0):6.1f}s" if "seconds" in s else "       "
-        line = escape(summarize(s["component"], s.get("summary", {})))
+        line = escape(summary_line(s)) if status != "failed" else ""
         console.print(
             f"[{style}]{'✓' if status in ('executed', 'cached') else '✗'} "
             f"{s['step']:<12} {status:<8}[/{style}] {seconds}  {line}",
@@ -78,8 +75,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             )
         if record.get("report"):
             console.print(f"report: {record['report']}")
-        if record.get("worker_log"):
-            console.print(f"worker log: {record['worker_log']}")
+        for log in record.get("worker_logs", []):
+            console.print(f"worker log: {log}")
         console.print(f"run {record['run_id']} [bold red]FAILED[/bold red]")
         return 1
     if record.get("report"):
@@ -123,7 +120,7 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
             s["step"],
             s.get("status", ""),
             f"{s.get('seconds', 0):.1f}",
-            summarize(s["component"], s.get("summary", {})) or s.get("error", ""),
+            summary_line(s),
             s.get("uri", ""),
         )
     console.print(table)
@@ -133,41 +130,47 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from pipelines.report import render_report
+    from pipelines.report.render import render_report
 
     record = find_run(args.home, args.run)
-    path = render_report(record, args.home)
+    path = render_report(record, RunLog(args.home, record["pipeline"], record["run_id"]))
     console.print(path)
     return 0
 
 
-def pusher_model_dir(pipeline_ref: str, home: str) -> str:
+def serving_directory(pipeline_ref: str, home: str):
+    from components.artifacts import ServingDirectory
+
     pipeline = load_pipeline(pipeline_ref, home)
     pusher = next((s for s in pipeline.steps if s.component == "pusher"), None)
     if pusher is None:
         raise TfpipeError(f"pipeline '{pipeline.name}' has no pusher step")
-    return os.path.join(os.path.abspath(pusher.params["serving_base"]), pusher.params["model_name"])
+    return ServingDirectory(pusher.params["serving_base"], pusher.params["model_name"])
 
 
 def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
-    from components.pusher.versions import rollback, versions
-
-    model_dir = pusher_model_dir(args.pipeline, args.home)
-    moved, served = rollback(model_dir, args.to)
+    serving = serving_directory(args.pipeline, args.home)
+    moved, served = serving.rollback(args.to)
     console.print(
-        f"rolled back {model_dir}: now serving version {served}; moved aside "
-        f"{moved} (kept in {os.path.join(model_dir, '.rolled_back')})"
+        f"rolled back {serving.model_dir}: now serving version {served}; moved aside "
+        f"{moved} (kept in {serving.model_dir}/.rolled_back)"
     )
-    console.print(f"versions now: {versions(model_dir)}")
+    console.print(f"versions now: {serving.versions()}")
     return 0
 
 
 def cmd_tensorboard(args: argparse.Namespace, console: Console) -> int:
+    from components.artifacts import Model, is_committed, open_artifact
+
     record = find_run(args.home, args.run)
-    trainer = next((s for s in record["steps"] if s["component"] == "trainer"), None)
-    if not trainer or not os.path.isdir(trainer.get("uri", "")):
+    models = [
+        s["uri"]
+        for s in record["steps"]
+        if s.get("uri") and is_committed(s["uri"]) and isinstance(open_artifact(s["uri"]), Model)
+    ]
+    if not models:
         raise TfpipeError(f"run {record['run_id']} has no trained model to show")
-    logdir = trainer["uri"]
+    logdir = models[0]
     tensorboard = os.path.join(os.path.dirname(sys.executable), "tensorboard")
     console.print(f"TensorBoard on {logdir} at http://{args.host}:{args.port}")
     os.execv(

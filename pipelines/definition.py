@@ -16,12 +16,15 @@ from components.core.runtime import check_runtime
 
 @dataclass(frozen=True)
 class Step:
-    """One component invocation: ``inputs`` maps the component's input names to upstream steps."""
+    """One component invocation: ``inputs`` maps the component's input names to upstream steps;
+    ``runtime`` overrides the pipeline's runtime for this step (e.g. an Estimator trainer in a
+    pipeline whose other steps run on the modern runtime)."""
 
     name: str
     component: str
     params: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
+    runtime: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         check_runtime(self.runtime)
+        for s in self.steps:
+            if s.runtime is not None:
+                check_runtime(s.runtime)
         names = [s.name for s in self.steps]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -61,6 +67,9 @@ class Pipeline:
                         f"pipeline '{self.name}' (steps: {names})"
                     )
         self.topological()
+
+    def step_runtime(self, step: Step) -> str:
+        return step.runtime or self.runtime
 
     def step(self, name: str) -> Step:
         for s in self.steps:
@@ -115,10 +124,17 @@ class Pipeline:
             step_name, dot, path = key.partition(".")
             if not dot or not path:
                 raise ParameterError(
-                    f"cannot apply '{key}': use runtime=… or <step>.<parameter>=… "
-                    f"(steps: {[s.name for s in self.steps]})"
+                    f"cannot apply '{key}': use runtime=…, <step>.runtime=… or "
+                    f"<step>.<parameter>=… (steps: {[s.name for s in self.steps]})"
                 )
             step = pipeline.step(step_name)
+            if path == "runtime":  # a step's runtime, not a component parameter
+                runtime = check_runtime(str(value))
+                steps = tuple(
+                    replace(s, runtime=runtime) if s is step else s for s in pipeline.steps
+                )
+                pipeline = replace(pipeline, steps=steps)
+                continue
             params = json.loads(json.dumps(step.params))
             target, *rest = path.split(".")
             node = params

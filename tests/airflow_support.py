@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,8 +15,10 @@ from typing import Any
 
 from conftest import REPO
 
-PYTHON = sys.executable
-AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
+# Airflow runs in the orchestrator environment (no TensorFlow there): components run in the
+# training runtimes' interpreters, as in a deployment.
+PYTHON = os.path.join(REPO, ".venvs", "orchestrator", "bin", "python")
+AIRFLOW = os.path.join(REPO, ".venvs", "orchestrator", "bin", "airflow")
 
 
 def airflow_env(tmp: str, **extra: str) -> dict[str, str]:

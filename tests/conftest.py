@@ -12,6 +12,12 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from components.core.runtime import apply_runtime_environment  # noqa: E402
+
+# Tests run components in-process (the dev environment holds the modern runtime's packages):
+# set the modern runtime's TensorFlow switches before anything imports TensorFlow.
+apply_runtime_environment("modern")
+
 from pipelines.local_runner import run_pipeline  # noqa: E402
 from pipelines.penguins.pipeline import default_data  # noqa: E402
 from pipelines.registry import load_pipeline  # noqa: E402

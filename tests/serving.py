@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import glob
-import os
 from typing import Any
 
 import tensorflow as tf
+
+from components.artifacts import Examples, open_artifact
 
 
 def raw_example(row: dict[str, Any]) -> bytes:
@@ -29,10 +29,10 @@ def load_serving(export_dir: str):
     return tf.saved_model.load(export_dir).signatures["serving_default"]
 
 
-def served_accuracy(export_dir: str, examples_dir: str, label: str) -> float:
+def served_accuracy(export_dir: str, examples_uri: str, label: str) -> float:
     """Accuracy of the served model on raw eval examples, computed without the Evaluator."""
     serve = load_serving(export_dir)
-    files = glob.glob(os.path.join(examples_dir, "splits", "eval", "*.tfrecord"))
+    files = open_artifact(examples_uri, Examples).split_files("eval")
     correct = total = 0
     for batch in tf.data.TFRecordDataset(files).batch(256):
         labels = tf.io.parse_example(batch, {label: tf.io.FixedLenFeature([], tf.string)})[label]

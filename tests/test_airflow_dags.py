@@ -10,6 +10,8 @@ import pytest
 from airflow_support import PYTHON, airflow_env, dag_test
 from conftest import REPO
 
+from components.artifacts import open_artifact
+
 PARSE = """
 import os, sys, time, json
 import airflow.sdk  # the import cost of Airflow itself is not the DAG files' cost
@@ -60,10 +62,10 @@ def test_dag_test_runs_the_pipeline_with_the_conf_it_was_given(env):
         "report",
     }
     trainer = result["xcom"]["trainer"]
-    manifest = json.load(open(os.path.join(trainer["uri"], "manifest.json")))
+    manifest = open_artifact(trainer["uri"]).manifest
     assert manifest["parameters"]["train_steps"] == 50  # the conf reached the artifact
     assert trainer["overrides"] == {"train_steps": 50, "min_accuracy": 0.5}
-    evaluation = json.load(open(os.path.join(result["xcom"]["evaluator"]["uri"], "manifest.json")))
+    evaluation = open_artifact(result["xcom"]["evaluator"]["uri"]).manifest
     assert evaluation["parameters"]["thresholds"]["accuracy"]["lower"] == 0.5
     report = result["xcom"]["report"]  # every DAG run gets a run record and a report
     assert os.path.isfile(report) and "tfpipe run" in open(report).read()

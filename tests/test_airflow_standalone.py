@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 import signal
@@ -12,6 +11,8 @@ import time
 
 import pytest
 from airflow_support import Standalone, airflow_env
+
+from components.artifacts import open_artifact
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +81,7 @@ def test_an_asset_event_from_outside_starts_the_retraining_dag(server, penguins_
     run = server.wait_run("penguins_on_new_data", runs[0]["dag_run_id"])
     assert run["state"] == "success"
     example_gen = server.xcom("penguins_on_new_data", runs[0]["dag_run_id"], "example_gen")
-    manifest = json.load(open(os.path.join(example_gen["uri"], "manifest.json")))
+    manifest = open_artifact(example_gen["uri"]).manifest
     assert manifest["parameters"]["input"] == str(drop)  # the run trained on the dropped file
 
 

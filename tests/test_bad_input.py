@@ -9,6 +9,8 @@ import shutil
 import pytest
 from conftest import REPO, run_penguins, step
 
+from components.artifacts import is_committed
+
 pytestmark = pytest.mark.slow
 
 USER_MODULE = os.path.join(REPO, "pipelines", "penguins", "user_module.py")
@@ -23,7 +25,7 @@ def committed_or_partial(home: str) -> dict[str, list[str]]:
     for step_name in os.listdir(root):
         for entry in os.listdir(os.path.join(root, step_name)):
             found.setdefault(step_name, []).append(entry)
-            assert os.path.isfile(os.path.join(root, step_name, entry, "manifest.json")), (
+            assert is_committed(os.path.join(root, step_name, entry)), (
                 f"partial artifact visible: {step_name}/{entry}"
             )
     return found
@@ -44,7 +46,7 @@ def test_empty_csv_names_the_file(tmp_path):
     assert record["status"] == "failed"
     failed = step(record, "example_gen")
     assert str(empty) in failed["error"] and "empty" in failed["error"]
-    assert [s["status"] for s in record["steps"][1:]] == ["skipped"] * 4
+    assert [s["status"] for s in record["steps"][1:]] == ["not run"] * 4
     assert committed_or_partial(str(tmp_path)) == {}
 
 

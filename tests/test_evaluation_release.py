@@ -4,7 +4,6 @@ model cards and a report that renders in a real (headless) browser."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import shutil
@@ -13,7 +12,7 @@ import subprocess
 import pytest
 from conftest import run_penguins, step, tfpipe
 
-from components.pusher.versions import versions
+from components.artifacts import ModelEvaluation, PushedModel, ServingDirectory, open_artifact
 
 pytestmark = pytest.mark.slow
 
@@ -37,20 +36,28 @@ def worse(home, good) -> dict:
     return record
 
 
-def model_dir(home: str) -> str:
-    return os.path.join(home, "serving", "penguins")
+def serving(home: str) -> ServingDirectory:
+    return ServingDirectory(os.path.join(home, "serving"), "penguins")
+
+
+def versions(home: str) -> list[int]:
+    return serving(home).versions()
 
 
 def test_pushed_model_carries_a_model_card_and_a_raw_features_signature(home, good):
     import tensorflow as tf
 
     pushed = step(good, "pusher")["summary"]["destination"]
-    card = json.load(open(os.path.join(pushed, "assets.extra", "model_card.json")))
+    card = serving(home).card(step(good, "pusher")["summary"]["version"])
     assert card["data"]["examples_fingerprint"] == step(good, "example_gen")["fingerprint"]
     assert card["training"]["backend"] == "keras" and card["training"]["parameters"]
     assert card["evaluation"]["metrics"]["accuracy"] >= 0.9
     assert "island" in card["evaluation"]["slices"]
-    assert os.path.exists(os.path.join(step(good, "pusher")["uri"], "model_card.md"))
+    assert open_artifact(step(good, "pusher")["uri"], PushedModel).card() == {
+        **card,
+        "version": step(good, "pusher")["summary"]["version"],
+        "destination": pushed,
+    }
     raw = tf.saved_model.load(pushed).signatures["serving_raw"]
     out = raw(
         island=tf.constant(["Biscoe"]),
@@ -65,14 +72,14 @@ def test_pushed_model_carries_a_model_card_and_a_raw_features_signature(home, go
 
 
 def test_a_worse_model_is_not_blessed_not_pushed_and_the_report_says_why(home, good, worse):
-    before = versions(model_dir(home))
+    before = versions(home)
     evaluator = step(worse, "evaluator")["summary"]
     assert evaluator["blessed"] is False
     failed = evaluator["failed_baseline_checks"]
     assert failed and failed[0]["metric"] == "accuracy" and failed[0]["worsening"] > 0.02
     pusher = step(worse, "pusher")["summary"]
     assert pusher["pushed"] is False and "worse than the baseline" in pusher["reason"]
-    assert versions(model_dir(home)) == before
+    assert versions(home) == before
     report = open(worse["report"]).read()
     assert "NOT BLESSED" in report and "FAIL" in report and "worse than the baseline" in report
 
@@ -88,7 +95,7 @@ def test_changed_distribution_shows_as_shift_in_the_sliced_metrics(
         out.writerows(r for r in rows if r["island"] == "Biscoe")
     record = run_penguins(home, {"data": str(drifted)})
     assert record["status"] == "succeeded", record
-    evaluation = json.load(open(os.path.join(step(record, "evaluator")["uri"], "evaluation.json")))
+    evaluation = open_artifact(step(record, "evaluator")["uri"], ModelEvaluation).evaluation()
     shift = evaluation["baseline"]["shift"]["island"]
     assert shift["Biscoe"]["share_now"] == 1.0 and shift["Biscoe"]["share_then"] < 0.7
     assert shift["Dream"]["share_now"] == 0.0 and shift["Dream"]["share_then"] > 0.2
@@ -97,14 +104,14 @@ def test_changed_distribution_shows_as_shift_in_the_sliced_metrics(
 
 
 def test_rollback_restores_the_previous_version_as_the_served_one(home, good):
-    if len(versions(model_dir(home))) < 2:
+    if len(versions(home)) < 2:
         again = run_penguins(home, {"trainer.seed": 7})
         assert step(again, "pusher")["summary"]["pushed"], again
-    before = versions(model_dir(home))
+    before = versions(home)
     out = tfpipe("rollback", "penguins", home=home).stdout
-    after = versions(model_dir(home))
+    after = versions(home)
     assert after == before[:-1] and f"now serving version {before[-2]}" in out
-    assert os.path.isdir(os.path.join(model_dir(home), ".rolled_back", str(before[-1])))
+    assert serving(home).rolled_back() == [before[-1]]
 
 
 def test_every_run_that_executed_has_a_report_and_it_renders_in_chromium(home, worse, tmp_path):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 import tensorflow as tf
 
+from components.artifacts import Examples, open_artifact
 from components.core.errors import InputDataError, ParameterError
 from components.core.execute import execute, resolve
 
@@ -27,8 +25,8 @@ def run_example_gen(tmp_path, **params):
 
 def read_split(uri: str, split: str) -> list[dict]:
     rows = []
-    for f in sorted(os.listdir(os.path.join(uri, "splits", split))):
-        for rec in tf.data.TFRecordDataset(os.path.join(uri, "splits", split, f)):
+    for f in open_artifact(uri, Examples).split_files(split):
+        for rec in tf.data.TFRecordDataset(f):
             ex = tf.train.Example.FromString(rec.numpy())
             row = {}
             for k, feat in ex.features.feature.items():
@@ -58,7 +56,7 @@ def test_quoted_fields_embedded_newlines_and_missing_values(tmp_path):
         "count": 3,
     }
     assert rows[1] == {"name": b"Bob", "count": 4}  # empty and NA are missing, not ""
-    schema = json.load(open(os.path.join(result["uri"], "schema.json")))
+    schema = open_artifact(result["uri"], Examples).schema().to_json()
     cols = {c["name"]: c for c in schema["columns"]}
     assert cols["score"]["type"] == "float" and cols["count"]["type"] == "int"
     assert cols["score"]["presence"] == pytest.approx(2 / 3)
@@ -91,7 +89,7 @@ def test_parquet_and_tfrecord_inputs(tmp_path):
     result = run_example_gen(tmp_path, input=str(tmp_path / "d.parquet"), split_ratios={"all": 1})
     assert read_split(result["uri"], "all")[2] == {"b": b"z"}
     # Its output is itself a valid TFRecord input.
-    tfrecords = os.path.join(result["uri"], "splits", "all", "examples-00000.tfrecord")
+    tfrecords = open_artifact(result["uri"], Examples).split_files("all")[0]
     again = run_example_gen(tmp_path / "2", input=tfrecords, split_ratios={"all": 1})
     assert read_split(again["uri"], "all") == read_split(result["uri"], "all")
 
@@ -101,7 +99,7 @@ def test_skip_mode_sets_malformed_rows_aside_without_losing_them(tmp_path):
     path.write_text("a,b\n1,2\n3\n4,5\n")
     result = run_example_gen(tmp_path, input=str(path), on_malformed="skip", split_ratios={"t": 1})
     assert result["summary"]["rows"] == 2 and result["summary"]["rejected_rows"] == 1
-    rejected = open(os.path.join(result["uri"], "rejected.csv")).read()
+    rejected = open(open_artifact(result["uri"], Examples).rejected_path).read()
     assert "m.csv,3," in rejected
 
 

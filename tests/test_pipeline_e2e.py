@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
 from conftest import REPO, run_penguins, step, tfpipe
+
+from components.artifacts import Model, open_artifact
 
 pytestmark = pytest.mark.slow
 
@@ -88,15 +89,21 @@ def test_modern_run_accuracy_on_eval_split_through_the_served_model(modern_run):
 def test_manifests_record_lineage_parameters_and_fingerprints(modern_run):
     _, record = modern_run
     by_step = {s["step"]: s for s in record["steps"]}
-    trainer = json.load(open(os.path.join(by_step["trainer"]["uri"], "manifest.json")))
+    model = open_artifact(by_step["trainer"]["uri"], Model)
+    trainer = model.manifest
     assert trainer["type"] == "Model"
     assert trainer["fingerprint"] == by_step["trainer"]["fingerprint"]
     assert trainer["inputs"]["transform"]["fingerprint"] == by_step["transform"]["fingerprint"]
     assert trainer["parameters"]["train_steps"] == 1000
     assert trainer["summary"]["backend"] == "keras"
     assert trainer["runtime"].startswith("modern@")
-    assert os.listdir(os.path.join(by_step["trainer"]["uri"], "logs"))  # TensorBoard summaries
-    assert os.listdir(os.path.join(by_step["trainer"]["uri"], "checkpoints"))
+    assert os.listdir(model.logs_dir)  # TensorBoard summaries
+    assert os.listdir(model.checkpoints_dir)
+    lineage = model.lineage()
+    assert (
+        lineage["inputs"]["transform"]["inputs"]["examples"]["fingerprint"]
+        == (by_step["example_gen"]["fingerprint"])
+    )
 
 
 def test_second_run_executes_nothing_and_imports_no_tensorflow(modern_run):
@@ -145,7 +152,7 @@ def test_estimator_runtime_runs_the_pipeline_end_to_end(tmp_path):
     record = run_penguins(home, {"runtime": "estimator"})
     assert record["status"] == "succeeded", record
     assert record["runtime"] == "estimator"
-    manifest = json.load(open(os.path.join(step(record, "trainer")["uri"], "manifest.json")))
+    manifest = open_artifact(step(record, "trainer")["uri"]).manifest
     assert manifest["runtime"].startswith("estimator@")
     # A model trained on TF 2.15 is served by TF 2.21 here: the SavedModel contract is portable.
     accuracy = served_accuracy(pushed_dir(record), step(record, "example_gen")["uri"], "species")

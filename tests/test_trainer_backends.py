@@ -12,6 +12,8 @@ import time
 import pytest
 from conftest import REPO, run_penguins, step
 
+from components.artifacts import Model, open_artifact
+
 pytestmark = pytest.mark.slow
 
 REGRESSION = os.path.join(REPO, "tests", "modules", "regression_module.py")
@@ -26,11 +28,15 @@ def pid_alive(pid: int) -> bool:
 
 
 def manifest(record: dict, name: str) -> dict:
-    return json.load(open(os.path.join(step(record, name)["uri"], "manifest.json")))
+    return open_artifact(step(record, name)["uri"]).manifest
+
+
+def model(record: dict) -> Model:
+    return open_artifact(step(record, "trainer")["uri"], Model)
 
 
 def worker_log(record: dict) -> str:
-    return open(record["worker_log"]).read()
+    return "".join(open(path).read() for path in record["worker_logs"])
 
 
 def served_accuracy(record: dict) -> float:
@@ -133,10 +139,10 @@ def test_auto_with_two_workers_converts_keras_and_trains_across_processes(estima
     assert summary["converted"] is True and summary["backend"] == "estimator"
     assert "model_to_estimator" in summary["reason"] and "train_and_evaluate" in summary["reason"]
     assert summary["cluster"] == {"chief": 1, "worker": 1}
-    info = json.load(open(os.path.join(step(record, "trainer")["uri"], "model_info.json")))
+    info = model(record).info()
     assert info["training"]["converted"] is True
     log = worker_log(record)
-    cluster = json.load(open(os.path.join(step(record, "trainer")["uri"], "cluster.json")))
+    cluster = json.load(open(model(record).cluster_file))
     assert len(set(cluster["pids"].values())) == 2  # two separate processes
     for task in ("chief:0", "worker:0"):  # both workers log their training steps
         assert f"[{task}] step 200" in log
@@ -161,7 +167,7 @@ def test_parameter_server_training_with_a_ps_task_leaves_no_process(estimator_ho
     summary = manifest(record, "trainer")["summary"]
     assert summary["distribution"] == "parameter_server"
     assert summary["cluster"] == {"chief": 1, "worker": 1, "ps": 1}
-    cluster = json.load(open(os.path.join(step(record, "trainer")["uri"], "cluster.json")))
+    cluster = json.load(open(model(record).cluster_file))
     assert "ps:0" in cluster["pids"]
     assert not any(pid_alive(p) for p in cluster["pids"].values())  # ps ended by the launcher
     assert served_accuracy(record) >= 0.85

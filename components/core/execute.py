@@ -1,4 +1,11 @@
-"""Run one component invocation with caching by fingerprint and an atomic commit."""
+"""Run one component invocation with caching by fingerprint and an atomic commit.
+
+:func:`resolve` validates a step's parameters and computes its fingerprint and URI without running
+anything (the planner calls it, without TensorFlow). What a step reads from outside the artifact
+store (the data files a glob matched, the served baseline) is resolved *once*, hashed into the
+fingerprint and handed to the component as ``ctx.external``, so what it reads is exactly what was
+fingerprinted. :func:`execute` runs it unless its artifact is committed.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +13,27 @@ import os
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from components import get_spec
-from components.core.artifacts import (
+from components.artifacts import (
     Artifact,
+    artifact_lock,
     is_committed,
-    read_artifact,
+    open_artifact,
     remove_stale_staging,
-    staged_artifact,
+    staged,
     utc_now,
 )
+from components.core.errors import TfpipeError
 from components.core.fingerprint import artifact_fingerprint, code_version
 from components.core.runtime import runtime_identity
-from components.core.spec import ComponentParams, ComponentSpec, Context
+from components.core.spec import ComponentParams, ComponentSpec, Context, External
+
+
+class HaltedByInput(TfpipeError):
+    """An input artifact says that steps reading it must not run (e.g. blocking anomalies)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,11 @@ class Invocation:
     runtime: str
     fingerprint: str
     uri: str
+    external: External = field(default_factory=External)
+
+    @property
+    def artifacts_root(self) -> str:
+        return os.path.dirname(os.path.dirname(self.uri))
 
     def to_request(self, run_id: str) -> dict[str, Any]:
         return {
@@ -43,8 +61,9 @@ class Invocation:
             "params": self.params.model_dump(mode="json"),
             "inputs": self.input_uris,
             "runtime": self.runtime,
-            "artifacts_root": os.path.dirname(os.path.dirname(self.uri)),
+            "artifacts_root": self.artifacts_root,
             "run_id": run_id,
+            "external": self.external.values,
         }
 
 
@@ -57,25 +76,30 @@ def resolve(
     input_fingerprints: dict[str, str],
     runtime: str,
     artifacts_root: str,
+    external_values: dict[str, Any] | None = None,
 ) -> Invocation:
-    """Validate parameters and compute the fingerprint and URI, without running anything."""
+    """Validate parameters and compute the fingerprint and URI, without running anything.
+    ``external_values``: what an earlier resolution froze (the planner's), reused as is."""
     spec = get_spec(component)
     spec.check_inputs(input_uris, step)
     params = spec.validate_params(raw_params, step, runtime)
+    external = params.resolve_external(input_fingerprints, external_values)
     fingerprint = artifact_fingerprint(
         component=component,
         params=params.model_dump(mode="json"),
         inputs=input_fingerprints,
-        external=params.external_fingerprints(input_fingerprints),
+        external=external.digests,
         runtime=runtime_identity(runtime),
     )
     uri = os.path.join(os.path.abspath(artifacts_root), step, fingerprint)
-    return Invocation(step, spec, params, input_uris, input_fingerprints, runtime, fingerprint, uri)
+    return Invocation(
+        step, spec, params, input_uris, input_fingerprints, runtime, fingerprint, uri, external
+    )
 
 
 def resolve_request(request: dict[str, Any]) -> Invocation:
     """Resolve a request whose inputs are committed artifacts (the component CLI, Airflow tasks)."""
-    inputs = {name: read_artifact(uri) for name, uri in request["inputs"].items()}
+    inputs = {name: open_artifact(uri) for name, uri in request["inputs"].items()}
     return resolve(
         component=request["component"],
         step=request["step"],
@@ -84,51 +108,85 @@ def resolve_request(request: dict[str, Any]) -> Invocation:
         input_fingerprints={n: a.fingerprint for n, a in inputs.items()},
         runtime=request["runtime"],
         artifacts_root=request["artifacts_root"],
+        external_values=request.get("external"),
     )
 
 
 def scratch_dir(inv: Invocation) -> str:
-    """``<root>/../scratch/<step>/<fingerprint>``: work that must outlive a failed attempt."""
-    root = os.path.dirname(os.path.dirname(inv.uri))
-    return os.path.join(os.path.dirname(root), "scratch", inv.step, inv.fingerprint)
+    """``<root>/../scratch/<step>/<fingerprint>``: work that must outlive a failed attempt
+    (checkpoints to resume from). Only the holder of the artifact's lock uses it."""
+    root = os.path.dirname(inv.artifacts_root)
+    return os.path.join(root, "scratch", inv.step, inv.fingerprint)
+
+
+def halting_input(inputs: dict[str, Artifact]) -> str | None:
+    for name, artifact in inputs.items():
+        if artifact.halt:
+            return f"input '{name}' ({artifact.type}) stops this step: {artifact.halt}"
+    return None
 
 
 def execute(
     inv: Invocation, run_id: str, progress: Callable[[str], None] = lambda m: None
 ) -> dict[str, Any]:
-    """Run ``inv`` unless its artifact is already committed; return what happened."""
+    """Run ``inv`` unless its artifact is already committed; return what happened.
+
+    One writer per artifact: whoever holds the artifact's lock computes it; a concurrent run of
+    the same step with the same inputs waits, then finds it committed (cached). A writer that
+    dies releases the lock with its process, and the next attempt resumes from its scratch."""
     start = time.perf_counter()
-    usage_before = resource.getrusage(resource.RUSAGE_SELF)
     if is_committed(inv.uri):
-        return _result(inv, read_artifact(inv.uri), cached=True, seconds=0.0)
+        return _result(inv, open_artifact(inv.uri), cached=True, seconds=0.0)
+    with artifact_lock(inv.uri, lambda: progress("waiting: another run is computing this")):
+        if is_committed(inv.uri):
+            return _result(
+                inv, open_artifact(inv.uri), cached=True, seconds=time.perf_counter() - start
+            )
+        return _execute_locked(inv, run_id, progress, start)
+
+
+def _execute_locked(
+    inv: Invocation, run_id: str, progress: Callable[[str], None], start: float
+) -> dict[str, Any]:
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
+    inputs = {name: open_artifact(uri) for name, uri in inv.input_uris.items()}
+    halt = halting_input(inputs)
+    if halt:
+        raise HaltedByInput(f"step '{inv.step}' not run: {halt}")
     remove_stale_staging(inv.uri)
-    inputs = {name: read_artifact(uri) for name, uri in inv.input_uris.items()}
     manifest: dict[str, Any] = {
-        "type": inv.spec.artifact_type,
+        "type": inv.spec.artifact_type.TYPE,
         "producer": {"component": inv.spec.name, "step": inv.step},
         "run_id": run_id,
         "fingerprint": inv.fingerprint,
         "inputs": {n: {"uri": a.uri, "fingerprint": a.fingerprint} for n, a in inputs.items()},
         "parameters": inv.params.model_dump(mode="json"),
+        "external": inv.external.digests,
         "code_version": code_version(inv.spec.name),
         "runtime": runtime_identity(inv.runtime),
         "started_at": utc_now(),
     }
     entry_point = inv.spec.load_entry_point()
-    with staged_artifact(inv.uri, manifest) as (staging, manifest):
+    with staged(inv.uri, manifest) as output:
         ctx = Context(
             step=inv.step,
             run_id=run_id,
-            output_dir=staging,
+            output=output,
             inputs=inputs,
             params=inv.params,
             runtime=inv.runtime,
             scratch_dir=scratch_dir(inv),
             progress=progress,
+            external=inv.external.values,
         )
-        manifest["summary"] = entry_point(ctx) or {}
+        summary = entry_point(ctx) or {}
+        halt = summary.pop("halt", None)
+        if halt:
+            manifest["halt"] = halt
+        manifest["summary"] = summary
         manifest["seconds"] = round(time.perf_counter() - start, 3)
-    result = _result(inv, read_artifact(inv.uri), cached=False, seconds=time.perf_counter() - start)
+    ctx.on_commit()
+    result = _result(inv, open_artifact(inv.uri), cached=False, seconds=time.perf_counter() - start)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["cpu_seconds"] = round(
         usage.ru_utime + usage.ru_stime - usage_before.ru_utime - usage_before.ru_stime, 3
@@ -146,4 +204,5 @@ def _result(inv: Invocation, artifact: Artifact, *, cached: bool, seconds: float
         "cached": cached,
         "seconds": round(seconds, 3),
         "summary": artifact.summary,
+        "halt": artifact.halt,
     }

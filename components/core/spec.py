@@ -1,7 +1,15 @@
 """The component contract: a pure entry point over (input artifacts, validated parameters).
 
-A component is described by a :class:`ComponentSpec` that lives next to its parameter schema and
-imports no TensorFlow; the entry point module (``run.py``) is imported only when the component runs.
+A component is one package ``components/<name>/``: ``params.py`` (its parameter schema),
+``__init__.py`` (its :class:`ComponentSpec`) and ``run.py`` (the entry point, the only place that
+imports TensorFlow). The spec also says how the component presents itself, so runners, the CLI,
+the report and the Airflow builder iterate over steps without knowing any component by name:
+
+- ``summary_line(summary)``: one human line for the CLI and run listings;
+- ``report_section``: ``"module:function"`` returning HTML for the run report (imported lazily:
+  it may use matplotlib);
+- ``outlet``/``announce``: an Airflow asset the step's task updates, and the event extra for a
+  result (``None``: no event for this result).
 """
 
 from __future__ import annotations
@@ -14,8 +22,17 @@ from typing import Any
 
 import pydantic
 
-from components.core.artifacts import Artifact
+from components.artifacts.base import Artifact
 from components.core.errors import ParameterError
+
+
+@dataclass(frozen=True)
+class External:
+    """What a step reads from outside the artifact store: the values it uses (e.g. the exact data
+    files a glob matched) and the digests that go into its fingerprint."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
 
 
 class ComponentParams(pydantic.BaseModel):
@@ -23,10 +40,13 @@ class ComponentParams(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
-    def external_fingerprints(self, inputs: dict[str, str]) -> dict[str, str]:
-        """Digests of what outside the artifact store this run reads (data, user code, a served
-        model). ``inputs`` are the fingerprints of the input artifacts."""
-        return {}
+    def resolve_external(
+        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
+    ) -> External:
+        """Resolve what this run reads from outside the artifact store (data files, user code, a
+        served model) and digest it. ``inputs``: fingerprints of the input artifacts. ``frozen``:
+        values an earlier resolution of the same run chose, to be used as they are."""
+        return External()
 
     def validate_for_runtime(self, runtime: str) -> None:
         """Refuse parameter combinations the runtime cannot run (raise ParameterError)."""
@@ -34,27 +54,53 @@ class ComponentParams(pydantic.BaseModel):
 
 @dataclass
 class Context:
-    """What an entry point gets: where to write, what it reads, and how to report progress."""
+    """What an entry point gets: its typed output (being written), its inputs, its parameters."""
 
     step: str
     run_id: str
-    output_dir: str
-    inputs: dict[str, Artifact]
+    output: Any  # the typed Artifact being written (its root is a private staging directory)
+    inputs: dict[str, Any]
     params: Any
     runtime: str
     scratch_dir: str = ""  # survives a failed attempt (checkpoints to resume from); not an artifact
     progress: Callable[[str], None] = field(default=lambda message: None)
+    external: dict[str, Any] = field(default_factory=dict)  # see ComponentParams.resolve_external
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("tfpipe"))
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def output_dir(self) -> str:
+        return str(self.output.root)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the output is committed (e.g. drop checkpoints: never before)."""
+        self._after_commit.append(action)
+
+    def on_commit(self) -> None:
+        for action in self._after_commit:
+            action()
+
+
+def default_summary_line(summary: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in summary.items()
+        if not isinstance(v, (dict, list))
+    )
 
 
 @dataclass(frozen=True)
 class ComponentSpec:
     name: str
-    artifact_type: str
+    artifact_type: type[Artifact]
     params: type[ComponentParams]
     entry_point: str
     inputs: tuple[str, ...] = ()
     description: str = ""
+    summary_line: Callable[[dict[str, Any]], str] = default_summary_line
+    report_section: str | None = None
+    outlet: str | None = None
+    announce: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
 
     def validate_params(self, raw: dict[str, Any], step: str, runtime: str) -> ComponentParams:
         try:
@@ -72,8 +118,18 @@ class ComponentSpec:
             )
 
     def load_entry_point(self) -> Callable[[Context], dict[str, Any]]:
-        module_name, _, attr = self.entry_point.partition(":")
-        return getattr(importlib.import_module(module_name), attr)
+        return _load(self.entry_point)
+
+    def render_report(self, artifact: Artifact, step: dict[str, Any]) -> str:
+        """This component's section of the run report ('' when it has none)."""
+        if not self.report_section:
+            return ""
+        return str(_load(self.report_section)(artifact, step))
+
+
+def _load(ref: str) -> Callable[..., Any]:
+    module_name, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def format_validation_error(exc: pydantic.ValidationError, step: str, spec: ComponentSpec) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import os
@@ -10,6 +11,60 @@ from collections.abc import Callable
 from typing import Any
 
 from components.core.errors import UserCodeError
+from components.core.fingerprint import digest, file_digest
+
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def module_digest(module_file: str, what: str) -> str:
+    """Digest of a user module and of every local module it imports, transitively: modules beside
+    it (or in its package) and tfpipe's own helpers. Installed libraries are covered by the
+    runtime's identity. An edit to any file the user code runs changes the digest."""
+    if not os.path.isfile(module_file):
+        raise UserCodeError(f"{what}: module_file '{module_file}' does not exist")
+    seen: dict[str, str] = {}
+    pending = [os.path.abspath(module_file)]
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen[path] = file_digest(path)
+        pending += _local_imports(path)
+    root = os.path.dirname(os.path.abspath(module_file))
+    return digest(sorted((os.path.relpath(p, root), d) for p, d in seen.items()))
+
+
+def _local_imports(path: str) -> list[str]:
+    """Files of the modules ``path`` imports that live beside it or in tfpipe's source tree."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), filename=path)
+    except (SyntaxError, UnicodeDecodeError):
+        return []  # the import itself will report it, naming the file
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            base = os.path.dirname(path)
+            for _ in range(node.level - 1):
+                base = os.path.dirname(base)
+            rel = (node.module or "").replace(".", os.sep)
+            names += [os.path.join(base, rel, alias.name) for alias in node.names]
+            names.append(os.path.join(base, rel))
+    found = []
+    for name in names:
+        parts = name.split(".") if not os.path.isabs(name) else [name]
+        roots = [os.path.dirname(path), _PACKAGE_ROOT] if not os.path.isabs(name) else [""]
+        for root in roots:
+            base = os.path.join(root, *parts)
+            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                if os.path.isfile(candidate):
+                    found.append(os.path.abspath(candidate))
+    return found
 
 
 def load_module(module_file: str) -> Any:

@@ -14,7 +14,7 @@ import threading
 import traceback
 from typing import IO, Any
 
-from components.core.errors import TfpipeError
+from components.core.errors import NothingToCommit, TfpipeError
 from components.core.execute import execute, resolve_request
 
 
@@ -54,7 +54,17 @@ def serve(requests: IO[str], results: IO[str]) -> int:
                 progress=report,
             )
             send({"event": "result", "ok": True, **result})
-        except BaseException as exc:
+        except NothingToCommit as done:
+            send(
+                {
+                    "event": "result",
+                    "ok": True,
+                    "committed": False,
+                    "step": step,
+                    "message": str(done),
+                }
+            )
+        except Exception as exc:
             failures += 1
             traceback.print_exc(file=sys.stderr)
             send({"event": "result", "step": step, **error_payload(exc)})

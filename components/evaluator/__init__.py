@@ -1,13 +1,27 @@
 """Evaluator: metrics on a held-out split, scored through the serving signature; a blessing."""
 
+from typing import Any
+
+from components.artifacts import ModelEvaluation
 from components.core.spec import ComponentSpec
 from components.evaluator.params import EvaluatorParams
 
+
+def summary_line(summary: dict[str, Any]) -> str:
+    metrics = " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in summary.get("metrics", {}).items()
+    )
+    return f"{'BLESSED' if summary.get('blessed') else 'NOT blessed'} {metrics}"
+
+
 SPEC = ComponentSpec(
     name="evaluator",
-    artifact_type="ModelEvaluation",
+    artifact_type=ModelEvaluation,
     params=EvaluatorParams,
     entry_point="components.evaluator.run:run",
     inputs=("examples", "model"),
     description=__doc__ or "",
+    summary_line=summary_line,
+    report_section="components.evaluator.report:report",
 )

@@ -46,17 +46,25 @@ class ClassificationMetrics:
         }
         if detail:
             out["unknown_labels"] = self.unknown_labels
-            out["confusion_matrix"] = {"labels": self.classes, "counts": self.confusion.tolist()}
-            out["calibration"] = [
-                {
-                    "bin": i / CALIBRATION_BINS,
-                    "count": int(c),
-                    "mean_confidence": s / c if c else None,
-                    "accuracy": k / c if c else None,
-                }
-                for i, (c, s, k) in enumerate(self.bins)
-            ]
         return out
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "confusion_matrix": {"labels": self.classes, "counts": self.confusion.tolist()},
+            "calibration": {
+                "prediction": "confidence (top-class probability)",
+                "observed": "accuracy",
+                "bins": [
+                    {
+                        "bin": i / CALIBRATION_BINS,
+                        "count": int(c),
+                        "mean_prediction": s / c if c else None,
+                        "mean_label": k / c if c else None,
+                    }
+                    for i, (c, s, k) in enumerate(self.bins)
+                ],
+            },
+        }
 
 
 class RegressionMetrics:
@@ -71,6 +79,9 @@ class RegressionMetrics:
         self.sq_sum += float((err**2).sum())
         self.y_sum += float(labels.sum())
         self.y_sq_sum += float((labels**2).sum())
+
+    def details(self) -> dict[str, Any]:
+        return {}
 
     def result(self, detail: bool = True) -> dict[str, Any]:
         n = max(self.count, 1)

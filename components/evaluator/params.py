@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pydantic
 
-from components.core.fingerprint import digest, file_digest
-from components.core.serving import latest_version, served_fingerprint
-from components.core.spec import ComponentParams
+from components.artifacts import ServingDirectory
+from components.core.fingerprint import digest
+from components.core.spec import ComponentParams, External
 
 CLASSIFICATION_METRICS = ("accuracy", "log_loss", "example_count")
 REGRESSION_METRICS = ("mae", "rmse", "r2", "example_count")
@@ -67,25 +68,39 @@ class EvaluatorParams(ComponentParams):
         _check_names(value)
         return value
 
-    def baseline(self, candidate_fingerprint: str | None = None) -> str | None:
-        """The newest pushed version, unless it *is* the candidate (comparing a model with
-        itself says nothing, and would make every re-run of a pushed model re-evaluate)."""
-        version = latest_version(self.baseline_model_dir) if self.baseline_model_dir else None
-        if (
-            version
-            and candidate_fingerprint
-            and (served_fingerprint(version) == candidate_fingerprint)
-        ):
+    def serving_directory(self) -> ServingDirectory | None:
+        if not self.baseline_model_dir:
             return None
-        return version
+        path = os.path.abspath(self.baseline_model_dir)
+        return ServingDirectory(os.path.dirname(path), os.path.basename(path))
 
-    def external_fingerprints(self, inputs: dict[str, str]) -> dict[str, str]:
-        """The baseline is whatever is pushed now: a new push makes a new evaluation."""
-        baseline = self.baseline(inputs.get("model"))
+    def resolve_external(
+        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
+    ) -> External:
+        """The baseline is the version served *now*, frozen for the run: a new push makes a new
+        evaluation, and the Pusher publishes only over the version evaluated against."""
+        serving = self.serving_directory()
+        if serving is None:
+            return External(values={"latest_version": None}, digests={"baseline": "none"})
+        if frozen is not None and "latest_version" in frozen:
+            latest, baseline = frozen["latest_version"], frozen.get("baseline_version")
+        else:
+            latest = serving.latest()
+            # The newest version that is not the candidate itself: comparing a model with itself
+            # says nothing, and a re-run after this model was pushed must find the same baseline
+            # it was evaluated against (so the evaluation stays cached).
+            baseline = next(
+                (
+                    v
+                    for v in reversed(serving.versions())
+                    if serving.identity(v) != inputs.get("model")
+                ),
+                None,
+            )
+        values = {"latest_version": latest, "baseline_version": baseline}
         if baseline is None:
-            return {"baseline": "none"}
-        identity = served_fingerprint(baseline)
-        if identity is None:  # pushed by something else: identify it by its graph
-            pb = os.path.join(baseline, "saved_model.pb")
-            identity = file_digest(pb) if os.path.exists(pb) else "missing"
-        return {"baseline": digest([baseline, identity])}
+            return External(values=values, digests={"baseline": "none"})
+        identity = serving.identity(baseline)
+        return External(
+            values=values, digests={"baseline": digest([serving.model_dir, baseline, identity])}
+        )

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from components.artifacts import saved_model_info
 from components.core.schema import Schema
 from components.core.tf_features import DTYPES
 from components.evaluator.metrics import ClassificationMetrics, RegressionMetrics
 
 MISSING = "(missing)"
-
-
-def model_info(export_dir: str) -> dict[str, Any]:
-    """What the trainer recorded next to the SavedModel (task, classes, how it was trained)."""
-    with open(os.path.join(export_dir, "assets.extra", "model_info.json"), encoding="utf-8") as f:
-        return json.load(f)
 
 
 def _column(parsed: tf.SparseTensor, rows: int, as_text: bool) -> np.ndarray:
@@ -44,7 +37,7 @@ def score(
     slice_by: list[str],
     batch_size: int,
 ) -> dict[str, Any]:
-    info = model_info(export_dir)
+    info = saved_model_info(export_dir)
     serve = tf.saved_model.load(export_dir).signatures["serving_default"]
     classification = info["task"] == "classification"
 
@@ -73,10 +66,11 @@ def score(
                 mask = values == value
                 acc = slices[feature].setdefault(value, accumulator())
                 acc.update(labels[mask], scores[mask])
-    result = overall.result()
+    result = overall.result(detail=False)
     result["missing_labels"] = missing_labels
     return {
         "overall": result,
+        "details": overall.details(),
         "slices": {
             f: {v: a.result(detail=False) for v, a in sorted(vals.items())}
             for f, vals in slices.items()

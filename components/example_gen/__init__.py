@@ -1,12 +1,27 @@
-"""ExampleGen: CSV / TFRecord / Parquet → hash-split tf.Example TFRecords + an inferred schema."""
+"""ExampleGen: CSV / TFRecord / Parquet → hash-split, sharded tf.Example TFRecords, the schema they
+were encoded with, and per-split column statistics."""
 
+from typing import Any
+
+from components.artifacts import Examples
 from components.core.spec import ComponentSpec
 from components.example_gen.params import ExampleGenParams
 
+
+def summary_line(summary: dict[str, Any]) -> str:
+    splits = " ".join(f"{k}={v}" for k, v in summary.get("splits", {}).items())
+    rejected = summary.get("rejected_rows")
+    return f"{summary.get('rows')} rows, {summary.get('columns')} columns → {splits}" + (
+        f" ({rejected} malformed rows set aside)" if rejected else ""
+    )
+
+
 SPEC = ComponentSpec(
     name="example_gen",
-    artifact_type="Examples",
+    artifact_type=Examples,
     params=ExampleGenParams,
     entry_point="components.example_gen.run:run",
     description=__doc__ or "",
+    summary_line=summary_line,
+    report_section="components.example_gen.report:report",
 )

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Literal
+from typing import Any, Literal
 
 import pydantic
 
 from components.core.errors import InputDataError
-from components.core.fingerprint import file_digest, listing_digest
-from components.core.spec import ComponentParams
+from components.core.fingerprint import data_digest, file_digest
+from components.core.spec import ComponentParams, External
 
 DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 
 
 def match_input(pattern: str) -> list[str]:
     """Files matching a path or glob, sorted; a clear error when there are none."""
-    files = sorted(p for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p))
+    files = sorted(
+        os.path.abspath(p) for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p)
+    )
     if not files:
         raise InputDataError(
-            f"example_gen: input '{pattern}' matches no file; check the path "
-            f"(set it with --set example_gen.input=PATH_OR_GLOB)"
+            f"example_gen: input '{pattern}' matches no file; check the path or glob given as "
+            "the data to train on"
         )
     return files
 
@@ -62,10 +64,18 @@ class ExampleGenParams(ComponentParams):
             raise ValueError(f"ratios must be positive, got {bad}")
         return ratios
 
-    def external_fingerprints(self, inputs: dict[str, str]) -> dict[str, str]:
-        digests = {"input": listing_digest(match_input(self.input))}
+    def resolve_external(
+        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
+    ) -> External:
+        """The files the glob matches *now*, frozen: the run reads exactly these (a file landing
+        after planning waits for the next run), identified by content."""
+        files = list((frozen or {}).get("input_files") or match_input(self.input))
+        missing = [f for f in files if not os.path.isfile(f)]
+        if missing:
+            raise InputDataError(f"example_gen: input file(s) {missing} disappeared after planning")
+        digests = {"input": data_digest(files)}
         if self.schema_file:
             if not os.path.isfile(self.schema_file):
                 raise InputDataError(f"example_gen: schema_file '{self.schema_file}' not found")
             digests["schema_file"] = file_digest(self.schema_file)
-        return digests
+        return External(values={"input_files": files}, digests=digests)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import bisect
 import csv
 import json
-import os
 import zlib
 from typing import Any
 
+from components.artifacts import Examples
 from components.core.errors import InputDataError
 from components.core.schema import Schema, SchemaBuilder, check_against
 from components.core.spec import Context
-from components.example_gen.params import ExampleGenParams, match_input
+from components.example_gen.params import ExampleGenParams
 from components.example_gen.readers import open_reader
 
 HASH_BUCKETS = 10_000
@@ -61,7 +61,8 @@ def run(ctx: Context) -> dict[str, Any]:
     import tensorflow as tf
 
     p: ExampleGenParams = ctx.params
-    files = match_input(p.input)
+    out: Examples = ctx.output
+    files = list(ctx.external["input_files"])
     reader = open_reader(files, p.format, p.na_values, p.on_malformed)
     feature_names = [c for c in reader.columns if c != p.split_column]
     if p.split_column and p.split_column not in reader.columns:
@@ -90,9 +91,7 @@ def run(ctx: Context) -> dict[str, Any]:
     for i, row in enumerate(reader.rows(collect_rejected=True), 1):
         split = str(row.pop(p.split_column)) if p.split_column else splitter(row)
         if split not in writers:
-            os.makedirs(os.path.join(ctx.output_dir, "splits", split))
-            path = os.path.join(ctx.output_dir, "splits", split, "examples-00000.tfrecord")
-            writers[split] = tf.io.TFRecordWriter(path)
+            writers[split] = tf.io.TFRecordWriter(out.shard_path(split, 0, 1))
             counts[split] = 0
         writers[split].write(encode_example(row, schema).SerializeToString())
         counts[split] += 1
@@ -101,11 +100,10 @@ def run(ctx: Context) -> dict[str, Any]:
     for writer in writers.values():
         writer.close()
 
-    with open(os.path.join(ctx.output_dir, "schema.json"), "w", encoding="utf-8") as f:
-        json.dump(schema.to_json(), f, indent=2)
+    out.write_schema(schema)
     rejected = getattr(reader, "rejected", [])
     if rejected:
-        with open(os.path.join(ctx.output_dir, "rejected.csv"), "w", newline="") as f:
+        with open(out.rejected_path, "w", newline="") as f:
             out = csv.writer(f)
             out.writerow(["file", "line", "fields"])
             for name, line, fields in rejected:

@@ -1,13 +1,39 @@
-"""Pusher: copies a blessed model into a versioned serving directory, atomically."""
+"""Pusher: publishes a blessed model as a new version of a TF Serving directory, atomically, only
+over the version it was evaluated against."""
 
+from typing import Any
+
+from components.artifacts import PushedModel
 from components.core.spec import ComponentSpec
 from components.pusher.params import PusherParams
 
+
+def summary_line(summary: dict[str, Any]) -> str:
+    if summary.get("pushed"):
+        return f"pushed version {summary['version']} → {summary['destination']}"
+    return f"NOT pushed: {summary.get('reason')}"
+
+
+def announce(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The pushed-model asset event: only when this run published a new version."""
+    if not summary.get("pushed"):
+        return None
+    return {
+        "pushed": True,
+        "version": summary.get("version"),
+        "destination": summary.get("destination"),
+    }
+
+
 SPEC = ComponentSpec(
     name="pusher",
-    artifact_type="PushedModel",
+    artifact_type=PushedModel,
     params=PusherParams,
     entry_point="components.pusher.run:run",
     inputs=("model", "evaluation"),
     description=__doc__ or "",
+    summary_line=summary_line,
+    report_section="components.pusher.report:report",
+    outlet="pushed_model",
+    announce=announce,
 )

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
-from components.core.artifacts import Artifact, read_artifact, utc_now
+from components.artifacts import Examples, Model, ModelEvaluation, utc_now
 
 
-def build_card(model: Artifact, evaluation: Artifact, run_id: str) -> dict[str, Any]:
-    with open(evaluation.path("evaluation.json"), encoding="utf-8") as f:
-        verdict = json.load(f)
-    transform = read_artifact(model.manifest["inputs"]["transform"]["uri"])
-    examples_fp = transform.manifest["inputs"]["examples"]["fingerprint"]
-    examples = read_artifact(transform.manifest["inputs"]["examples"]["uri"])
+def build_card(model: Model, evaluation: ModelEvaluation, run_id: str) -> dict[str, Any]:
+    verdict = evaluation.evaluation()
+    transform = model.input("transform")
+    examples = transform.input("examples")
+    assert isinstance(examples, Examples)
     summary = model.summary
     baseline = verdict.get("baseline")
     return {
@@ -22,8 +19,8 @@ def build_card(model: Artifact, evaluation: Artifact, run_id: str) -> dict[str, 
         "run_id": run_id,
         "pushed_at": utc_now(),
         "data": {
-            "examples_fingerprint": examples_fp,
-            "input": examples.manifest["parameters"].get("input"),
+            "examples_fingerprint": examples.fingerprint,
+            "input": examples.parameters.get("input"),
             "rows": examples.summary.get("rows"),
             "splits": examples.summary.get("splits"),
         },
@@ -34,7 +31,7 @@ def build_card(model: Artifact, evaluation: Artifact, run_id: str) -> dict[str, 
             "reason": summary.get("reason"),
             "steps": summary.get("steps"),
             "runtime": model.manifest.get("runtime"),
-            "parameters": model.manifest.get("parameters"),
+            "parameters": model.parameters,
         },
         "evaluation": {
             "split": verdict.get("split"),
@@ -73,12 +70,3 @@ def card_markdown(card: dict[str, Any]) -> str:
     for name, value in ev["metrics"].items():
         lines.append(f"| {name} | {value:.4g} | {base.get(name, '—')} |")
     return "\n".join(lines) + "\n"
-
-
-def write_card(directory: str, card: dict[str, Any]) -> None:
-    extra = os.path.join(directory, "assets.extra")
-    os.makedirs(extra, exist_ok=True)
-    with open(os.path.join(extra, "model_card.json"), "w", encoding="utf-8") as f:
-        json.dump(card, f, indent=2, default=str)
-    with open(os.path.join(extra, "model_card.md"), "w", encoding="utf-8") as f:
-        f.write(card_markdown(card))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pydantic
 
-from components.core.spec import ComponentParams
+from components.artifacts import ServingDirectory
+from components.core.fingerprint import digest
+from components.core.spec import ComponentParams, External
 
 
 class PusherParams(ComponentParams):
@@ -14,5 +18,23 @@ class PusherParams(ComponentParams):
     model_name: str = pydantic.Field(pattern=r"^[A-Za-z0-9_.-]+$")
     keep_last: int = pydantic.Field(default=5, ge=1, description="versions kept after a push")
     validation_examples: int = pydantic.Field(
-        default=20, ge=1, description="raw eval examples a fresh process must score before a push"
+        default=20, ge=1, description="raw eval examples the copied model must score before a push"
     )
+
+    def resolve_external(
+        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
+    ) -> External:
+        """The serving state a push decision depends on: the newest version of *another* model
+        and whether this model was rolled back. Another pipeline's push or a rollback makes a
+        cached "pushed version N" untrue, so the push is decided again; this model's own push
+        does not (its re-run stays cached)."""
+        serving = ServingDirectory(self.serving_base, self.model_name)
+        candidate = inputs.get("model")
+        other = next(
+            (v for v in reversed(serving.versions()) if serving.identity(v) != candidate), None
+        )
+        rolled_back = any(
+            serving.identity_rolled_back(v) == candidate for v in serving.rolled_back()
+        )
+        state = [other, serving.identity(other) if other is not None else None, rolled_back]
+        return External(digests={"served": digest(state)})

@@ -1,13 +1,31 @@
 """Trainer: the user's model trained on transformed examples, exported with the transform graph."""
 
+from typing import Any
+
+from components.artifacts import Model
 from components.core.spec import ComponentSpec
 from components.trainer.params import TrainerParams
 
+
+def summary_line(summary: dict[str, Any]) -> str:
+    final = " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in summary.get("final", {}).items()
+    )
+    eps = summary.get("examples_per_second") or 0
+    return (
+        f"{summary.get('backend')}/{summary.get('distribution')} {summary.get('steps')} steps, "
+        f"{eps:.4g} ex/s {final}"
+    )
+
+
 SPEC = ComponentSpec(
     name="trainer",
-    artifact_type="Model",
+    artifact_type=Model,
     params=TrainerParams,
     entry_point="components.trainer.run:run",
     inputs=("transform",),
     description=__doc__ or "",
+    summary_line=summary_line,
+    report_section="components.trainer.report:report",
 )

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from components.core.errors import TfpipeError
+from components.core.lifeline import lifeline
 
 PROGRESS_MARK = "@@progress "
 GRACE_SECONDS = 5.0
@@ -102,9 +103,13 @@ def run_cluster(
     state_file: str,
     log: Callable[[str], None],
     progress: Callable[[str], None],
-    timeout: float = 3600.0,
+    timeout: float,
 ) -> None:
-    """Run ``command`` once per task of ``roles`` and supervise the cluster until it is done."""
+    """Run ``command`` once per task of ``roles`` and supervise the cluster until it is done.
+
+    Each task holds a lifeline to this process (``components.core.lifeline``): when this process
+    dies, however it dies, the tasks end themselves, so no task outlives its supervisor.
+    """
     layout = [
         (role, i)
         for role in ("chief", "worker", "ps", "evaluator")
@@ -116,6 +121,33 @@ def run_cluster(
     ]
     spec = cluster_spec(tasks)
     threads = []
+    with lifeline() as (lifeline_fd, lifeline_env):
+        _start_and_supervise(
+            tasks,
+            spec,
+            command,
+            {**env, **lifeline_env},
+            lifeline_fd,
+            threads,
+            state_file,
+            log,
+            progress,
+            timeout,
+        )
+
+
+def _start_and_supervise(
+    tasks: list[Task],
+    spec: dict[str, list[str]],
+    command: list[str],
+    env: dict[str, str],
+    lifeline_fd: int,
+    threads: list[threading.Thread],
+    state_file: str,
+    log: Callable[[str], None],
+    progress: Callable[[str], None],
+    timeout: float,
+) -> None:
     try:
         for t in tasks:
             tf_config = {"cluster": spec, "task": {"type": t.role, "index": t.index}}
@@ -124,6 +156,7 @@ def run_cluster(
                 env={**env, "TF_CONFIG": json.dumps(tf_config)},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
+                pass_fds=(lifeline_fd,),
                 start_new_session=True,  # its own process group: killed as a whole
             )
             thread = threading.Thread(target=_stream, args=(t, log, progress), daemon=True)
@@ -166,5 +199,8 @@ def _supervise(tasks: list[Task], timeout: float) -> None:
             if all(t.proc and t.proc.poll() is not None for t in evaluators):
                 return
         if time.monotonic() > deadline:
-            raise ClusterTaskFailed(f"the training cluster did not finish within {timeout:.0f}s")
+            raise ClusterTaskFailed(
+                f"the training cluster did not finish within {timeout:.0f}s (trainer parameter "
+                "cluster_timeout_seconds); its tasks were stopped"
+            )
         time.sleep(0.2)

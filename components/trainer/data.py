@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.core.artifacts import Artifact
+from components.artifacts import TransformGraph
 from components.core.errors import ParameterError
-from components.core.tf_features import split_files
+from components.trainer.params import TrainerParams
 
 
 @dataclass(frozen=True)
@@ -22,38 +23,51 @@ class FeatureInfo:
     num_buckets: int = 0
 
 
-def transform_output(transform: Artifact) -> tft.TFTransformOutput:
+@dataclass(frozen=True)
+class TransformedSchema:
+    features: list[FeatureInfo]  # the label excluded
+    num_classes: int  # 0 when the label is not categorical
+    classes: list[str] | None  # class names, when the label has a vocabulary
+
+
+def transform_output(transform: TransformGraph) -> tft.TFTransformOutput:
     """A fresh TFTransformOutput: a cached one reused across exports breaks the second export."""
-    return tft.TFTransformOutput(transform.path("transform_graph"))
+    return tft.TFTransformOutput(transform.graph_dir)
 
 
-def describe_features(output: tft.TFTransformOutput, label: str) -> tuple[list[FeatureInfo], int]:
-    """Feature descriptions (label excluded) and the label's class count (0 if not categorical)."""
+def label_names(output: tft.TFTransformOutput, vocabulary: str | None) -> list[str] | None:
+    if not vocabulary:
+        return None
+    values = output.vocabulary_by_name(vocabulary)
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def describe_features(transform: TransformGraph, p: TrainerParams) -> TransformedSchema:
+    output = transform_output(transform)
     spec = output.transformed_feature_spec()
-    if label not in spec:
+    if p.label not in spec:
         raise ParameterError(
-            f"trainer.label '{label}' is not a transformed feature; preprocessing_fn outputs: "
+            f"trainer.label '{p.label}' is not a transformed feature; preprocessing_fn outputs: "
             f"{sorted(spec)}"
         )
-    schema = output.transformed_metadata.schema
-    domains = {f.name: f for f in schema.feature}
+    domains = {f.name: f for f in output.transformed_metadata.schema.feature}
     infos, num_classes = [], 0
     for name in sorted(spec):
         feature = domains[name]
         categorical = feature.HasField("int_domain")
         buckets = int(feature.int_domain.max) + 1 if categorical else 0
-        if name == label:
+        if name == p.label:
             num_classes = buckets
             continue
         kind = "categorical" if categorical else "numeric"
         infos.append(FeatureInfo(name, spec[name].dtype, kind, buckets))
-    return infos, num_classes
+    classes = label_names(output, p.label_vocabulary) if p.task == "classification" else None
+    return TransformedSchema(infos, num_classes, classes)
 
 
 def make_dataset(
-    transform: Artifact,
+    transform: TransformGraph,
     split: str,
-    output: tft.TFTransformOutput,
     label: str,
     batch_size: int,
     *,
@@ -61,8 +75,8 @@ def make_dataset(
     seed: int,
 ) -> tf.data.Dataset:
     """Batched (features, label) pairs, parsed and prefetched in the input pipeline."""
-    spec = output.transformed_feature_spec()
-    files = split_files(transform, split, "transformed")
+    spec = transform_output(transform).transformed_feature_spec()
+    files = transform.transformed_files(split)
     ds = tf.data.TFRecordDataset(files)
     if repeat:
         ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True).repeat()
@@ -78,8 +92,6 @@ def input_throughput(ds: tf.data.Dataset, batches: int, batch_size: int) -> floa
     Compared with training examples/s it gives the share of a training step's time that input
     preparation costs: near 0 means compute-bound, near 1 means the model waits on input.
     """
-    import time
-
     iterator = iter(ds)
     next(iterator)  # warm-up: file open, first parse
     start = time.perf_counter()

@@ -6,11 +6,11 @@ reading a model can tell how it was trained.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from components.core.runtime import RUNTIMES
+from components.trainer.cluster_config import ClusterConfig
 from components.trainer.params import TrainerParams
 
 DISTRIBUTED = ("multi_worker", "parameter_server")
@@ -28,26 +28,24 @@ class Decision:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def local_cluster(self) -> bool:
+        """This process launches the cluster's tasks itself (on 127.0.0.1)."""
+        return bool(self.cluster)
 
-def external_cluster() -> dict[str, Any] | None:
-    """The TF_CONFIG this process was started with, when it names a cluster of several tasks."""
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return None
-    config = json.loads(raw)
-    tasks = sum(len(v) for v in config.get("cluster", {}).values())
-    return config if tasks > 1 else None
+    def undistributed(self) -> Decision:
+        """The same model, built for one process (export, an evaluator task)."""
+        return Decision(self.backend, self.converted, "none", self.reason)
 
 
-def decide(p: TrainerParams, runtime: str, tf_config: dict[str, Any] | None = None) -> Decision:
+def decide(p: TrainerParams, runtime: str, cluster: ClusterConfig) -> Decision:
     distribution = p.distribution
     reason_source = f"distribution={distribution}"
-    if tf_config is not None:
-        roles = tf_config.get("cluster", {})
-        distribution = "parameter_server" if roles.get("ps") else "multi_worker"
-        reason_source = f"TF_CONFIG names a cluster {sorted(roles)}"
+    if cluster.is_cluster:
+        distribution = "parameter_server" if cluster.cluster.get("ps") else "multi_worker"
+        reason_source = f"TF_CONFIG names a cluster {cluster.roles}"
     distributed = distribution in DISTRIBUTED
-    has_estimators = runtime == "estimator"
+    has_estimators = RUNTIMES[runtime].has_estimators
 
     if p.backend == "keras" or (p.backend == "auto" and not distributed):
         backend, converted = "keras", False
@@ -68,24 +66,18 @@ def decide(p: TrainerParams, runtime: str, tf_config: dict[str, Any] | None = No
         )
     else:
         backend, converted = "keras", False
-        if distribution == "parameter_server":
-            reason = (
-                f"auto: {reason_source} requires distributed execution; runtime '{runtime}' has no "
-                "Estimators, so Keras trains under MultiWorkerMirroredStrategy instead of "
-                "parameter servers"
-            )
-            distribution = "multi_worker"
-        else:
-            reason = (
-                f"auto: {reason_source} requires distributed execution; runtime '{runtime}' has no "
-                "Estimators, so Keras trains under MultiWorkerMirroredStrategy"
-            )
+        instead = " instead of parameter servers" if distribution == "parameter_server" else ""
+        reason = (
+            f"auto: {reason_source} requires distributed execution; runtime '{runtime}' has no "
+            f"Estimators, so Keras trains under MultiWorkerMirroredStrategy{instead}"
+        )
+        distribution = "multi_worker"
 
-    cluster: dict[str, int] = {}
-    if distributed and tf_config is None:
-        cluster = {"chief": 1}
+    roles: dict[str, int] = {}
+    if distributed and not cluster.is_cluster:
+        roles = {"chief": 1}
         if p.num_workers > 1:
-            cluster["worker"] = p.num_workers - 1
+            roles["worker"] = p.num_workers - 1
         if distribution == "parameter_server":
-            cluster["ps"] = p.num_ps
-    return Decision(backend, converted, distribution, reason, cluster, tf_config is not None)
+            roles["ps"] = p.num_ps
+    return Decision(backend, converted, distribution, reason, roles, cluster.is_cluster)

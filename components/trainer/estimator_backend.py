@@ -107,10 +107,9 @@ def premade(
 
 
 def base_estimator(job: TrainingJob, decision: Decision, config: Any) -> tf.estimator.Estimator:
-    p, features, hparams = job.p, job.features, job.hparams
+    p = job.p
     if decision.converted:
-        model = build_model(p, features, hparams)
-        return tf.keras.estimator.model_to_estimator(keras_model=model, config=config)
+        return tf.keras.estimator.model_to_estimator(keras_model=build_model(job), config=config)
     if p.estimator == "custom":
         user_fn = load_function(p.module_file, p.estimator_model_fn)
         accepted = set(inspect.signature(user_fn).parameters)
@@ -122,9 +121,9 @@ def base_estimator(job: TrainingJob, decision: Decision, config: Any) -> tf.esti
             return call(features, **{k: v for k, v in given.items() if k in accepted})
 
         return tf.estimator.Estimator(
-            model_fn=model_fn, config=config, params={**hparams, "features": features}
+            model_fn=model_fn, config=config, params={**job.hparams, "features": job.features}
         )
-    return premade(p, features, job.num_classes, config)
+    return premade(p, job.features, job.num_classes, config)
 
 
 def uniform_estimator(
@@ -203,73 +202,85 @@ def run_config(p: TrainerParams, decision: Decision, work_dir: str, cluster_task
     )
 
 
-def build_estimator(job: TrainingJob, local: bool) -> tf.estimator.Estimator:
-    """The job's Estimator, wrapped to the serving contract. ``local``: no training strategy
-    (export, and the evaluator task, which must not get one)."""
-    decision = job.decision
-    if local:
-        decision = Decision("estimator", decision.converted, "none", decision.reason)
-    cluster_task = not local and bool(os.environ.get("TF_CONFIG"))
-    config = run_config(job.p, decision, job.work_dir, cluster_task)
-    base = base_estimator(job, decision, config)
-    return uniform_estimator(base, job.p.task, job.classes, config)
+class EstimatorBackend:
+    """Pre-made, custom or converted Estimators, trained with ``train_and_evaluate``."""
 
+    def __init__(self, job: TrainingJob) -> None:
+        self.job = job
 
-def train_estimator(job: TrainingJob, progress: Callable[[str], None]) -> dict[str, Any]:
-    p, transform = job.p, job.transform
-    task_type = tf.distribute.cluster_resolver.TFConfigClusterResolver().task_type
-    estimator = build_estimator(job, local=task_type == "evaluator")
-    output = transform_output(transform)
+    def build(self, local: bool) -> tf.estimator.Estimator:
+        """The job's Estimator, wrapped to the serving contract. ``local``: no training strategy
+        (export, and the evaluator task, which must not get one)."""
+        job = self.job
+        decision = job.decision.undistributed() if local else job.decision
+        cluster_task = not local and job.cluster.is_cluster
+        config = run_config(job.p, decision, job.work_dir, cluster_task)
+        base = base_estimator(job, decision, config)
+        return uniform_estimator(base, job.p.task, job.classes, config)
 
-    def train_input() -> tf.data.Dataset:
-        return make_dataset(
-            transform, "train", output, p.label, p.batch_size, repeat=True, seed=p.seed
+    def prepare_cluster(self) -> None:
+        """model_to_estimator writes the Keras warm-start checkpoint in every task that thinks it
+        is the chief (all of them under MultiWorkerMirroredStrategy): they race on one file.
+        Writing it once, before the tasks start, makes them all find it and skip the save."""
+        if self.job.decision.converted:
+            self.build(local=True)
+
+    def _input(self, split: str, repeat: bool) -> Callable[[], tf.data.Dataset]:
+        p = self.job.p
+
+        def input_fn() -> tf.data.Dataset:
+            ds = make_dataset(
+                self.job.transform, split, p.label, p.batch_size, repeat=repeat, seed=p.seed
+            )
+            return ds if repeat else ds.take(p.eval_steps)
+
+        return input_fn
+
+    def train(self, progress: Callable[[str], None]) -> dict[str, Any]:
+        job, p = self.job, self.job.p
+        estimator = self.build(local=job.cluster.task_type == "evaluator")
+        train_input, eval_input = self._input("train", True), self._input("eval", False)
+        hook = ProgressHook(progress, p.checkpoint_every)
+        input_eps = input_throughput(train_input(), min(p.train_steps, 200), p.batch_size)
+        start = time.perf_counter()
+        result = tf.estimator.train_and_evaluate(
+            estimator,
+            tf.estimator.TrainSpec(train_input, max_steps=p.train_steps, hooks=[hook]),
+            tf.estimator.EvalSpec(eval_input, steps=None, start_delay_secs=0, throttle_secs=0),
         )
+        seconds = time.perf_counter() - start
+        metrics = result[0] if result and result[0] else None
+        if metrics is None and job.cluster.is_chief:
+            # In a cluster the chief's train_and_evaluate returns nothing (evaluation is another
+            # task's job): score the final checkpoint on the same bounded eval batches here.
+            metrics = self.build(local=True).evaluate(eval_input, name="final")
+        final_step = hook.last_step
+        first = hook.first_step or 0
+        eps = (final_step - first) * p.batch_size / seconds
+        return {
+            "steps": final_step,
+            "resumed_from_step": first,
+            "train_seconds": round(seconds, 3),
+            "examples_per_second": round(eps, 1),
+            "input_examples_per_second": round(input_eps, 1),
+            "input_time_share": round(min(1.0, eps / input_eps), 3),
+            "final": {k: float(v) for k, v in (metrics or {}).items() if k != "global_step"},
+        }
 
-    def eval_input() -> tf.data.Dataset:
-        return make_dataset(
-            transform, "eval", output, p.label, p.batch_size, repeat=False, seed=p.seed
-        )
+    def export(self, export_dir: str) -> None:
+        """Export the latest checkpoint with a raw-tf.Example receiver (transform graph inside)."""
+        job = self.job
+        estimator = self.build(local=True)
+        names = job.feature_names
 
-    hook = ProgressHook(progress, p.checkpoint_every)
-    input_eps = input_throughput(train_input(), min(p.train_steps, 200), p.batch_size)
-    start = time.perf_counter()
-    result = tf.estimator.train_and_evaluate(
-        estimator,
-        tf.estimator.TrainSpec(train_input, max_steps=p.train_steps, hooks=[hook]),
-        tf.estimator.EvalSpec(eval_input, steps=None, start_delay_secs=0, throttle_secs=0),
-    )
-    seconds = time.perf_counter() - start
-    final_step = hook.last_step
-    first = hook.first_step or 0
-    metrics = {}
-    if result and result[0]:
-        metrics = {k: float(v) for k, v in result[0].items() if k != "global_step"}
-    eps = (final_step - first) * p.batch_size / seconds
-    return {
-        "steps": final_step,
-        "resumed_from_step": first,
-        "train_seconds": round(seconds, 3),
-        "examples_per_second": round(eps, 1),
-        "input_examples_per_second": round(input_eps, 1),
-        "input_time_share": round(min(1.0, eps / input_eps), 3),
-        "final": metrics,
-    }
+        def receiver() -> tf.estimator.export.ServingInputReceiver:
+            output = transform_output(job.transform)  # fresh per export (a cached one breaks)
+            serialized = tf.compat.v1.placeholder(tf.string, [None], name="examples")
+            raw = tf.io.parse_example(serialized, output.raw_feature_spec())
+            transformed = output.transform_raw_features(raw, drop_unused_features=True)
+            return tf.estimator.export.ServingInputReceiver(
+                {n: transformed[n] for n in names}, {"examples": serialized}
+            )
 
-
-def export_estimator(job: TrainingJob, export_dir: str) -> None:
-    """Export the latest checkpoint with a raw-tf.Example receiver (transform graph inside)."""
-    estimator = build_estimator(job, local=True)
-    transform, names = job.transform, job.feature_names
-
-    def receiver() -> tf.estimator.export.ServingInputReceiver:
-        output = transform_output(transform)  # fresh per export (a cached one breaks re-export)
-        serialized = tf.compat.v1.placeholder(tf.string, [None], name="examples")
-        raw = tf.io.parse_example(serialized, output.raw_feature_spec())
-        transformed = output.transform_raw_features(raw, drop_unused_features=True)
-        return tf.estimator.export.ServingInputReceiver(
-            {n: transformed[n] for n in names}, {"examples": serialized}
-        )
-
-    staging = estimator.export_saved_model(os.path.join(job.work_dir, "export"), receiver)
-    os.rename(staging.decode() if isinstance(staging, bytes) else staging, export_dir)
+        staging = estimator.export_saved_model(os.path.join(job.work_dir, "export"), receiver)
+        os.rename(staging.decode() if isinstance(staging, bytes) else staging, export_dir)

@@ -8,30 +8,17 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from components.core.artifacts import Artifact
 from components.trainer.data import transform_output
+from components.trainer.job import TrainingJob
 
 SIGNATURE = "serving_default"
 RAW_SIGNATURE = "serving_raw"
 
 
-def label_names(transform: Artifact, vocabulary: str | None) -> list[str] | None:
-    if not vocabulary:
-        return None
-    values = transform_output(transform).vocabulary_by_name(vocabulary)
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
-
-
-def export_keras(
-    model: tf.keras.Model,
-    transform: Artifact,
-    feature_names: list[str],
-    task: str,
-    classes: list[str] | None,
-    export_dir: str,
-    raw_label: str | None = None,
-) -> None:
-    output = transform_output(transform)
+def export_keras(model: tf.keras.Model, job: TrainingJob, export_dir: str) -> None:
+    feature_names, task, classes = job.feature_names, job.p.task, job.classes
+    raw_label = job.p.raw_label
+    output = transform_output(job.transform)
     raw_spec = output.raw_feature_spec()
     model.tft_layer = output.transform_features_layer()
     class_names = tf.constant(classes) if classes else None

@@ -1,26 +1,63 @@
-"""One training job, described once: parameters, decision, inputs and what the schema implies."""
+"""One training job, described once: parameters, decision, cluster, inputs and what the transformed
+schema implies (features, classes). Every backend and every cluster task works from a job."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from components.core.artifacts import Artifact
-from components.trainer.data import FeatureInfo, describe_features, transform_output
-from components.trainer.decision import Decision
-from components.trainer.export import label_names
+from components.artifacts import TransformGraph
+from components.trainer.cluster_config import ClusterConfig
+from components.trainer.decision import Decision, decide
 from components.trainer.params import TrainerParams
 
 
 @dataclass(frozen=True)
 class TrainingJob:
     p: TrainerParams
+    runtime: str
     decision: Decision
-    transform: Artifact
+    transform: TransformGraph
     work_dir: str
-    features: list[FeatureInfo]
-    num_classes: int
-    classes: list[str] | None
+    cluster: ClusterConfig
+
+    @classmethod
+    def create(
+        cls,
+        p: TrainerParams,
+        runtime: str,
+        transform: TransformGraph,
+        work_dir: str,
+        cluster: ClusterConfig,
+        decision: Decision | None = None,
+    ) -> TrainingJob:
+        return cls(
+            p, runtime, decision or decide(p, runtime, cluster), transform, work_dir, cluster
+        )
+
+    @functools.cached_property
+    def schema(self) -> Any:
+        """Features, label classes and class names, from the transformed schema (imports TF)."""
+        from components.trainer.data import describe_features
+
+        return describe_features(self.transform, self.p)
+
+    @property
+    def features(self) -> list[Any]:
+        return self.schema.features
+
+    @property
+    def num_classes(self) -> int:
+        return self.schema.num_classes
+
+    @property
+    def classes(self) -> list[str] | None:
+        return self.schema.classes
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
 
     @property
     def hparams(self) -> dict[str, Any]:
@@ -30,14 +67,25 @@ class TrainingJob:
             hparams.setdefault("num_classes", self.num_classes)
         return hparams
 
-    @property
-    def feature_names(self) -> list[str]:
-        return [f.name for f in self.features]
+    def to_request(self) -> dict[str, Any]:
+        """What a cluster task needs to rebuild this job in its own process."""
+        return {
+            "params": self.p.model_dump(mode="json"),
+            "runtime": self.runtime,
+            "decision": self.decision.as_dict(),
+            "transform_uri": self.transform.uri,
+            "work_dir": self.work_dir,
+        }
 
+    @classmethod
+    def from_request(cls, request: dict[str, Any], cluster: ClusterConfig) -> TrainingJob:
+        from components.artifacts import open_artifact
 
-def prepare(
-    p: TrainerParams, decision: Decision, transform: Artifact, work_dir: str
-) -> TrainingJob:
-    features, num_classes = describe_features(transform_output(transform), p.label)
-    classes = label_names(transform, p.label_vocabulary) if p.task == "classification" else None
-    return TrainingJob(p, decision, transform, work_dir, features, num_classes, classes)
+        return cls(
+            TrainerParams.model_validate(request["params"]),
+            request["runtime"],
+            Decision(**request["decision"]),
+            open_artifact(request["transform_uri"], TransformGraph),
+            request["work_dir"],
+            cluster,
+        )

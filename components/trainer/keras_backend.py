@@ -12,17 +12,11 @@ from typing import Any
 
 import tensorflow as tf
 
-from components.core.artifacts import Artifact
 from components.core.errors import UserCodeError
 from components.core.user_code import guarded, load_function
-from components.trainer.data import (
-    FeatureInfo,
-    input_throughput,
-    make_dataset,
-    transform_output,
-)
-from components.trainer.decision import Decision
-from components.trainer.params import TrainerParams
+from components.trainer.data import input_throughput, make_dataset
+from components.trainer.export import export_keras
+from components.trainer.job import TrainingJob
 
 FINAL_WEIGHTS = "final.weights.h5"
 
@@ -47,9 +41,10 @@ class ProgressCallback(tf.keras.callbacks.Callback):
         self.progress(f"epoch {epoch + 1}/{self.epochs} step {step}: {shown}")
 
 
-def build_model(p: TrainerParams, features: list[FeatureInfo], hparams: dict[str, Any]):
+def build_model(job: TrainingJob) -> tf.keras.Model:
+    p = job.p
     builder = guarded(load_function(p.module_file, p.model_fn), p.module_file, "model builder")
-    model = builder(features, hparams)
+    model = builder(job.features, job.hparams)
     if not isinstance(model, tf.keras.Model):
         raise UserCodeError(
             f"model builder '{p.model_fn}' in {p.module_file} must return a tf.keras.Model, "
@@ -68,87 +63,85 @@ def make_strategy(distribution: str) -> tf.distribute.Strategy | None:
     return None
 
 
-def is_chief() -> bool:
-    task = tf.distribute.cluster_resolver.TFConfigClusterResolver().task_type
-    return task in (None, "chief")
+class KerasBackend:
+    """Trains the user's Keras model; exports it with the transform graph inside."""
 
+    def __init__(self, job: TrainingJob) -> None:
+        self.job = job
+        self.model: tf.keras.Model | None = None
 
-def train_keras(
-    p: TrainerParams,
-    decision: Decision,
-    transform: Artifact,
-    features: list[FeatureInfo],
-    hparams: dict[str, Any],
-    work_dir: str,
-    progress: Callable[[str], None],
-) -> tuple[tf.keras.Model, dict[str, Any]]:
-    # A strategy must exist before any other TensorFlow op in a cluster task.
-    strategy = make_strategy(decision.distribution)
-    output = transform_output(transform)
-    tf.keras.utils.set_random_seed(p.seed)
-    with strategy.scope() if strategy else _NullScope():
-        model = build_model(p, features, hparams)
-    epochs = math.ceil(p.train_steps / p.checkpoint_every)
-    train = make_dataset(
-        transform, "train", output, p.label, p.batch_size, repeat=True, seed=p.seed
-    )
-    evaluation = make_dataset(
-        transform, "eval", output, p.label, p.batch_size, repeat=False, seed=p.seed
-    )
-    if strategy is not None:
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA
+    def prepare_cluster(self) -> None:
+        """Nothing to prepare before a local cluster starts."""
+
+    def train(self, progress: Callable[[str], None]) -> dict[str, Any]:
+        job, p = self.job, self.job.p
+        # A strategy must exist before any other TensorFlow op in a cluster task.
+        strategy = make_strategy(job.decision.distribution)
+        tf.keras.utils.set_random_seed(p.seed)
+        with strategy.scope() if strategy else _NullScope():
+            model = build_model(job)
+        epochs = math.ceil(p.train_steps / p.checkpoint_every)
+        train = make_dataset(
+            job.transform, "train", p.label, p.batch_size, repeat=True, seed=p.seed
         )
-        train, evaluation = train.with_options(options), evaluation.with_options(options)
-    probe = ProgressCallback(progress, epochs)
-    callbacks = [
-        # Restores weights, optimizer and epoch after a crash: a re-run resumes, not restarts.
-        tf.keras.callbacks.BackupAndRestore(os.path.join(work_dir, "checkpoints", "backup")),
-        tf.keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), update_freq="epoch"),
-        tf.keras.callbacks.ModelCheckpoint(
-            os.path.join(work_dir, "checkpoints", "epoch-{epoch:04d}.weights.h5"),
-            save_weights_only=True,
-        ),
-        probe,
-    ]
-    input_eps = input_throughput(train, min(p.train_steps, 200), p.batch_size)
-    start = time.perf_counter()
-    history = model.fit(
-        train,
-        epochs=epochs,
-        steps_per_epoch=p.checkpoint_every,
-        validation_data=evaluation,
-        callbacks=callbacks,
-        verbose=0,
-    )
-    seconds = time.perf_counter() - start
-    final_step = int(model.optimizer.iterations.numpy())
-    # Every worker saves (collectives may be involved); only the chief's copy is kept.
-    target = work_dir if is_chief() else tempfile.mkdtemp(prefix="tfpipe-nonchief-")
-    model.save_weights(os.path.join(target, FINAL_WEIGHTS))
-    trained = final_step - probe.start_step
-    final = {k: float(v[-1]) for k, v in history.history.items()}
-    eps = trained * p.batch_size / seconds if seconds else 0.0
-    return model, {
-        "epochs": epochs,
-        "steps": final_step,
-        "resumed_from_step": probe.start_step,
-        "train_seconds": round(seconds, 3),
-        "examples_per_second": round(eps, 1),
-        "input_examples_per_second": round(input_eps, 1),
-        "input_time_share": round(min(1.0, eps / input_eps), 3),
-        "final": final,
-    }
+        evaluation = make_dataset(
+            job.transform, "eval", p.label, p.batch_size, repeat=False, seed=p.seed
+        ).take(p.eval_steps)
+        if strategy is not None:
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = (
+                tf.data.experimental.AutoShardPolicy.DATA
+            )
+            train, evaluation = train.with_options(options), evaluation.with_options(options)
+        probe = ProgressCallback(progress, epochs)
+        work_dir = job.work_dir
+        callbacks = [
+            # Restores weights, optimizer and epoch after a crash: a re-run resumes, not restarts.
+            tf.keras.callbacks.BackupAndRestore(os.path.join(work_dir, "checkpoints", "backup")),
+            tf.keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), update_freq="epoch"),
+            tf.keras.callbacks.ModelCheckpoint(
+                os.path.join(work_dir, "checkpoints", "epoch-{epoch:04d}.weights.h5"),
+                save_weights_only=True,
+            ),
+            probe,
+        ]
+        input_eps = input_throughput(train, min(p.train_steps, 200), p.batch_size)
+        start = time.perf_counter()
+        history = model.fit(
+            train,
+            epochs=epochs,
+            steps_per_epoch=p.checkpoint_every,
+            validation_data=evaluation,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        seconds = time.perf_counter() - start
+        final_step = int(model.optimizer.iterations.numpy())
+        # Every worker saves (collectives may be involved); only the chief's copy is kept.
+        target = work_dir if job.cluster.is_chief else tempfile.mkdtemp(prefix="tfpipe-task-")
+        model.save_weights(os.path.join(target, FINAL_WEIGHTS))
+        self.model = model
+        trained = final_step - probe.start_step
+        eps = trained * p.batch_size / seconds if seconds else 0.0
+        return {
+            "epochs": epochs,
+            "steps": final_step,
+            "resumed_from_step": probe.start_step,
+            "train_seconds": round(seconds, 3),
+            "examples_per_second": round(eps, 1),
+            "input_examples_per_second": round(input_eps, 1),
+            "input_time_share": round(min(1.0, eps / input_eps), 3),
+            "final": {k: float(v[-1]) for k, v in history.history.items()},
+        }
 
-
-def rebuild_trained_model(
-    p: TrainerParams, features: list[FeatureInfo], hparams: dict[str, Any], work_dir: str
-) -> tf.keras.Model:
-    """The chief's final weights in a fresh, undistributed model (for export)."""
-    model = build_model(p, features, hparams)
-    model.load_weights(os.path.join(work_dir, FINAL_WEIGHTS))
-    return model
+    def export(self, export_dir: str) -> None:
+        """Export the trained model; after a cluster run, the chief's final weights in a fresh,
+        undistributed model."""
+        model = self.model
+        if model is None:
+            model = build_model(self.job)
+            model.load_weights(os.path.join(self.job.work_dir, FINAL_WEIGHTS))
+        export_keras(model, self.job, export_dir)
 
 
 class _NullScope:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 import pydantic
 
-from components.core.errors import ParameterError, UserCodeError
-from components.core.fingerprint import file_digest
-from components.core.spec import ComponentParams
+from components.core.errors import ParameterError
+from components.core.spec import ComponentParams, External
+from components.core.user_code import module_digest
 
 
 class TrainerParams(ComponentParams):
@@ -50,13 +49,30 @@ class TrainerParams(ComponentParams):
     train_steps: int = pydantic.Field(default=1000, gt=0)
     steps_per_epoch: int = pydantic.Field(default=100, gt=0, description="checkpoint interval")
     batch_size: int = pydantic.Field(default=32, gt=0)
+    eval_steps: int = pydantic.Field(
+        default=50,
+        gt=0,
+        description="eval batches scored at each checkpoint (bounded, so training time does not "
+        "grow with the eval split; the Evaluator scores the whole split)",
+    )
+    cluster_timeout_seconds: float = pydantic.Field(
+        default=3600, gt=0, description="a local training cluster that runs longer is stopped"
+    )
     hyperparameters: dict[str, Any] = pydantic.Field(default_factory=dict)
     seed: int = 42
 
-    def external_fingerprints(self, inputs: dict[str, str]) -> dict[str, str]:
-        if not os.path.isfile(self.module_file):
-            raise UserCodeError(f"trainer: module_file '{self.module_file}' does not exist")
-        return {"module_file": file_digest(self.module_file)}
+    def resolve_external(
+        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
+    ) -> External:
+        """The user module (and what it imports), and the cluster this process was started in:
+        a TF_CONFIG changes how the model is trained, so it changes the fingerprint."""
+        from components.trainer.cluster_config import ClusterConfig
+
+        cluster = ClusterConfig.from_env()
+        digests = {"module_file": module_digest(self.module_file, "trainer")}
+        if cluster.is_cluster:
+            digests["tf_config_cluster"] = cluster.identity()
+        return External(digests=digests)
 
     @pydantic.model_validator(mode="after")
     def _estimator_named(self) -> TrainerParams:

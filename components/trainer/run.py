@@ -1,5 +1,5 @@
-"""Trainer entry point: decide the backend, train (in process or on a local cluster), export the
-serving contract, and record what was trained and how."""
+"""Trainer entry point, a straight line: decide → train (in process or on a local cluster) →
+export the serving contract → record what was trained and how."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import shutil
 import sys
 from typing import Any
 
+from components.artifacts import Model, TransformGraph
 from components.core.errors import NothingToCommit
 from components.core.runtime import child_environment
 from components.core.spec import Context
+from components.trainer.backends import backend_for
 from components.trainer.cluster import run_cluster
-from components.trainer.decision import decide, external_cluster
-from components.trainer.export import label_names
-from components.trainer.params import TrainerParams
+from components.trainer.cluster_config import ClusterConfig
+from components.trainer.job import TrainingJob
 from components.trainer.task import STATS_FILE
-from components.trainer.training import export, train
 
 log = logging.getLogger("tfpipe.trainer")
 
@@ -28,48 +28,45 @@ class TaskRoleDone(NothingToCommit):
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    p: TrainerParams = ctx.params
-    transform = ctx.inputs["transform"]
-    tf_config = external_cluster()
-    decision = decide(p, ctx.runtime, tf_config)
+    transform: TransformGraph = ctx.inputs["transform"]
+    job = TrainingJob.create(
+        ctx.params, ctx.runtime, transform, ctx.scratch_dir, ClusterConfig.from_env()
+    )
+    decision = job.decision
     log.info("trainer decision: %s (%s)", decision.backend, decision.reason)
     ctx.progress(
-        f"{decision.backend}"
-        f"{' (converted from Keras)' if decision.converted else ''}, "
+        f"{decision.backend}{' (converted from Keras)' if decision.converted else ''}, "
         f"{decision.distribution}: {decision.reason}"
     )
-    work_dir = ctx.scratch_dir
-    os.makedirs(work_dir, exist_ok=True)
+    os.makedirs(job.work_dir, exist_ok=True)
+    backend = backend_for(job)
 
-    model_holder: list[Any] = []
-    if decision.cluster:
-        stats = _train_on_local_cluster(ctx, p, decision, work_dir)
+    if decision.local_cluster:
+        backend.prepare_cluster()
+        stats = _train_on_local_cluster(ctx, job)
     else:
-        stats = train(p, decision, transform, work_dir, ctx.progress, keep_model=model_holder)
-        if tf_config and tf_config.get("task", {}).get("type") not in (None, "chief"):
-            raise TaskRoleDone(f"task {tf_config['task']} finished; the chief exports the model")
+        stats = backend.train(ctx.progress)
+        if not job.cluster.is_chief:
+            raise TaskRoleDone(
+                f"task {job.cluster.task_name} finished; the chief exports the model"
+            )
 
     ctx.progress("exporting the serving SavedModel (transform graph inside)")
-    export_dir = os.path.join(ctx.output_dir, "serving_model")
-    names = export(
-        p, decision, transform, work_dir, export_dir, model_holder[0] if model_holder else None
+    model: Model = ctx.output
+    backend.export(model.serving_dir)
+    model.write_info(
+        {
+            "task": job.p.task,
+            "label": job.p.label,
+            "classes": job.classes,
+            "features": job.feature_names,
+            "signature": "serving_default",
+            "training": decision.as_dict(),
+        }
     )
-    classes = label_names(transform, p.label_vocabulary) if p.task == "classification" else None
-    info = {
-        "task": p.task,
-        "classes": classes,
-        "features": names,
-        "signature": "serving_default",
-        "training": decision.as_dict(),
-    }
-    os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
-    for path in (
-        os.path.join(ctx.output_dir, "model_info.json"),
-        os.path.join(export_dir, "assets.extra", "model_info.json"),
-    ):
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(info, f, indent=2)
-    _keep_training_outputs(work_dir, ctx.output_dir)
+    _keep_training_outputs(job.work_dir, model)
+    # The checkpoints go only once the model is committed: a failure before that resumes.
+    ctx.after_commit(lambda: shutil.rmtree(job.work_dir, ignore_errors=True))
     return {
         "backend": decision.backend,
         "converted": decision.converted,
@@ -77,30 +74,16 @@ def run(ctx: Context) -> dict[str, Any]:
         "reason": decision.reason,
         "cluster": decision.cluster,
         **stats,
-        "task": p.task,
-        "classes": classes,
+        "task": job.p.task,
+        "classes": job.classes,
     }
 
 
-def _train_on_local_cluster(ctx: Context, p: TrainerParams, decision, work_dir: str) -> dict:
-    request = {
-        "params": p.model_dump(mode="json"),
-        "decision": decision.as_dict(),
-        "transform_uri": ctx.inputs["transform"].uri,
-        "work_dir": work_dir,
-    }
-    if decision.converted:
-        # model_to_estimator writes the Keras warm-start checkpoint in every task that thinks it
-        # is the chief (all of them under MultiWorkerMirroredStrategy): they race on one file.
-        # Writing it once here, before the tasks start, makes them all find it and skip the save.
-        from components.trainer.estimator_backend import build_estimator
-        from components.trainer.job import prepare
-
-        build_estimator(prepare(p, decision, ctx.inputs["transform"], work_dir), local=True)
-    request_path = os.path.join(work_dir, "task_request.json")
+def _train_on_local_cluster(ctx: Context, job: TrainingJob) -> dict[str, Any]:
+    request_path = os.path.join(job.work_dir, "task_request.json")
     with open(request_path, "w", encoding="utf-8") as f:
-        json.dump(request, f)
-    stats_path = os.path.join(work_dir, STATS_FILE)
+        json.dump(job.to_request(), f)
+    stats_path = os.path.join(job.work_dir, STATS_FILE)
     if os.path.exists(stats_path):
         os.remove(stats_path)
 
@@ -108,29 +91,28 @@ def _train_on_local_cluster(ctx: Context, p: TrainerParams, decision, work_dir: 
         print(line, file=sys.stderr, flush=True)
 
     run_cluster(
-        decision.cluster,
+        job.decision.cluster,
         [sys.executable, "-m", "components.trainer.task", request_path],
-        child_environment(),
-        state_file=os.path.join(work_dir, "cluster.json"),
+        child_environment(job.runtime),
+        state_file=os.path.join(job.work_dir, "cluster.json"),
         log=log_line,
         progress=ctx.progress,
+        timeout=job.p.cluster_timeout_seconds,
     )
     with open(stats_path, encoding="utf-8") as f:
-        return json.load(f)
+        return dict(json.load(f))
 
 
-def _keep_training_outputs(work_dir: str, output_dir: str) -> None:
-    """Move summaries, checkpoints and the cluster layout into the artifact; drop the scratch."""
+def _keep_training_outputs(work_dir: str, model: Model) -> None:
+    """Copy summaries, checkpoints and the cluster layout into the artifact (the scratch stays
+    until the model is committed)."""
     if os.path.exists(os.path.join(work_dir, "cluster.json")):
-        shutil.copy(
-            os.path.join(work_dir, "cluster.json"), os.path.join(output_dir, "cluster.json")
-        )
+        shutil.copy(os.path.join(work_dir, "cluster.json"), model.cluster_file)
     for name, target in (
-        ("logs", "logs"),
-        ("checkpoints", "checkpoints"),
-        ("estimator", "checkpoints"),
+        ("logs", model.logs_dir),
+        ("checkpoints", model.checkpoints_dir),
+        ("estimator", model.checkpoints_dir),
     ):
         src = os.path.join(work_dir, name)
-        if os.path.isdir(src) and not os.path.exists(os.path.join(output_dir, target)):
-            shutil.move(src, os.path.join(output_dir, target))
-    shutil.rmtree(work_dir, ignore_errors=True)
+        if os.path.isdir(src) and not os.path.exists(target):
+            shutil.copytree(src, target)

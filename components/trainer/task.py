@@ -2,6 +2,7 @@
 
 Started by the local launcher (or a cluster manifest) with TF_CONFIG naming this task's role. The
 chief records its training figures in the work directory for the launching component to export.
+When started by the local launcher, the task ends itself as soon as the launcher is gone.
 """
 
 from __future__ import annotations
@@ -10,11 +11,9 @@ import json
 import os
 import sys
 
-from components.core.artifacts import read_artifact
+from components.core.lifeline import watch_parent
 from components.core.worker import hard_exit
 from components.trainer.cluster import PROGRESS_MARK
-from components.trainer.decision import Decision
-from components.trainer.params import TrainerParams
 
 STATS_FILE = "chief_stats.json"
 
@@ -24,22 +23,25 @@ def progress(message: str) -> None:
 
 
 def main(request_path: str) -> None:
+    from components.core.runtime import apply_runtime_environment
+
     with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
-    params = TrainerParams.model_validate(request["params"])
-    decision = Decision(**request["decision"])
-    transform = read_artifact(request["transform_uri"])
-    from components.trainer.training import train
+    apply_runtime_environment(request["runtime"])
+    from components.trainer.backends import backend_for
+    from components.trainer.cluster_config import ClusterConfig
+    from components.trainer.job import TrainingJob
 
-    stats = train(params, decision, transform, request["work_dir"], progress)
-    task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    if task.get("type") in (None, "chief"):
-        with open(os.path.join(request["work_dir"], STATS_FILE), "w", encoding="utf-8") as f:
+    job = TrainingJob.from_request(request, ClusterConfig.from_env())
+    stats = backend_for(job).train(progress)
+    if job.cluster.is_chief:
+        with open(os.path.join(job.work_dir, STATS_FILE), "w", encoding="utf-8") as f:
             json.dump(stats, f)
     hard_exit(0)
 
 
 if __name__ == "__main__":
+    watch_parent()
     try:
         main(sys.argv[1])
     except BaseException as exc:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
 import pydantic
 
-from components.core.errors import UserCodeError
-from components.core.fingerprint import file_digest
-from components.core.spec import ComponentParams
+from components.core.spec import ComponentParams, External
+from components.core.user_code import module_digest
 
 # Beam >= 2.68's DirectRunner tries Prism first (a binary download); name the mode explicitly.
 DEFAULT_BEAM_ARGS = ("--runner=DirectRunner", "--direct_running_mode=in_memory")
@@ -25,7 +24,7 @@ class TransformParams(ComponentParams):
         description="Beam pipeline options, e.g. --runner=DataflowRunner --project=…",
     )
 
-    def external_fingerprints(self, inputs: dict[str, str]) -> dict[str, str]:
-        if not os.path.isfile(self.module_file):
-            raise UserCodeError(f"transform: module_file '{self.module_file}' does not exist")
-        return {"module_file": file_digest(self.module_file)}
+    def resolve_external(
+        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
+    ) -> External:
+        return External(digests={"module_file": module_digest(self.module_file, "transform")})

@@ -13,9 +13,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 from tfx_bsl.public import tfxio
 
+from components.artifacts import Examples, TransformGraph
 from components.core.errors import UserCodeError
 from components.core.spec import Context
-from components.core.tf_features import example_schema, raw_feature_spec, split_files
+from components.core.tf_features import raw_feature_spec
 from components.core.user_code import guarded, load_function
 from components.transform.params import TransformParams
 
@@ -38,8 +39,9 @@ def checked_preprocessing_fn(fn, module_file: str):
 
 def run(ctx: Context) -> dict[str, Any]:
     p: TransformParams = ctx.params
-    examples = ctx.inputs["examples"]
-    schema = example_schema(examples)
+    examples: Examples = ctx.inputs["examples"]
+    out: TransformGraph = ctx.output
+    schema = examples.schema()
     feature_spec = raw_feature_spec(schema)
     raw_schema = schema_utils.schema_from_feature_spec(feature_spec)
     raw_metadata = dataset_metadata.DatasetMetadata(raw_schema)
@@ -47,12 +49,12 @@ def run(ctx: Context) -> dict[str, Any]:
         load_function(p.module_file, p.preprocessing_fn), p.module_file
     )
 
-    splits = sorted(os.listdir(examples.path("splits")))
-    graph_dir = os.path.join(ctx.output_dir, "transform_graph")
-    temp_dir = os.path.join(ctx.output_dir, "tmp")
+    splits = examples.splits()
+    graph_dir = out.graph_dir
+    temp_dir = out.temp_dir
     sources = {
         split: tfxio.TFExampleRecord(
-            file_pattern=split_files(examples, split), schema=raw_schema, telemetry_descriptors=[]
+            file_pattern=examples.split_files(split), schema=raw_schema, telemetry_descriptors=[]
         )
         for split in splits
     }
@@ -85,8 +87,10 @@ def run(ctx: Context) -> dict[str, Any]:
                 | f"Encode[{split}]" >> beam.Map(coder.encode)
                 | f"Write[{split}]"
                 >> beam.io.WriteToTFRecord(
-                    os.path.join(ctx.output_dir, "transformed", split, "examples"),
+                    out.transformed_shard_path(split, 0, 1).removesuffix(".tfrecord"),
                     file_name_suffix=".tfrecord",
+                    num_shards=1,
+                    shard_name_template="",
                 )
             )
     shutil.rmtree(temp_dir, ignore_errors=True)

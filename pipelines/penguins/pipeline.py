@@ -6,6 +6,7 @@ import importlib.util
 import os
 
 from pipelines.definition import Pipeline, RunParam, Step
+from pipelines.home import serving_base
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER_MODULE = os.path.join(HERE, "user_module.py")
@@ -102,7 +103,7 @@ def build(home: str) -> Pipeline:
                     "slice_by": ["island", "sex"],
                     "thresholds": {"accuracy": {"lower": 0.9}},
                     # Compare with the model being served now; allow a little noise.
-                    "baseline_model_dir": os.path.join(home, "serving", "penguins"),
+                    "baseline_model_dir": os.path.join(serving_base(home), "penguins"),
                     "change_thresholds": {"accuracy": {"max_worsening": 0.02}},
                 },
                 inputs={"examples": "example_gen", "model": "trainer"},
@@ -110,7 +111,7 @@ def build(home: str) -> Pipeline:
             Step(
                 "pusher",
                 "pusher",
-                params={"serving_base": os.path.join(home, "serving"), "model_name": "penguins"},
+                params={"serving_base": serving_base(home), "model_name": "penguins"},
                 inputs={"model": "trainer", "evaluation": "evaluator"},
             ),
         ),

@@ -1,15 +1,20 @@
-"""Render a run's report: ``<home>/<pipeline>/runs/<run_id>/report.html``, self-contained."""
+"""Render a run's report: ``<run dir>/report.html``, one self-contained page (plots embedded).
+
+The page is the run's header, its DAG and steps table, then each step's own section, which its
+component renders (``ComponentSpec.report_section``): this module knows no component by name.
+"""
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from typing import Any
 
-from pipelines.report import plots
-from pipelines.report.data import edges, evaluation, load_manifest, training_curves
-from pipelines.summaries import summarize
+from components import get_spec
+from components.artifacts import is_committed, open_artifact
+from components.core.presentation import esc, img, table
+from pipelines.report.dag import dag_figure
+from pipelines.runs import RunLog
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -20,159 +25,73 @@ padding: .25rem .6rem; text-align: left; font-size: .9rem; } .pass { color: #2e7
 """
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else _esc(value)
-
-
-def _img(uri: str, alt: str) -> str:
-    return f'<img class="plot" alt="{_esc(alt)}" src="{uri}">'
-
-
-def _steps_table(record: dict[str, Any]) -> str:
-    rows = "".join(
-        f"<tr><td>{_esc(s['step'])}</td><td>{_esc(s.get('status'))}</td>"
-        f"<td>{s.get('seconds', 0):.2f}</td><td>{_esc(s.get('cpu_seconds', ''))}</td>"
-        f"<td>{_esc(summarize(s['component'], s.get('summary', {})) or s.get('error', ''))}</td>"
-        f"<td><code>{_esc(s.get('fingerprint', ''))}</code></td></tr>"
+def edges(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """(upstream, downstream) pairs from the planned wiring (there even when a step failed)."""
+    return [
+        (upstream, s["step"])
         for s in record["steps"]
-    )
-    return (
-        "<table><tr><th>step</th><th>status</th><th>seconds</th><th>CPU s</th>"
-        f"<th>result</th><th>fingerprint</th></tr>{rows}</table>"
-    )
+        for upstream in (s.get("inputs") or {}).values()
+    ]
 
 
-def _verdict(ev: dict[str, Any]) -> str:
-    rows = []
-    for c in ev["thresholds"]:
-        cls = "pass" if c["passed"] else "fail"
-        rows.append(
-            f"<tr><td>{_esc(c['metric'])}</td><td>{_fmt(c['value'])}</td>"
-            f"<td>[{_fmt(c['lower'])}, {_fmt(c['upper'])}]</td>"
-            f"<td class='{cls}'>{'pass' if c['passed'] else 'FAIL'}</td></tr>"
+def summary_line(step: dict[str, Any]) -> str:
+    if step.get("status") == "failed":
+        return str(step.get("error", ""))
+    if not step.get("summary"):
+        return ""
+    return get_spec(step["component"]).summary_line(step["summary"])
+
+
+def steps_table(record: dict[str, Any]) -> str:
+    rows = [
+        (
+            s["step"],
+            s.get("status"),
+            f"{s.get('seconds', 0):.2f}" if "seconds" in s else "",
+            s.get("cpu_seconds", ""),
+            summary_line(s),
+            f"<code>{esc(s.get('fingerprint', ''))}</code>",
         )
-    for c in ev.get("baseline_checks", []):
-        cls = "pass" if c["passed"] else "fail"
-        rows.append(
-            f"<tr><td>{_esc(c['metric'])} vs baseline</td><td>{_fmt(c['candidate'])} "
-            f"(baseline {_fmt(c['baseline'])})</td><td>at most "
-            f"{_fmt(c['max_worsening'])} worse</td>"
-            f"<td class='{cls}'>{'pass' if c['passed'] else 'FAIL'}</td></tr>"
-        )
-    verdict = (
-        "<p class='pass'>BLESSED: every gate passed.</p>"
-        if ev["blessed"]
-        else "<p class='fail'>NOT BLESSED: the failing gates below kept it from being pushed.</p>"
-    )
-    return (
-        verdict
-        + "<table><tr><th>gate</th><th>value</th><th>allowed</th><th></th></tr>"
-        + "".join(rows)
-        + "</table>"
-    )
+        for s in record["steps"]
+    ]
+    rows = [(*(esc(c) for c in r[:-1]), r[-1]) for r in rows]
+    return table(("step", "status", "seconds", "CPU s", "result", "fingerprint"), rows, raw=True)
 
 
-def _metrics_table(ev: dict[str, Any]) -> str:
-    base = (ev.get("baseline") or {}).get("overall", {})
-    rows = "".join(
-        f"<tr><td>{_esc(k)}</td><td>{_fmt(v)}</td><td>{_fmt(base.get(k, '—'))}</td></tr>"
-        for k, v in ev["metrics"].items()
-        if isinstance(v, (int, float))
-    )
-    return f"<table><tr><th>metric</th><th>candidate</th><th>baseline</th></tr>{rows}</table>"
-
-
-def _shift_table(shift: dict[str, Any], metric: str) -> str:
-    rows = []
-    for feature, values in shift.items():
-        for value, row in values.items():
-            moved = abs(row["share_now"] - row["share_then"])
-            cls = "fail" if moved >= 0.10 else ""
-            rows.append(
-                f"<tr class='{cls}'><td>{_esc(feature)}={_esc(value)}</td>"
-                f"<td>{row['share_then']:.1%}</td><td>{row['share_now']:.1%}</td>"
-                f"<td>{_fmt(row['metrics_then'].get(metric, '—'))}</td>"
-                f"<td>{_fmt(row['metrics_now'].get(metric, '—'))}</td></tr>"
-            )
-    return (
-        "<h3>Data shift since the pushed model was evaluated</h3><table><tr><th>slice</th>"
-        f"<th>share then</th><th>share now</th><th>{metric} then</th><th>{metric} now</th>"
-        "</tr>" + "".join(rows) + "</table><p>Rows in red moved by 10 points or more.</p>"
-    )
-
-
-def render_report(record: dict[str, Any], home: str) -> str:
+def render_report(record: dict[str, Any], run: RunLog) -> str:
     """Write the report for ``record`` and return its path."""
-    by_step = {s["step"]: s for s in record["steps"]}
+    wiring = {p["step"]: p.get("inputs", {}) for p in (run.header() or {}).get("plan", [])}
+    steps = [{**s, "inputs": wiring.get(s["step"], s.get("inputs", {}))} for s in record["steps"]]
     parts = [
-        f"<h1>tfpipe run <code>{_esc(record['run_id'])}</code> — {_esc(record['pipeline'])}</h1>",
-        f"<p>status <b>{_esc(record['status'])}</b>, runtime {_esc(record['runtime'])}, "
-        f"{record.get('seconds', 0):.1f} s, started {_esc(record.get('started_at'))}; "
-        f"overrides <code>{_esc(json.dumps(record.get('overrides', {})))}</code></p>",
+        f"<h1>tfpipe run <code>{esc(record['run_id'])}</code> — {esc(record['pipeline'])}</h1>",
+        f"<p>status <b>{esc(record['status'])}</b>, runner {esc(record.get('runner'))}, "
+        f"runtime {esc(record.get('runtime'))}, {record.get('seconds', 0):.1f} s wall, "
+        f"{record.get('cpu_seconds', 0):.1f} CPU s, started {esc(record.get('started_at'))}; "
+        f"overrides <code>{esc(json.dumps(record.get('overrides', {})))}</code></p>",
     ]
     if record.get("error"):
-        parts.append(f"<p class='fail'>{_esc(record['error'])}</p>")
+        parts.append(f"<p class='fail'>{esc(record['error'])}</p>")
     parts += [
         "<h2>Pipeline</h2>",
-        _img(plots.dag_figure(record["steps"], edges(record)), "DAG"),
-        _steps_table(record),
+        img(dag_figure(steps, edges({"steps": steps})), "DAG"),
+        steps_table(record),
     ]
-
-    model = next((s for s in record["steps"] if s["component"] == "trainer"), None)
-    if model and load_manifest(model.get("uri", "")):
-        summary = load_manifest(model["uri"]).get("summary", {})
-        parts += [
-            "<h2>Training</h2>",
-            f"<p>{_esc(summary.get('backend'))} / {_esc(summary.get('distribution'))}: "
-            f"{_esc(summary.get('reason'))}</p>",
-        ]
-        curves = training_curves(model["uri"])
-        if curves:
-            parts.append(_img(plots.curves_figure(curves), "training curves"))
-
-    ev_step = next((s for s in record["steps"] if s["component"] == "evaluator"), None)
-    ev = evaluation(ev_step["uri"]) if ev_step and by_step.get(ev_step["step"]) else None
-    if ev:
-        parts += ["<h2>Evaluation</h2>", _verdict(ev), _metrics_table(ev)]
-        baseline_slices = (ev.get("baseline") or {}).get("slices", {})
-        metric = "accuracy" if "accuracy" in ev["metrics"] else "mae"
-        for feature, values in ev.get("slices", {}).items():
-            parts += [
-                f"<h3>By {_esc(feature)}</h3>",
-                _img(
-                    plots.slices_figure(feature, values, baseline_slices.get(feature), metric),
-                    f"slices by {feature}",
-                ),
-            ]
-        shift = (ev.get("baseline") or {}).get("shift") or {}
-        if shift:
-            parts.append(_shift_table(shift, metric))
-        if "confusion_matrix" in ev["metrics"]:
-            parts.append(
-                _img(plots.confusion_figure(ev["metrics"]["confusion_matrix"]), "confusion matrix")
-            )
-        if ev["metrics"].get("calibration"):
-            parts.append(
-                _img(plots.calibration_figure(ev["metrics"]["calibration"]), "calibration")
-            )
-    pusher = next((s for s in record["steps"] if s["component"] == "pusher"), None)
-    if pusher and pusher.get("summary"):
-        parts += ["<h2>Push</h2>", f"<p>{_esc(summarize('pusher', pusher['summary']))}</p>"]
-
+    for step in record["steps"]:
+        uri = step.get("uri", "")
+        if step.get("status") not in ("executed", "cached") or not uri or not is_committed(uri):
+            continue
+        section = get_spec(step["component"]).render_report(open_artifact(uri), step)
+        if section:
+            parts.append(section)
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>tfpipe "
-        f"{_esc(record['run_id'])}</title><style>{STYLE}</style></head><body>"
+        f"{esc(record['run_id'])}</title><style>{STYLE}</style></head><body>"
         + "\n".join(parts)
         + "<script>document.body.dataset.plotsLoaded = Array.from(document.images)"
         ".filter(i => i.complete && i.naturalWidth > 0).length;</script></body></html>"
     )
-    directory = os.path.join(home, record["pipeline"], "runs", record["run_id"])
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, "report.html")
+    path = run.report_path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         f.write(page)
     os.replace(path + ".tmp", path)

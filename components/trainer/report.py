@@ -1,33 +1,17 @@
-"""Everything a report shows, read from the run record, the manifests and the artifacts."""
+"""The trainer's report section: how it was trained and why, and its training curves (read from
+the TensorBoard event files without importing TensorFlow)."""
 
 from __future__ import annotations
 
 import glob
-import json
 import os
 import struct
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-
-def load_manifest(uri: str) -> dict[str, Any]:
-    try:
-        with open(os.path.join(uri, "manifest.json"), encoding="utf-8") as f:
-            return json.load(f)
-    except (FileNotFoundError, TypeError):
-        return {}
-
-
-def edges(record: dict[str, Any]) -> list[tuple[str, str]]:
-    """(upstream step, downstream step) pairs, from the manifests' input URIs."""
-    by_uri = {s.get("uri"): s["step"] for s in record["steps"]}
-    pairs = []
-    for s in record["steps"]:
-        for inp in load_manifest(s.get("uri", "")).get("inputs", {}).values():
-            if inp["uri"] in by_uri:
-                pairs.append((by_uri[inp["uri"]], s["step"]))
-    return pairs
+from components.artifacts import Model
+from components.core.presentation import esc, figure_uri, img, pyplot, section
 
 
 def read_events(path: str) -> Iterator[Any]:
@@ -46,17 +30,16 @@ def read_events(path: str) -> Iterator[Any]:
             yield event_pb2.Event.FromString(data)
 
 
-def training_curves(model_uri: str) -> dict[str, dict[str, list[tuple[int, float]]]]:
+def training_curves(model: Model) -> dict[str, dict[str, list[tuple[int, float]]]]:
     """``{metric: {series: [(step, value)]}}`` from the TensorBoard event files of a model."""
     from tensorboard.util import tensor_util
 
     curves: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(dict)
     for path in sorted(
-        glob.glob(os.path.join(model_uri, "**", "events.out.tfevents.*"), recursive=True)
+        glob.glob(os.path.join(model.root, "**", "events.out.tfevents.*"), recursive=True)
     ):
-        series = os.path.relpath(os.path.dirname(path), model_uri).replace(os.sep, "/")
-        series = series.removeprefix("logs/").replace("checkpoints/", "")
-        series = "train" if series == "checkpoints" else series
+        series = os.path.relpath(os.path.dirname(path), model.root).replace(os.sep, "/")
+        series = series.split("/", 1)[1] if "/" in series else "train"
         for event in read_events(path):
             for value in event.summary.value:
                 if value.HasField("simple_value"):
@@ -78,9 +61,28 @@ def training_curves(model_uri: str) -> dict[str, dict[str, list[tuple[int, float
     }
 
 
-def evaluation(uri: str) -> dict[str, Any] | None:
-    path = os.path.join(uri, "evaluation.json")
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+def curves_figure(curves: dict[str, dict[str, list[tuple[int, float]]]]) -> str:
+    plt = pyplot()
+    names = sorted(curves)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.0), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for series, points in sorted(curves[name].items()):
+            steps, values = zip(*points, strict=True)
+            ax.plot(steps, values, marker="o", markersize=3, label=series)
+        ax.set_title(name)
+        ax.set_xlabel("step / epoch")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return figure_uri(fig)
+
+
+def report(model: Model, step: dict[str, Any]) -> str:
+    summary = model.summary
+    parts = [
+        f"<p>{esc(summary.get('backend'))} / {esc(summary.get('distribution'))}: "
+        f"{esc(summary.get('reason'))}</p>"
+    ]
+    curves = training_curves(model)
+    if curves:
+        parts.append(img(curves_figure(curves), "training curves"))
+    return section("Training", *parts)

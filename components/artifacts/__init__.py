@@ -1,0 +1,50 @@
+"""The artifact catalog: typed accessors for every artifact type, the commit protocol, the store
+that does the I/O, and the TF Serving directory that pushed models go to."""
+
+from components.artifacts.base import (
+    Artifact,
+    ArtifactNotCommitted,
+    artifact_lock,
+    is_committed,
+    open_artifact,
+    read_manifest,
+    remove_stale_staging,
+    staged,
+    utc_now,
+)
+from components.artifacts.serving import ServingDirectory, StaleBaseline
+from components.artifacts.store import read_json, write_json_atomic
+from components.artifacts.types import (
+    Examples,
+    ExampleValidation,
+    Model,
+    ModelEvaluation,
+    PushedModel,
+    TransformGraph,
+    saved_model_info,
+    write_model_card,
+)
+
+__all__ = [
+    "Artifact",
+    "ArtifactNotCommitted",
+    "ExampleValidation",
+    "Examples",
+    "Model",
+    "ModelEvaluation",
+    "PushedModel",
+    "ServingDirectory",
+    "StaleBaseline",
+    "TransformGraph",
+    "artifact_lock",
+    "is_committed",
+    "open_artifact",
+    "read_json",
+    "read_manifest",
+    "remove_stale_staging",
+    "saved_model_info",
+    "staged",
+    "utc_now",
+    "write_json_atomic",
+    "write_model_card",
+]

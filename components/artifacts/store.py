@@ -1,0 +1,161 @@
+"""Where artifacts live: the one place that does I/O on artifact URIs.
+
+An artifact URI is a directory: a local (or mounted) path today, an object-store prefix with the
+same layout tomorrow. Everything that reads or writes artifact bytes goes through a :class:`Store`,
+so another backend is one class here, not an edit in every component.
+
+Commit protocol (local filesystem): the payload is written into a private staging directory next to
+the final one, ``manifest.json`` is written into it last, and the staging directory is renamed onto
+the final URI, which is atomic on a POSIX filesystem. A reader trusts only a manifest, so it sees a
+committed artifact or nothing. Each staging directory holds an ``fcntl`` lock for as long as its
+writer lives; the lock goes away with the process however it ends (a kill -9 included), so the
+leftovers of dead writers can be told from a directory a concurrent writer is filling right now.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+MANIFEST = "manifest.json"
+STAGING_MARK = ".staging-"
+LEASE = ".lease"
+
+
+def write_json_atomic(path: str, payload: Any) -> None:
+    """Write JSON so that readers see the old file or the new one, never a torn one."""
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(payload, f, indent=2, sort_keys=True, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_json(path: str) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+class LocalStore:
+    """Artifacts as directories of a local or mounted POSIX filesystem."""
+
+    scheme = "file"
+
+    def join(self, uri: str, *parts: str) -> str:
+        return os.path.join(uri, *parts)
+
+    def manifest_path(self, uri: str) -> str:
+        return os.path.join(uri, MANIFEST)
+
+    def is_committed(self, uri: str) -> bool:
+        return os.path.isfile(self.manifest_path(uri))
+
+    def read_manifest(self, uri: str) -> dict[str, Any] | None:
+        try:
+            return read_json(self.manifest_path(uri))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def local_dir(self, uri: str) -> str:
+        """A local directory holding the committed payload (here: the artifact itself)."""
+        return uri
+
+    @contextlib.contextmanager
+    def staging(self, uri: str) -> Iterator[str]:
+        """A private, leased staging directory for ``uri``; removed unless committed."""
+        final = uri.rstrip("/")
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        staging = f"{final}{STAGING_MARK}{uuid.uuid4().hex[:8]}"
+        os.makedirs(staging)
+        lease = open(os.path.join(staging, LEASE), "w")
+        fcntl.flock(lease, fcntl.LOCK_EX)
+        try:
+            yield staging
+        finally:
+            lease.close()
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def commit(self, staging: str, uri: str, manifest: dict[str, Any]) -> bool:
+        """Write the manifest last and move the payload into place. ``False`` when another writer
+        committed the same URI first (same fingerprint, so the same content): theirs is kept."""
+        write_json_atomic(os.path.join(staging, MANIFEST), manifest)
+        try:
+            os.rename(staging, uri.rstrip("/"))
+        except OSError:
+            if not self.is_committed(uri):
+                raise
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(uri, LEASE))  # still locked by our open handle until then
+        return True
+
+    @contextlib.contextmanager
+    def lock(self, uri: str, on_wait: Callable[[], None]) -> Iterator[None]:
+        """Exclusive right to write ``uri`` (an ``fcntl`` lock, released when the holder exits
+        or dies). ``on_wait`` is called once if another holder makes us wait."""
+        step_dir, name = os.path.split(uri.rstrip("/"))
+        locks = os.path.join(os.path.dirname(step_dir), ".locks", os.path.basename(step_dir))
+        os.makedirs(locks, exist_ok=True)
+        with open(os.path.join(locks, name + ".lock"), "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                on_wait()
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def remove_stale_staging(self, uri: str) -> list[str]:
+        """Remove staging directories of ``uri`` whose writer is gone (its lease lock is free);
+        a directory that a live writer holds is left alone. Returns what was removed."""
+        parent, name = os.path.split(uri.rstrip("/"))
+        if not os.path.isdir(parent):
+            return []
+        removed = []
+        for entry in os.listdir(parent):
+            if not entry.startswith(name + STAGING_MARK):
+                continue
+            path = os.path.join(parent, entry)
+            if _writer_alive(path):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        return removed
+
+
+def _writer_alive(staging: str) -> bool:
+    try:
+        lease = open(os.path.join(staging, LEASE))
+    except FileNotFoundError:
+        # No lease yet: a writer that is just starting (give it a minute), or one that died
+        # before taking it.
+        try:
+            return time.time() - os.stat(staging).st_mtime < 60
+        except FileNotFoundError:
+            return False
+    with lease:
+        try:
+            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+
+
+_LOCAL = LocalStore()
+
+
+def store_for(uri: str) -> LocalStore:
+    """The store that serves ``uri``."""
+    return _LOCAL

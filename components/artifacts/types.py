@@ -1,0 +1,194 @@
+"""One typed accessor per artifact type (TFX's standard artifact names), each owning its layout.
+
+A component asks its output for the place to write (``examples.shard_path("train", 0, 4)``) and
+its inputs for what to read (``examples.split_files("eval")``); no component, runner or report
+spells another component's file names.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any
+
+from components.artifacts.base import Artifact
+from components.core.errors import InputDataError
+from components.core.schema import Schema
+
+
+class Examples(Artifact):
+    """Hash-split, sharded ``tf.Example`` TFRecords, the schema they were encoded with, per-split
+    statistics and the rows set aside as malformed."""
+
+    TYPE = "Examples"
+    SUFFIX = ".tfrecord"
+
+    def splits(self) -> list[str]:
+        base = self.path("splits")
+        return sorted(os.listdir(base)) if os.path.isdir(base) else []
+
+    def split_files(self, split: str) -> list[str]:
+        files = sorted(glob.glob(self.path("splits", split, f"*{self.SUFFIX}*")))
+        if not files:
+            raise InputDataError(
+                f"{self.TYPE} artifact {self.uri} has no '{split}' split "
+                f"(splits: {self.splits()}); adjust the split parameters"
+            )
+        return files
+
+    def shard_path(self, split: str, index: int, count: int) -> str:
+        directory = self.path("splits", split)
+        os.makedirs(directory, exist_ok=True)
+        return os.path.join(directory, f"data-{index:05d}-of-{count:05d}{self.SUFFIX}")
+
+    def schema(self) -> Schema:
+        return Schema.from_json(self._read_json("schema.json"))
+
+    def write_schema(self, schema: Schema) -> None:
+        self._write_json(schema.to_json(), "schema.json")
+
+    def statistics(self) -> dict[str, Any]:
+        """``{split: {column: {count, missing, min, max, mean, top, histogram}}}``."""
+        path = self.path("statistics.json")
+        return self._read_json("statistics.json") if os.path.exists(path) else {}
+
+    def write_statistics(self, statistics: dict[str, Any]) -> None:
+        self._write_json(statistics, "statistics.json")
+
+    @property
+    def rejected_path(self) -> str:
+        """Malformed input rows set aside (CSV: file, line, reason, raw text)."""
+        return self.path("rejected.csv")
+
+
+class ExampleValidation(Artifact):
+    """Anomalies of new data against the expected schema (TFX: ExampleAnomalies)."""
+
+    TYPE = "ExampleValidation"
+
+    def anomalies(self) -> list[dict[str, Any]]:
+        return list(self._read_json("anomalies.json")["anomalies"])
+
+    def report(self) -> dict[str, Any]:
+        return dict(self._read_json("anomalies.json"))
+
+    def write_report(self, report: dict[str, Any]) -> None:
+        self._write_json(report, "anomalies.json")
+
+
+class TransformGraph(Artifact):
+    """The tf.Transform output (graph + vocabularies + raw and transformed schemas) and, when
+    materialized, transformed copies of the splits."""
+
+    TYPE = "TransformGraph"
+
+    @property
+    def graph_dir(self) -> str:
+        return self.path("transform_graph")
+
+    @property
+    def temp_dir(self) -> str:
+        return self.path("tmp")
+
+    @property
+    def materialized(self) -> bool:
+        return os.path.isdir(self.path("transformed"))
+
+    def transformed_files(self, split: str) -> list[str]:
+        files = sorted(glob.glob(self.path("transformed", split, "*.tfrecord*")))
+        if not files:
+            raise InputDataError(f"{self.uri} holds no transformed '{split}' split")
+        return files
+
+    def transformed_shard_path(self, split: str, index: int, count: int) -> str:
+        directory = self.path("transformed", split)
+        os.makedirs(directory, exist_ok=True)
+        return os.path.join(directory, f"data-{index:05d}-of-{count:05d}.tfrecord")
+
+
+class Model(Artifact):
+    """A trained model: the serving SavedModel (raw tf.Examples in, transform graph inside), what
+    the trainer recorded about it, its TensorBoard logs and checkpoints."""
+
+    TYPE = "Model"
+
+    @property
+    def serving_dir(self) -> str:
+        return self.path("serving_model")
+
+    @property
+    def logs_dir(self) -> str:
+        return self.path("logs")
+
+    @property
+    def checkpoints_dir(self) -> str:
+        return self.path("checkpoints")
+
+    @property
+    def cluster_file(self) -> str:
+        return self.path("cluster.json")
+
+    def info(self) -> dict[str, Any]:
+        return saved_model_info(self.serving_dir)
+
+    def write_info(self, info: dict[str, Any]) -> None:
+        """Beside the artifact and inside the SavedModel (it travels with every pushed copy)."""
+        self._write_json(info, "model_info.json")
+        self._write_json(info, "serving_model", ASSETS_EXTRA, MODEL_INFO)
+
+
+class ModelEvaluation(Artifact):
+    """Metrics of the candidate (and the baseline it was compared with) and the verdict."""
+
+    TYPE = "ModelEvaluation"
+
+    @property
+    def blessed(self) -> bool:
+        return bool(self.summary.get("blessed"))
+
+    def evaluation(self) -> dict[str, Any]:
+        return dict(self._read_json("evaluation.json"))
+
+    def write_evaluation(self, evaluation: dict[str, Any]) -> None:
+        self._write_json(evaluation, "evaluation.json")
+
+
+class PushedModel(Artifact):
+    """The record of a push: the version and where it went, and the model card pushed with it."""
+
+    TYPE = "PushedModel"
+
+    @property
+    def pushed(self) -> bool:
+        return bool(self.summary.get("pushed"))
+
+    def card(self) -> dict[str, Any] | None:
+        path = self.path(ASSETS_EXTRA, MODEL_CARD)
+        return self._read_json(ASSETS_EXTRA, MODEL_CARD) if os.path.exists(path) else None
+
+    def write_card(self, card: dict[str, Any], markdown: str) -> None:
+        write_model_card(self.root, card, markdown)
+
+
+# The SavedModel side files every copy of a model carries (TF Serving ignores assets.extra).
+ASSETS_EXTRA = "assets.extra"
+MODEL_INFO = "model_info.json"
+MODEL_CARD = "model_card.json"
+MODEL_CARD_MD = "model_card.md"
+
+
+def saved_model_info(saved_model_dir: str) -> dict[str, Any]:
+    """What the trainer recorded next to a SavedModel (task, classes, label, how it was trained)."""
+    from components.artifacts.store import read_json
+
+    return dict(read_json(os.path.join(saved_model_dir, ASSETS_EXTRA, MODEL_INFO)))
+
+
+def write_model_card(directory: str, card: dict[str, Any], markdown: str) -> None:
+    from components.artifacts.store import write_json_atomic
+
+    extra = os.path.join(directory, ASSETS_EXTRA)
+    os.makedirs(extra, exist_ok=True)
+    write_json_atomic(os.path.join(extra, MODEL_CARD), card)
+    with open(os.path.join(extra, MODEL_CARD_MD), "w", encoding="utf-8") as f:
+        f.write(markdown)

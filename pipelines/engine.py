@@ -1,0 +1,280 @@
+"""The run engine shared by the local runner and the Airflow tasks: plan, execute, record.
+
+- :func:`plan` resolves every step (validated parameters, fingerprint, URI, frozen external
+  inputs) without TensorFlow, so caching is decided from files alone.
+- A step executes in its runtime's interpreter, either in a long-lived :class:`Worker` (the local
+  runner: TensorFlow imported once per runtime per run) or as one component CLI process
+  (:func:`run_step_process`, an Airflow task).
+- Each executed step leaves a step record (:func:`step_record`) in the run's directory; the run
+  record and the report are assembled from them (:func:`finish_run`), whichever runner ran it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+from components.artifacts import is_committed, open_artifact
+from components.core.execute import Invocation, resolve
+from components.core.lifeline import lifeline
+from components.core.runtime import child_environment, interpreter
+from pipelines.definition import Pipeline
+from pipelines.home import artifacts_root
+from pipelines.runs import RunLog
+
+
+def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
+    """Resolve every step in topological order."""
+    root = artifacts_root(home, pipeline.name)
+    resolved: dict[str, Invocation] = {}
+    for step in pipeline.topological():
+        upstream = {name: resolved[src] for name, src in step.inputs.items()}
+        resolved[step.name] = resolve(
+            component=step.component,
+            step=step.name,
+            raw_params=step.params,
+            input_uris={n: inv.uri for n, inv in upstream.items()},
+            input_fingerprints={n: inv.fingerprint for n, inv in upstream.items()},
+            runtime=pipeline.step_runtime(step),
+            artifacts_root=root,
+        )
+    return list(resolved.values())
+
+
+def run_header(pipeline: Pipeline, runner: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "runner": runner,
+        "runtime": pipeline.runtime,
+        "overrides": overrides,
+        "plan": [
+            {
+                "step": s.name,
+                "component": s.component,
+                "runtime": pipeline.step_runtime(s),
+                "inputs": dict(s.inputs),
+            }
+            for s in pipeline.topological()
+        ],
+    }
+
+
+def step_record(
+    step: str,
+    component: str,
+    runtime: str,
+    result: dict[str, Any],
+    *,
+    seconds: float,
+    cpu_seconds: float | None = None,
+) -> dict[str, Any]:
+    """One step's record from a component result (``ok`` or an error payload)."""
+    record: dict[str, Any] = {
+        "step": step,
+        "component": component,
+        "runtime": runtime,
+        "seconds": round(seconds, 3),
+        "fingerprint": result.get("fingerprint", ""),
+        "uri": result.get("uri", ""),
+    }
+    if cpu_seconds is not None:
+        record["cpu_seconds"] = round(cpu_seconds, 3)
+    elif "cpu_seconds" in result:
+        record["cpu_seconds"] = result["cpu_seconds"]
+    if "peak_rss_mb" in result:
+        record["peak_rss_mb"] = result["peak_rss_mb"]
+    if result.get("ok"):
+        record["status"] = "cached" if result.get("cached") else "executed"
+        record["summary"] = result.get("summary", {})
+        if result.get("halt"):
+            record["halt"] = result["halt"]
+        if result.get("committed") is False:
+            record["status"] = "executed"
+            record["note"] = result.get("message", "")
+    else:
+        record.update(status="failed", error=result.get("error", "unknown error"))
+        if result.get("error_type"):
+            record["error_type"] = result["error_type"]
+        if result.get("traceback"):
+            record["traceback"] = result["traceback"]
+    return record
+
+
+def cached_result(inv: Invocation) -> dict[str, Any]:
+    artifact = open_artifact(inv.uri)
+    return {
+        "ok": True,
+        "cached": True,
+        "uri": inv.uri,
+        "fingerprint": inv.fingerprint,
+        "summary": artifact.summary,
+        "halt": artifact.halt,
+    }
+
+
+class Worker:
+    """A component worker process in a runtime's interpreter, spoken to over JSON lines."""
+
+    def __init__(self, runtime: str, log_path: str) -> None:
+        read_fd, write_fd = os.pipe()
+        self.runtime = runtime
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        # The worker reads requests from stdin: EOF there (this process gone) ends it too.
+        self.proc = subprocess.Popen(
+            [
+                interpreter(runtime),
+                "-m",
+                "components",
+                "worker",
+                "--result-fd",
+                str(write_fd),
+                "--runtime",
+                runtime,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=self._log,
+            stderr=self._log,
+            pass_fds=(write_fd,),
+            env=child_environment(runtime),
+            start_new_session=True,
+        )
+        os.close(write_fd)
+        self.results: IO[str] = os.fdopen(read_fd, "r", buffering=1)
+
+    def call(self, request: dict[str, Any], on_progress: Callable[[str], None]) -> dict[str, Any]:
+        assert self.proc.stdin
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        self.proc.stdin.flush()
+        for line in self.results:
+            message = json.loads(line)
+            if message.get("event") == "progress":
+                on_progress(message["message"])
+            elif message.get("event") == "result":
+                return dict(message)
+        code = self.proc.wait()
+        return {
+            "ok": False,
+            "error": f"the {self.runtime} worker process died (exit code {code}) while running "
+            f"'{request['step']}'; its log is {self.log_path}",
+        }
+
+    def close(self) -> int:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        code = self.proc.wait()
+        self.results.close()
+        self._log.close()
+        return code
+
+
+def component_command(inv: Invocation, run_id: str) -> list[str]:
+    request = inv.to_request(run_id)
+    command = [
+        interpreter(inv.runtime),
+        "-m",
+        "components",
+        inv.spec.name,
+        "--params",
+        json.dumps(request["params"]),
+        "--external",
+        json.dumps(request["external"]),
+        "--artifacts-root",
+        request["artifacts_root"],
+        "--step",
+        inv.step,
+        "--runtime",
+        inv.runtime,
+        "--run-id",
+        run_id,
+    ]
+    for name, uri in inv.input_uris.items():
+        command += ["--input", f"{name}={uri}"]
+    return command
+
+
+def run_step_process(
+    inv: Invocation, run_id: str, log_path: str, echo: Callable[[str], None] = print
+) -> tuple[dict[str, Any], float, float]:
+    """Run one step as a component CLI process; return (result, wall seconds, CPU seconds of the
+    process and its children). Its output goes to ``echo`` and to ``log_path``."""
+    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with lifeline() as (fd, lifeline_env):
+        proc = subprocess.Popen(
+            component_command(inv, run_id),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=child_environment(inv.runtime, lifeline_env),
+            pass_fds=(fd,),
+            start_new_session=True,
+        )
+        return _follow(proc, inv, log_path, echo, start, before)
+
+
+def _follow(
+    proc: subprocess.Popen,
+    inv: Invocation,
+    log_path: str,
+    echo: Callable[[str], None],
+    start: float,
+    before: resource.struct_rusage,
+) -> tuple[dict[str, Any], float, float]:
+    last = ""
+    assert proc.stdout
+    try:
+        with open(log_path, "a", encoding="utf-8") as log:
+            for line in proc.stdout:
+                echo(line.rstrip("\n"))
+                log.write(line)
+                if line.strip():
+                    last = line
+        code = proc.wait()
+    finally:
+        _kill_group(proc)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    try:
+        result = json.loads(last)
+    except json.JSONDecodeError:
+        result = {"ok": False, "error": f"{inv.spec.name} exited with code {code}"}
+    if code != 0 and result.get("ok"):
+        result = {"ok": False, "error": f"{inv.spec.name} exited with code {code}"}
+    return result, time.perf_counter() - start, cpu
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Stop the component process and anything it started (it leads its own process group)."""
+    import signal
+
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def finish_run(
+    run: RunLog, *, error: str | None = None, seconds: float | None = None, report: bool = True
+) -> dict[str, Any]:
+    """Assemble, report and save the record of a run that is over."""
+    record = run.assemble(final=True, error=error, seconds=seconds)
+    if report:
+        try:
+            from pipelines.report import render_report
+
+            record["report"] = render_report(record, run)
+        except Exception as exc:  # a plotting problem is recorded, never fails the run
+            record["report_error"] = f"{type(exc).__name__}: {exc}"
+    run.save(record)
+    return record
+
+
+def committed(uri: str) -> bool:
+    return bool(uri) and is_committed(uri)

@@ -1,0 +1,25 @@
+"""Where tfpipe keeps artifacts, run records, reports and pushed models: one definition for the
+CLI, the local runner and the Airflow DAGs, so ``tfpipe runs`` sees Airflow runs too."""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_HOME = os.path.join("~", ".tfpipe")
+
+
+def default_home() -> str:
+    """``$TFPIPE_HOME``, else ``~/.tfpipe`` (``make`` sets it to ``<repo>/.tfpipe``)."""
+    return os.path.abspath(os.path.expanduser(os.environ.get("TFPIPE_HOME") or DEFAULT_HOME))
+
+
+def artifacts_root(home: str, pipeline: str) -> str:
+    return os.path.join(home, pipeline, "artifacts")
+
+
+def runs_dir(home: str, pipeline: str) -> str:
+    return os.path.join(home, pipeline, "runs")
+
+
+def serving_base(home: str) -> str:
+    return os.path.join(home, "serving")
