@@ -11,6 +11,7 @@ from airflow_support import PYTHON, airflow_env, dag_test
 from conftest import REPO
 
 from components.artifacts import open_artifact
+from pipelines.runs import find_run
 
 PARSE = """
 import os, sys, time, json
@@ -64,7 +65,11 @@ def test_dag_test_runs_the_pipeline_with_the_conf_it_was_given(env):
     trainer = result["xcom"]["trainer"]
     manifest = open_artifact(trainer["uri"]).manifest
     assert manifest["parameters"]["train_steps"] == 50  # the conf reached the artifact
-    assert trainer["overrides"] == {"train_steps": 50, "min_accuracy": 0.5}
+    record = find_run(env["TFPIPE_HOME"], trainer["run_id"])  # the same record a local run has
+    assert record["runner"] == "airflow" and record["status"] == "succeeded"
+    assert record["overrides"] == {"train_steps": 50, "min_accuracy": 0.5}
+    assert record["seconds"] > 1 and record["cpu_seconds"] > 1  # real figures, not zeros
+    assert [s["status"] for s in record["steps"]] == ["executed"] * 5
     evaluation = open_artifact(result["xcom"]["evaluator"]["uri"]).manifest
     assert evaluation["parameters"]["thresholds"]["accuracy"]["lower"] == 0.5
     report = result["xcom"]["report"]  # every DAG run gets a run record and a report

@@ -107,7 +107,8 @@ class LocalStore:
         """Exclusive right to write ``uri`` (an ``fcntl`` lock, released when the holder exits
         or dies). ``on_wait`` is called once if another holder makes us wait."""
         step_dir, name = os.path.split(uri.rstrip("/"))
-        locks = os.path.join(os.path.dirname(step_dir), ".locks", os.path.basename(step_dir))
+        root = os.path.dirname(step_dir)  # <home>/<pipeline>/artifacts: locks sit beside it
+        locks = os.path.join(os.path.dirname(root), "locks", os.path.basename(step_dir))
         os.makedirs(locks, exist_ok=True)
         with open(os.path.join(locks, name + ".lock"), "w") as handle:
             try:

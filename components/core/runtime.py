@@ -137,6 +137,7 @@ def child_environment(runtime: str, extra: dict[str, str] | None = None) -> dict
     for key, value in {**COMMON_ENV, **RUNTIMES[check_runtime(runtime)].env}.items():
         env.setdefault(key, value)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root(), env.get("PYTHONPATH")]))
+    env["TFPIPE_LOCKS"] = locks_dir()  # the same locks, so both sides compute one fingerprint
     env.update(extra or {})
     return env
 

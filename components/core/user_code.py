@@ -23,14 +23,14 @@ def module_digest(module_file: str, what: str) -> str:
     if not os.path.isfile(module_file):
         raise UserCodeError(f"{what}: module_file '{module_file}' does not exist")
     seen: dict[str, str] = {}
-    pending = [os.path.abspath(module_file)]
+    pending = [os.path.realpath(module_file)]
     while pending:
         path = pending.pop()
         if path in seen:
             continue
         seen[path] = file_digest(path)
         pending += _local_imports(path)
-    root = os.path.dirname(os.path.abspath(module_file))
+    root = os.path.dirname(os.path.realpath(module_file))
     return digest(sorted((os.path.relpath(p, root), d) for p, d in seen.items()))
 
 
@@ -58,12 +58,18 @@ def _local_imports(path: str) -> list[str]:
     found = []
     for name in names:
         parts = name.split(".") if not os.path.isabs(name) else [name]
-        roots = [os.path.dirname(path), _PACKAGE_ROOT] if not os.path.isabs(name) else [""]
+        roots = [""]
+        if not os.path.isabs(name):
+            # Beside the module, or tfpipe's own packages (never an installed library: the
+            # runtime's identity covers those, and where they live differs between processes).
+            roots = [os.path.dirname(path)]
+            if parts[0] in ("components", "pipelines"):
+                roots.append(_PACKAGE_ROOT)
         for root in roots:
             base = os.path.join(root, *parts)
             for candidate in (base + ".py", os.path.join(base, "__init__.py")):
                 if os.path.isfile(candidate):
-                    found.append(os.path.abspath(candidate))
+                    found.append(os.path.realpath(candidate))
     return found
 
 

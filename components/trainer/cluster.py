@@ -120,56 +120,30 @@ def run_cluster(
         for (role, i), port in zip(layout, free_ports(len(layout)), strict=False)
     ]
     spec = cluster_spec(tasks)
-    threads = []
+    threads: list[threading.Thread] = []
     with lifeline() as (lifeline_fd, lifeline_env):
-        _start_and_supervise(
-            tasks,
-            spec,
-            command,
-            {**env, **lifeline_env},
-            lifeline_fd,
-            threads,
-            state_file,
-            log,
-            progress,
-            timeout,
-        )
-
-
-def _start_and_supervise(
-    tasks: list[Task],
-    spec: dict[str, list[str]],
-    command: list[str],
-    env: dict[str, str],
-    lifeline_fd: int,
-    threads: list[threading.Thread],
-    state_file: str,
-    log: Callable[[str], None],
-    progress: Callable[[str], None],
-    timeout: float,
-) -> None:
-    try:
-        for t in tasks:
-            tf_config = {"cluster": spec, "task": {"type": t.role, "index": t.index}}
-            t.proc = subprocess.Popen(
-                command,
-                env={**env, "TF_CONFIG": json.dumps(tf_config)},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(lifeline_fd,),
-                start_new_session=True,  # its own process group: killed as a whole
-            )
-            thread = threading.Thread(target=_stream, args=(t, log, progress), daemon=True)
-            thread.start()
-            threads.append(thread)
-        with open(state_file, "w") as f:
-            json.dump({"cluster": spec, "pids": {t.name: t.proc.pid for t in tasks}}, f)
-        progress(f"local cluster up: {', '.join(t.name for t in tasks)} on 127.0.0.1")
-        _supervise(tasks, timeout)
-    finally:
-        stop(tasks)
-        for thread in threads:
-            thread.join(timeout=2)
+        try:
+            for t in tasks:
+                tf_config = {"cluster": spec, "task": {"type": t.role, "index": t.index}}
+                t.proc = subprocess.Popen(
+                    command,
+                    env={**env, **lifeline_env, "TF_CONFIG": json.dumps(tf_config)},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(lifeline_fd,),
+                    start_new_session=True,  # its own process group: killed as a whole
+                )
+                thread = threading.Thread(target=_stream, args=(t, log, progress), daemon=True)
+                thread.start()
+                threads.append(thread)
+            with open(state_file, "w") as f:
+                json.dump({"cluster": spec, "pids": {t.name: t.proc.pid for t in tasks}}, f)
+            progress(f"local cluster up: {', '.join(t.name for t in tasks)} on 127.0.0.1")
+            _supervise(tasks, timeout)
+        finally:
+            stop(tasks)
+            for thread in threads:
+                thread.join(timeout=2)
 
 
 def _failure_message(tasks: list[Task]) -> str:
