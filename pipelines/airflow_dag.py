@@ -25,7 +25,13 @@ from airflow.sdk.exceptions import AirflowSkipException
 from components import get_spec
 from components.core.execute import resolve
 from pipelines.definition import Pipeline
-from pipelines.engine import finish_run, run_header, run_step_process, step_record
+from pipelines.engine import (
+    check_upstream,
+    finish_run,
+    run_header,
+    run_step_process,
+    step_record,
+)
 from pipelines.home import artifacts_root, default_home
 from pipelines.registry import load_pipeline
 from pipelines.runs import RunLog
@@ -104,6 +110,7 @@ def run_component(
         runtime=runtime,
         artifacts_root=artifacts_root(home, pipeline.name),
     )
+    check_upstream(pipeline, step.name, inv)
     result, seconds, cpu = run_step_process(inv, run.given_id, run.log_path(step.name))
     record = step_record(
         step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu

@@ -34,7 +34,7 @@ def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
     resolved: dict[str, Invocation] = {}
     for step in pipeline.topological():
         upstream = {name: resolved[src] for name, src in step.inputs.items()}
-        resolved[step.name] = resolve(
+        inv = resolved[step.name] = resolve(
             component=step.component,
             step=step.name,
             raw_params=step.params,
@@ -43,7 +43,19 @@ def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
             runtime=pipeline.step_runtime(step),
             artifacts_root=root,
         )
+        check_upstream(pipeline, step.name, inv)
     return list(resolved.values())
+
+
+def check_upstream(pipeline: Pipeline, step_name: str, inv: Invocation) -> None:
+    """Cross-step parameter checks (see ``ComponentParams.check_upstream``)."""
+    step = pipeline.step(step_name)
+    inv.params.check_upstream(
+        {
+            name: (pipeline.step(src).component, dict(pipeline.step(src).params))
+            for name, src in step.inputs.items()
+        }
+    )
 
 
 def run_header(pipeline: Pipeline, runner: str, overrides: dict[str, Any]) -> dict[str, Any]:

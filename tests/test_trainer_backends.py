@@ -81,6 +81,7 @@ def test_premade_linear_regressor_and_custom_model_fn(estimator_home):
         "trainer.label_vocabulary": None,
         "trainer.backend": "estimator",
         "evaluator.label": "bill_length_mm",
+        "evaluator.change_thresholds": {},
     }
     linear = run_penguins(
         estimator_home,

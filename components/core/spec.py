@@ -51,6 +51,11 @@ class ComponentParams(pydantic.BaseModel):
     def validate_for_runtime(self, runtime: str) -> None:
         """Refuse parameter combinations the runtime cannot run (raise ParameterError)."""
 
+    def check_upstream(self, upstream: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        """Refuse parameters that cannot work with the steps feeding this one (``{input name:
+        (component, parameters)}``), e.g. a gate on a metric the upstream model cannot produce.
+        Called when the pipeline is planned, before anything runs."""
+
 
 @dataclass
 class Context:

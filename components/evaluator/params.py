@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
 from components.artifacts import ServingDirectory
+from components.core.errors import ParameterError
 from components.core.fingerprint import digest
 from components.core.spec import ComponentParams, External
 
-CLASSIFICATION_METRICS = ("accuracy", "log_loss", "example_count")
-REGRESSION_METRICS = ("mae", "rmse", "r2", "example_count")
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "log_loss",
+    "auc",
+    "pr_auc",
+    "precision",
+    "recall",
+    "f1",
+    "weighted_precision",
+    "weighted_recall",
+    "weighted_f1",
+    "example_count",
+)
+REGRESSION_METRICS = (
+    "mae",
+    "rmse",
+    "r2",
+    "mean_prediction",
+    "mean_label",
+    "calibration",
+    "example_count",
+)
+METRICS = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
 LOWER_IS_BETTER = ("log_loss", "mae", "rmse")
 
 
@@ -35,15 +57,24 @@ class Change(pydantic.BaseModel):
     max_worsening: float = pydantic.Field(default=0.0, ge=0)
 
 
-def _check_names(names: list[str] | dict) -> None:
-    known = set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS)
-    unknown = sorted(set(names) - known)
-    if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(known)}")
-
-
 class EvaluatorParams(ComponentParams):
-    label: str = pydantic.Field(description="the raw label column (as ExampleGen read it)")
+    label: str | None = pydantic.Field(
+        default=None,
+        description="the raw label column (as ExampleGen read it); unset: the model's own label "
+        "(the transformed feature it was trained on, e.g. one preprocessing_fn derives), "
+        "computed from the raw examples by the transform graph inside the exported model",
+    )
+    task: Literal["classification", "regression"] | None = pydantic.Field(
+        default=None,
+        description="checked against the gated metrics before anything runs; unset: the task "
+        "of the trainer that feeds this step",
+    )
+    threshold: float = pydantic.Field(
+        default=0.5, gt=0, lt=1, description="decision threshold of a binary classifier"
+    )
+    max_slice_values: int = pydantic.Field(
+        default=50, gt=0, description="values per slice column measured; later ones: '(other)'"
+    )
     split: str = "eval"
     slice_by: list[str] = pydantic.Field(
         default_factory=list, description="raw columns whose values slice the metrics"
@@ -65,8 +96,33 @@ class EvaluatorParams(ComponentParams):
     @pydantic.field_validator("thresholds", "change_thresholds")
     @classmethod
     def _known_metrics(cls, value: dict) -> dict:
-        _check_names(value)
+        known = sorted(set(CLASSIFICATION_METRICS) | set(REGRESSION_METRICS))
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {', '.join(known)}")
         return value
+
+    def check_metrics(self, task: str, where: str) -> None:
+        """Refuse gates on metrics the task does not produce, naming them and what is there."""
+        available = METRICS[task]
+        for field in ("thresholds", "change_thresholds"):
+            unknown = sorted(set(getattr(self, field)) - set(available))
+            if unknown:
+                raise ParameterError(
+                    f"evaluator.{field} names metric(s) {unknown}, which a {task} model does not "
+                    f"produce ({where}); available: {', '.join(available)}"
+                )
+
+    def check_upstream(self, upstream: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        component, params = upstream.get("model", ("", {}))
+        task = self.task or (
+            params.get("task", "classification") if component == "trainer" else None
+        )
+        if task:
+            self.check_metrics(
+                task,
+                f"the {task} task of step '{component}'" if not self.task else "evaluator.task",
+            )
 
     def serving_directory(self) -> ServingDirectory | None:
         if not self.baseline_model_dir:

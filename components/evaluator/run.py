@@ -14,13 +14,21 @@ from components.evaluator.params import EvaluatorParams
 from components.evaluator.scoring import score
 
 
-def comparability(candidate: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+def comparability(
+    candidate: dict[str, Any], baseline: dict[str, Any] | None, by_class_id: bool
+) -> str:
     """Why the baseline cannot be compared with the candidate ('' when it can)."""
     if baseline is None:
         return "the baseline has no tfpipe model_info (pushed by something else)"
     if candidate["task"] != baseline["task"]:
         return f"it is a {baseline['task']} model, the candidate a {candidate['task']} model"
-    # Different class lists are fine: each model is scored against its own classes by name.
+    # Different class lists are fine for a raw label (each model is scored against its own class
+    # names); a transformed label is a class id, which must mean the same class in both.
+    if by_class_id and candidate.get("classes") != baseline.get("classes"):
+        return (
+            f"its classes {baseline.get('classes')} differ from the candidate's "
+            f"{candidate.get('classes')}, and the label is a class id"
+        )
     return ""
 
 
@@ -54,34 +62,60 @@ def run(ctx: Context) -> dict[str, Any]:
     model: Model = ctx.inputs["model"]
     out: ModelEvaluation = ctx.output
     schema = examples.schema()
-    for column in [p.label, *p.slice_by]:
+    for column in p.slice_by:
         if column not in schema.names:
             raise InputDataError(
-                f"evaluator: '{column}' is not a column of the examples ({schema.names})"
+                f"evaluator: slice column '{column}' is not a column of the examples "
+                f"({schema.names})"
             )
+    candidate_info = model.info()
+    p.check_metrics(candidate_info["task"], f"model {model.uri}")
     files = examples.split_files(p.split)
-    ctx.progress(f"scoring the candidate on '{p.split}' through serving_default")
-    candidate = score(model.serving_dir, files, schema, p.label, p.slice_by, p.batch_size)
-    metrics = candidate["overall"]
-    if metrics["example_count"] == 0:
-        raise InputDataError(f"evaluator: split '{p.split}' has no examples with a label")
+    models = {"candidate": model.serving_dir}
 
     serving: ServingDirectory | None = p.serving_directory()
     version = ctx.external.get("baseline_version")
-    baseline = None
     not_comparable = ""
     if serving is not None and version is not None:
-        not_comparable = comparability(model.info(), serving.info(version))
+        not_comparable = comparability(
+            candidate_info,
+            serving.info(version),
+            by_class_id=p.label is None and candidate_info["task"] == "classification",
+        )
         if not_comparable:
             ctx.progress(f"baseline version {version} not compared: {not_comparable}")
         else:
-            ctx.progress(f"scoring the baseline (version {version}) on the same examples")
-            baseline = score(
-                serving.version_dir(version), files, schema, p.label, p.slice_by, p.batch_size
-            )
-            baseline["model"] = serving.version_dir(version)
-            baseline["version"] = version
-            baseline["shift"] = slice_shift(candidate["slices"], serving.card(version))
+            models["baseline"] = serving.version_dir(version)
+    ctx.progress(
+        f"scoring {' and '.join(models)} on '{p.split}' through serving_default"
+        + (f" (baseline: version {version})" if "baseline" in models else "")
+    )
+    scored = score(
+        models,
+        files,
+        schema,
+        p.label,
+        p.slice_by,
+        batch_size=p.batch_size,
+        threshold=p.threshold,
+        max_slice_values=p.max_slice_values,
+        transform_dir=model.input("transform").graph_dir,
+    )
+    candidate = scored["candidate"]
+    metrics = candidate["overall"]
+    if metrics["example_count"] == 0:
+        raise InputDataError(
+            f"evaluator: split '{p.split}' has no examples with a usable label "
+            f"'{candidate['label']}' ({metrics.get('missing_labels', 0)} missing, "
+            f"{metrics.get('unknown_labels', 0)} not among the model's classes)"
+        )
+    baseline = scored.get("baseline")
+    if baseline is not None:
+        baseline["model"] = serving.version_dir(version) if serving else None
+        baseline["version"] = version
+        baseline["shift"] = slice_shift(
+            candidate["slices"], serving.card(version) if serving else None
+        )
     checks = check_thresholds(metrics, p.thresholds)
     changes = (
         compare_with_baseline(metrics, baseline["overall"], p.change_thresholds) if baseline else []
@@ -90,8 +124,9 @@ def run(ctx: Context) -> dict[str, Any]:
     out.write_evaluation(
         {
             "split": p.split,
+            "label": candidate["label"],
             "metrics": metrics,
-            "details": candidate.get("details", {}),
+            "details": candidate["details"],
             "slices": candidate["slices"],
             "thresholds": checks,
             "baseline": baseline,
@@ -102,7 +137,11 @@ def run(ctx: Context) -> dict[str, Any]:
             "blessed": blessed,
         }
     )
-    headline = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    headline = {
+        k: round(v, 6) if isinstance(v, float) else v
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
     return {
         "blessed": blessed,
         "metrics": headline,

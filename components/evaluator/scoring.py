@@ -1,21 +1,115 @@
-"""Scoring a serving SavedModel on raw examples, overall and per slice, as a client would."""
+"""Scoring serving SavedModels on raw examples, overall and per slice, as a client would.
+
+One pass over the eval split scores the candidate and the baseline on the same batches. Labels come
+from the raw column, or, for a label that ``preprocessing_fn`` computes, from the candidate's
+transform graph (its ``transform_features`` signature, or the TransformGraph it was trained with),
+so both models are judged against the same labels.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from components.artifacts import saved_model_info
+from components.core.errors import InputDataError
 from components.core.schema import Schema
 from components.core.tf_features import DTYPES
 from components.evaluator.metrics import ClassificationMetrics, RegressionMetrics
 
 MISSING = "(missing)"
+OTHER = "(other)"
 
 
-def _column(parsed: tf.SparseTensor, rows: int, as_text: bool) -> np.ndarray:
+@dataclass
+class ScoredModel:
+    """One model's serving signature and its metric accumulators."""
+
+    export_dir: str
+    info: dict[str, Any]
+    serve: Any
+    make: Callable[[bool], Any]
+    overall: Any = None
+    slices: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def classification(self) -> bool:
+        return self.info["task"] == "classification"
+
+
+def load_model(export_dir: str, threshold: float) -> ScoredModel:
+    info = saved_model_info(export_dir)
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    if info["task"] == "classification":
+        k = len(info.get("classes") or []) or 2
+
+        def make(detail: bool) -> Any:
+            return ClassificationMetrics(k, threshold, detail=detail)
+    else:
+
+        def make(detail: bool) -> Any:
+            return RegressionMetrics(detail=detail)
+
+    return ScoredModel(export_dir, info, serve, make, overall=make(True))
+
+
+class Labels:
+    """Where labels come from: a raw column, or the model's transformed label."""
+
+    def __init__(
+        self, label: str | None, schema: Schema, candidate: ScoredModel, transform_dir: str
+    ):
+        self.raw = label
+        self.name = label or candidate.info.get("label") or ""
+        self.classification = candidate.classification
+        self.transform: Any = None
+        if label is None:
+            if not self.name:
+                raise InputDataError(
+                    "evaluator: the model records no label; set evaluator.label to the raw "
+                    "label column"
+                )
+            loaded = tf.saved_model.load(candidate.export_dir)
+            if "transform_features" in loaded.signatures:
+                self.transform = loaded.signatures["transform_features"]
+            else:  # e.g. an Estimator export: the same graph, from the model's TransformGraph
+                import tensorflow_transform as tft
+
+                layer = tft.TFTransformOutput(transform_dir).transform_features_layer()
+                raw_spec = tft.TFTransformOutput(transform_dir).raw_feature_spec()
+
+                def transform(*, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+                    return layer(tf.io.parse_example(examples, raw_spec))
+
+                self.transform = transform
+        elif label not in schema.names:
+            raise InputDataError(
+                f"evaluator: label '{label}' is not a column of the examples ({schema.names})"
+            )
+
+    def spec(self, schema: Schema) -> dict[str, Any]:
+        if self.raw is None:
+            return {}
+        return {self.raw: tf.io.VarLenFeature(DTYPES[schema.column(self.raw).type])}
+
+    def values(self, batch: tf.Tensor, parsed: dict[str, Any], rows: int) -> np.ndarray:
+        """Raw label values per row (text for classes, float for regression; missing marked)."""
+        if self.raw is not None:
+            return column(parsed[self.raw], rows, as_text=self.classification)
+        value = self.transform(examples=batch)[self.name]
+        if isinstance(value, tf.SparseTensor):
+            value = tf.sparse.to_dense(value)
+        array = np.asarray(value.numpy()).reshape(rows, -1)[:, 0]
+        if self.classification:
+            return np.array([str(int(v)) for v in array], dtype=object)
+        return array.astype(float)
+
+
+def column(parsed: tf.SparseTensor, rows: int, as_text: bool) -> np.ndarray:
     """One value per row from an optional raw feature; MISSING (or NaN) where absent."""
     present = np.zeros(rows, dtype=bool)
     present[parsed.indices[:, 0].numpy()] = True
@@ -29,51 +123,106 @@ def _column(parsed: tf.SparseTensor, rows: int, as_text: bool) -> np.ndarray:
     return out
 
 
+def class_ids(model: ScoredModel, labels: np.ndarray, by_id: bool) -> np.ndarray:
+    """Each row's class index in this model's class list (-1: unknown). ``by_id``: labels are
+    already class ids (a transformed label)."""
+    classes = model.info.get("classes") or ["0", "1"]
+    if by_id:
+        ids = np.array([int(v) for v in labels], dtype=np.int64)
+        return np.where((ids >= 0) & (ids < len(classes)), ids, -1)
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index.get(str(v), -1) for v in labels], dtype=np.int64)
+
+
+def batches(files: list[str], batch_size: int) -> Iterator[tf.Tensor]:
+    return iter(tf.data.TFRecordDataset(files).batch(batch_size).prefetch(2))
+
+
 def score(
-    export_dir: str,
+    models: dict[str, str],
     files: list[str],
     schema: Schema,
-    label: str,
+    label: str | None,
     slice_by: list[str],
+    *,
     batch_size: int,
-) -> dict[str, Any]:
-    info = saved_model_info(export_dir)
-    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
-    classification = info["task"] == "classification"
-
-    def accumulator():
-        return ClassificationMetrics(info["classes"]) if classification else RegressionMetrics()
-
-    overall = accumulator()
-    slices: dict[str, dict[str, Any]] = {f: {} for f in slice_by}
-    spec = {c: tf.io.VarLenFeature(DTYPES[schema.column(c).type]) for c in [label, *slice_by]}
-    missing_labels = 0
-    for batch in tf.data.TFRecordDataset(files).batch(batch_size):
+    threshold: float,
+    max_slice_values: int,
+    transform_dir: str,
+) -> dict[str, dict[str, Any]]:
+    """Score every model of ``models`` (name -> SavedModel dir; the first is the candidate, whose
+    label defines the truth) on the same examples; return per model overall/slices/details."""
+    loaded = {name: load_model(path, threshold) for name, path in models.items()}
+    candidate = next(iter(loaded.values()))
+    labels = Labels(label, schema, candidate, transform_dir)
+    spec = {**labels.spec(schema)}
+    for s in slice_by:
+        spec[s] = tf.io.VarLenFeature(DTYPES[schema.column(s).type])
+    missing_labels = unknown_labels = 0
+    seen_values: dict[str, set[str]] = {s: set() for s in slice_by}
+    for batch in batches(files, batch_size):
         rows = int(batch.shape[0])
-        parsed = tf.io.parse_example(batch, spec)
-        labels = _column(parsed[label], rows, as_text=classification)
-        has_label = labels != MISSING if classification else ~np.isnan(labels)
+        parsed = tf.io.parse_example(batch, spec) if spec else {}
+        values = labels.values(batch, parsed, rows)
+        has_label = values != MISSING if labels.classification else ~np.isnan(values.astype(float))
         missing_labels += int((~has_label).sum())
         if not has_label.any():
             continue
-        outputs = serve(examples=tf.boolean_mask(batch, has_label))
-        labels = labels[has_label]
-        scores = (outputs["probabilities"] if classification else outputs["predictions"]).numpy()
-        overall.update(labels, scores)
-        for feature in slice_by:
-            values = _column(parsed[feature], rows, as_text=True)[has_label]
-            for value in np.unique(values):
-                mask = values == value
-                acc = slices[feature].setdefault(value, accumulator())
-                acc.update(labels[mask], scores[mask])
-    result = overall.result(detail=False)
-    result["missing_labels"] = missing_labels
-    return {
-        "overall": result,
-        "details": overall.details(),
-        "slices": {
-            f: {v: a.result(detail=False) for v, a in sorted(vals.items())}
-            for f, vals in slices.items()
-        },
-        "task": info["task"],
-    }
+        kept = tf.boolean_mask(batch, has_label)
+        values = values[has_label]
+        slice_values = {
+            s: _capped(
+                column(parsed[s], rows, as_text=True)[has_label], seen_values[s], max_slice_values
+            )
+            for s in slice_by
+        }
+        for model in loaded.values():
+            outputs = model.serve(examples=kept)
+            if model.classification:
+                scores = outputs["probabilities"].numpy()
+                truth = class_ids(model, values, by_id=label is None)
+                known = truth >= 0
+                if model is candidate:
+                    unknown_labels += int((~known).sum())
+                truth, scores_known = truth[known], scores[known]
+                row_slices = {s: v[known] for s, v in slice_values.items()}
+            else:
+                truth, scores_known = values.astype(float), outputs["predictions"].numpy()
+                row_slices = slice_values
+            model.overall.update(truth, scores_known)
+            for s, vals in row_slices.items():
+                for value in np.unique(vals):
+                    mask = vals == value
+                    acc = model.slices.setdefault(s, {}).get(value)
+                    if acc is None:
+                        acc = model.slices[s][value] = model.make(False)
+                    acc.update(truth[mask], scores_known[mask])
+    results = {}
+    for name, model in loaded.items():
+        overall = model.overall.result()
+        overall["missing_labels"] = missing_labels
+        if model.classification:
+            overall["unknown_labels"] = unknown_labels
+        results[name] = {
+            "overall": overall,
+            "details": model.overall.details(model.info.get("classes") or ["0", "1"]),
+            "slices": {
+                s: {v: acc.result() for v, acc in sorted(values.items())}
+                for s, values in model.slices.items()
+            },
+            "task": model.info["task"],
+            "label": labels.name,
+        }
+    return results
+
+
+def _capped(values: np.ndarray, seen: set[str], limit: int) -> np.ndarray:
+    """Slice values beyond the first ``limit`` distinct ones become OTHER (bounded memory)."""
+    out = values.copy()
+    for value in np.unique(values):
+        if value not in seen:
+            if len(seen) >= limit:
+                out[values == value] = OTHER
+                continue
+            seen.add(value)
+    return out

@@ -21,6 +21,7 @@ from components.trainer.data import (
     transform_output,
 )
 from components.trainer.decision import Decision
+from components.trainer.export import classifier_outputs
 from components.trainer.job import TrainingJob
 from components.trainer.keras_backend import build_model
 from components.trainer.params import TrainerParams
@@ -127,7 +128,7 @@ def base_estimator(job: TrainingJob, decision: Decision, config: Any) -> tf.esti
 
 
 def uniform_estimator(
-    base: tf.estimator.Estimator, task: str, classes: list[str] | None, config: Any
+    base: tf.estimator.Estimator, task: str, classes: list[str], config: Any
 ) -> tf.estimator.Estimator:
     """Wrap any Estimator so its predictions match the serving contract of every backend."""
 
@@ -143,10 +144,7 @@ def uniform_estimator(
             outputs = {"predictions": tf.reshape(value, [-1])}
         else:
             probabilities = preds.get("probabilities", next(iter(preds.values())))
-            class_ids = tf.argmax(probabilities, axis=1)
-            outputs = {"probabilities": probabilities, "class_ids": class_ids}
-            if classes:
-                outputs["classes"] = tf.gather(tf.constant(classes), class_ids)
+            outputs = classifier_outputs(probabilities, classes)
         return spec._replace(
             predictions=outputs,
             export_outputs={"serving_default": tf.estimator.export.PredictOutput(outputs)},
@@ -216,7 +214,12 @@ class EstimatorBackend:
         cluster_task = not local and job.cluster.is_cluster
         config = run_config(job.p, decision, job.work_dir, cluster_task)
         base = base_estimator(job, decision, config)
-        return uniform_estimator(base, job.p.task, job.classes, config)
+        return uniform_estimator(base, job.p.task, self.classes, config)
+
+    @property
+    def classes(self) -> list[str]:
+        """Canned classifiers have ``n_classes`` outputs; a converted one-unit Keras model, 2."""
+        return self.job.class_names(self.job.num_classes or None) or ["0", "1"]
 
     def prepare_cluster(self) -> None:
         """model_to_estimator writes the Keras warm-start checkpoint in every task that thinks it
@@ -267,8 +270,9 @@ class EstimatorBackend:
             "final": {k: float(v) for k, v in (metrics or {}).items() if k != "global_step"},
         }
 
-    def export(self, export_dir: str) -> None:
-        """Export the latest checkpoint with a raw-tf.Example receiver (transform graph inside)."""
+    def export(self, export_dir: str) -> list[str] | None:
+        """Export the latest checkpoint with a raw-tf.Example receiver (transform graph inside);
+        return the class names."""
         job = self.job
         estimator = self.build(local=True)
         names = job.feature_names
@@ -284,3 +288,4 @@ class EstimatorBackend:
 
         staging = estimator.export_saved_model(os.path.join(job.work_dir, "export"), receiver)
         os.rename(staging.decode() if isinstance(staging, bytes) else staging, export_dir)
+        return self.classes if job.p.task == "classification" else None

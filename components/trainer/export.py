@@ -13,19 +13,45 @@ from components.trainer.job import TrainingJob
 
 SIGNATURE = "serving_default"
 RAW_SIGNATURE = "serving_raw"
+TRANSFORM_SIGNATURE = "transform_features"
 
 
-def export_keras(model: tf.keras.Model, job: TrainingJob, export_dir: str) -> None:
-    feature_names, task, classes = job.feature_names, job.p.task, job.classes
+def classifier_outputs(scores: tf.Tensor, classes: list[str]) -> dict[str, tf.Tensor]:
+    """The classification contract: ``probabilities`` always ``[N, classes]`` (a sigmoid's
+    ``[N, 1]`` or ``[N]`` becomes ``[1 - p, p]``), ``class_ids`` and ``classes``."""
+    if scores.shape.rank == 1 or scores.shape[-1] == 1:
+        positive = tf.reshape(scores, [-1])
+        scores = tf.stack([1.0 - positive, positive], axis=1)
+    class_ids = tf.argmax(scores, axis=1)
+    return {
+        "probabilities": scores,
+        "class_ids": class_ids,
+        "classes": tf.gather(tf.constant(classes), class_ids),
+    }
+
+
+def export_keras(model: tf.keras.Model, job: TrainingJob, export_dir: str) -> list[str] | None:
+    """Save ``serving_default`` (serialized raw tf.Examples in), ``serving_raw`` (one named tensor
+    per raw feature) and ``transform_features`` (raw tf.Examples → transformed features, the label
+    included: what an evaluator reads a computed label through). Returns the class names."""
+    feature_names, task = job.feature_names, job.p.task
     raw_label = job.p.raw_label
+    classes = job.class_names(model.output_shape[-1] if model.output_shape else None)
     output = transform_output(job.transform)
     raw_spec = output.raw_feature_spec()
     model.tft_layer = output.transform_features_layer()
-    class_names = tf.constant(classes) if classes else None
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         return predict(tf.io.parse_example(serialized, raw_spec))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        transformed = model.tft_layer(tf.io.parse_example(serialized, raw_spec))
+        return {
+            k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
+            for k, v in transformed.items()
+        }
 
     # For clients that do not build tf.Examples: one named dense tensor per raw feature.
     named = {k: v for k, v in raw_spec.items() if k != raw_label}
@@ -50,12 +76,15 @@ def export_keras(model: tf.keras.Model, job: TrainingJob, export_dir: str) -> No
         scores = model({name: transformed[name] for name in feature_names}, training=False)
         if task == "regression":
             return {"predictions": tf.reshape(scores, [-1])}
-        class_ids = tf.argmax(scores, axis=1)
-        outputs = {"probabilities": scores, "class_ids": class_ids}
-        if class_names is not None:
-            outputs["classes"] = tf.gather(class_names, class_ids)
-        return outputs
+        return classifier_outputs(scores, classes or ["0", "1"])
 
     tf.saved_model.save(
-        model, export_dir, signatures={SIGNATURE: serve_examples, RAW_SIGNATURE: serve_raw}
+        model,
+        export_dir,
+        signatures={
+            SIGNATURE: serve_examples,
+            RAW_SIGNATURE: serve_raw,
+            TRANSFORM_SIGNATURE: transform_features,
+        },
     )
+    return classes

@@ -49,7 +49,9 @@ class TrainingJob:
 
     @property
     def num_classes(self) -> int:
-        return self.schema.num_classes
+        """Classes of the label: ``trainer.num_classes``, else its vocabulary or integer domain
+        (0 when neither says, e.g. a 0/1 label computed in preprocessing_fn)."""
+        return self.p.num_classes or self.schema.num_classes
 
     @property
     def classes(self) -> list[str] | None:
@@ -59,12 +61,22 @@ class TrainingJob:
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
 
+    def class_names(self, output_width: int | None) -> list[str] | None:
+        """What each column of the served ``probabilities`` means: the label vocabulary, else
+        class ids as text; a one-unit (sigmoid) output serves two columns, ``0`` and ``1``."""
+        if self.p.task != "classification":
+            return None
+        if self.classes:
+            return self.classes
+        count = self.num_classes or (2 if output_width in (None, 1) else output_width)
+        return [str(i) for i in range(count)]
+
     @property
     def hparams(self) -> dict[str, Any]:
         """The user's hyperparameters, plus ``num_classes`` for classifiers."""
         hparams = {**self.p.hyperparameters}
         if self.p.task == "classification":
-            hparams.setdefault("num_classes", self.num_classes)
+            hparams.setdefault("num_classes", self.num_classes or 2)
         return hparams
 
     def to_request(self) -> dict[str, Any]:

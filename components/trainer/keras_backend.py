@@ -134,14 +134,14 @@ class KerasBackend:
             "final": {k: float(v[-1]) for k, v in history.history.items()},
         }
 
-    def export(self, export_dir: str) -> None:
+    def export(self, export_dir: str) -> list[str] | None:
         """Export the trained model; after a cluster run, the chief's final weights in a fresh,
         undistributed model."""
         model = self.model
         if model is None:
             model = build_model(self.job)
             model.load_weights(os.path.join(self.job.work_dir, FINAL_WEIGHTS))
-        export_keras(model, self.job, export_dir)
+        return export_keras(model, self.job, export_dir)
 
 
 class _NullScope:

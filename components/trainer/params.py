@@ -19,6 +19,12 @@ class TrainerParams(ComponentParams):
     )
     label: str = pydantic.Field(default="label", description="the transformed label feature")
     task: Literal["classification", "regression"] = "classification"
+    num_classes: int | None = pydantic.Field(
+        default=None,
+        ge=2,
+        description="label classes, when the transformed label has no vocabulary or integer "
+        "domain to tell (default: from the label, else the model's output width)",
+    )
     label_vocabulary: str | None = pydantic.Field(
         default=None,
         description="tf.Transform vocabulary of the label; served predictions then name classes",

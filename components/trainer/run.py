@@ -53,12 +53,12 @@ def run(ctx: Context) -> dict[str, Any]:
 
     ctx.progress("exporting the serving SavedModel (transform graph inside)")
     model: Model = ctx.output
-    backend.export(model.serving_dir)
+    classes = backend.export(model.serving_dir)
     model.write_info(
         {
             "task": job.p.task,
             "label": job.p.label,
-            "classes": job.classes,
+            "classes": classes,
             "features": job.feature_names,
             "signature": "serving_default",
             "training": decision.as_dict(),
@@ -75,7 +75,7 @@ def run(ctx: Context) -> dict[str, Any]:
         "cluster": decision.cluster,
         **stats,
         "task": job.p.task,
-        "classes": job.classes,
+        "classes": classes,
     }
 
 
