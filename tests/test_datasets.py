@@ -32,9 +32,12 @@ def interpolated_pr_auc(y: np.ndarray, p: np.ndarray) -> float:
         dtp, dp = tp[i] - tp[i - 1], (tp[i] + fp[i]) - (tp[i - 1] + fp[i - 1])
         if dp <= 0 or dtp <= 0:
             continue
+        # From the stricter point (i-1) to the looser one (i), precision interpolated linearly
+        # in the number of predicted positives.
         slope = dtp / dp
-        intercept = tp[i] - slope * (tp[i] + fp[i])
-        ratio = (tp[i - 1] + fp[i - 1]) / (tp[i] + fp[i]) if tp[i - 1] + fp[i - 1] > 0 else 1.0
+        before = tp[i - 1] + fp[i - 1]
+        intercept = tp[i - 1] - slope * before
+        ratio = (tp[i] + fp[i]) / before if before > 0 else 1.0
         total += slope * (dtp + intercept * np.log(ratio)) / positives
     return float(total)
 

@@ -105,9 +105,7 @@ class ClassificationMetrics:
         if not len(labels):
             return
         probabilities = np.asarray(probabilities, np.float32)
-        predicted = self._update(
-            tf.constant(labels, tf.int64), tf.constant(probabilities)
-        ).numpy()
+        predicted = self._update(tf.constant(labels, tf.int64), tf.constant(probabilities)).numpy()
         self.count += len(labels)
         if self.detail:
             if self.binary:  # reliability of the positive-class probability

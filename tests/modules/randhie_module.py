@@ -6,7 +6,7 @@ import tensorflow_transform as tft
 
 from components.transform.helpers import fill_missing_with_mean
 
-NUMERIC = ["lncoins", "lpi", "fmde", "physlim", "ndisease", "hlthg", "hlthf", "hlthp", "idp"]
+NUMERIC = ["lncoins", "lpi", "fmde", "physlm", "disea", "hlthg", "hlthf", "hlthp", "idp"]
 
 
 def preprocessing_fn(inputs):
