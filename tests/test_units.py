@@ -14,9 +14,8 @@ from components.artifacts import ServingDirectory, StaleBaseline
 from components.core.errors import InputDataError, ParameterError
 from components.core.fingerprint import content_digests, data_digest, digest
 from components.core.runtime import pinned_packages, runtime_identity
-from components.core.schema import Schema, SchemaBuilder, check_against
 from components.core.user_code import module_digest
-from components.example_gen.run import HashSplitter
+from components.example_gen.split import HashSplitter, row_hash
 from components.trainer.cluster_config import ClusterConfig
 from components.trainer.decision import decide
 from components.trainer.params import TrainerParams
@@ -86,39 +85,70 @@ def test_trainer_parameters_refuse_impossible_combinations():
         params(backend="estimator", estimator="DNNClassifier").validate_for_runtime("modern")
 
 
-# -- ExampleGen's hash split and the schema -----------------------------------------------------
-def test_hash_split_is_stable_and_follows_ratios():
-    splitter = HashSplitter({"train": 0.8, "eval": 0.2}, ["id"])
-    rows = [{"id": str(i)} for i in range(20_000)]
-    first = [splitter(r) for r in rows]
-    assert first == [splitter(r) for r in rows]  # same row, same split, always
-    share = first.count("eval") / len(first)
+# -- ExampleGen: hash split, widening reader, statistics, contract ------------------------------
+def test_hash_split_is_stable_follows_ratios_and_survives_int_to_float_widening():
+    import pyarrow as pa
+
+    splitter = HashSplitter({"train": 0.8, "eval": 0.2})
+    ids = pa.record_batch({"id": pa.array(range(20_000), pa.int64()), "s": ["x"] * 20_000})
+    first = splitter(row_hash(ids))
+    assert (first == splitter(row_hash(ids))).all()  # same row, same split, always
+    share = (first == 1).mean()
     assert 0.18 < share < 0.22
+    widened = pa.record_batch({"id": pa.array(range(20_000), pa.float64()), "s": ["x"] * 20_000})
+    assert (splitter(row_hash(widened)) == first).all()
 
 
-def test_schema_builder_widens_types_and_caps_domains():
-    b = SchemaBuilder(["n", "s"], max_domain_size=3)
-    for n, s in [("1", "a"), ("2.5", "b"), (None, "c"), ("4", "d")]:
-        b.add({"n": n, "s": s})
-    schema = b.build()
-    n, s = schema.column("n"), schema.column("s")
-    assert (n.type, n.min, n.max, n.missing, n.count) == ("float", 1.0, 4.0, 1, 3)
-    assert s.type == "string" and s.domain is None  # 4 values > max_domain_size
-    assert Schema.from_json(schema.to_json()).to_json() == schema.to_json()
+def test_csv_reader_widens_a_column_that_changes_type_late(tmp_path):
+    from components.example_gen.readers import CsvSource, Rejected, Widen
+
+    rows = ["a,b"] + [f"{i},x" for i in range(600_000)] + ["oops,y"]  # beyond block 1
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    source = CsvSource([str(tmp_path / "d.csv")], ["", "NA"], "error")
+    types = source.initial_types({})
+    assert str(types["a"]) == "int64"
+    with pytest.raises(Widen) as widen:
+        for _ in source.batches(types, Rejected()):
+            pass
+    assert str(widen.value.types["a"]) == "double"  # one step at a time: int → float → string
 
 
-def test_schema_check_names_missing_extra_and_widened_columns():
-    expected = Schema.from_json(
-        {"columns": [{"name": "a", "type": "int"}, {"name": "b", "type": "string"}]}
+def test_column_statistics_sample_histogram_and_contract_violations():
+    import numpy as np
+    import pyarrow as pa
+
+    from components.core.contract import ColumnContract
+    from components.example_gen.stats import ColumnStats
+
+    stats = ColumnStats("v", ColumnContract("v", "float", min=0.0, max=10.0))
+    values = pa.array([1.0, 2.0, None, 12.0, -1.0, 5.0])
+    stats.add(values, np.arange(6, dtype=np.uint64))
+    out = stats.to_json("float")
+    assert (out["count"], out["missing"], out["min"], out["max"]) == (5, 1, -1.0, 12.0)
+    assert out["out_of_range"] == 2 and out["inferred_type"] == "int"  # all whole numbers
+    assert sum(out["histogram"]["counts"]) == 5
+    words = ColumnStats("w", ColumnContract("w", "string", domain=("a", "b")))
+    words.add(pa.array(["a", "b", "c", "c", None]), np.arange(5, dtype=np.uint64))
+    assert words.to_json("string")["out_of_domain"] == 2
+
+
+def test_contract_round_trips_through_tensorflow_metadata(tmp_path):
+    from components.core.contract import ColumnContract, Contract, load_contract, to_text
+
+    contract = Contract(
+        {
+            "s": ColumnContract("s", "string", 1.0, ("a", "b")),
+            "i": ColumnContract("i", "int", 0.5, None, 0, 9),
+            "f": ColumnContract("f", "float", 0.0, None, -1.5, None),
+        }
     )
-    actual = Schema.from_json(
-        {"columns": [{"name": "a", "type": "float", "count": 3}, {"name": "c", "type": "int"}]}
-    )
-    with pytest.raises(InputDataError) as err:
-        check_against(actual, expected, "input 'x.csv'", "schema.json")
-    message = str(err.value)
-    assert "missing column(s) ['b']" in message and "unexpected column(s) ['c']" in message
-    assert "'a' has fractional values" in message
+    path = tmp_path / "schema.pbtxt"
+    path.write_text(to_text(contract))
+    assert "string_domain" in path.read_text() and "type: BYTES" in path.read_text()
+    assert load_contract(str(path)) == contract
+    path.write_text("feature { name: ")
+    with pytest.raises(InputDataError, match="not a tensorflow-metadata Schema"):
+        load_contract(str(path))
 
 
 # -- fingerprints and runtimes ------------------------------------------------------------------

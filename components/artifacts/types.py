@@ -55,6 +55,30 @@ class Examples(Artifact):
     def write_statistics(self, statistics: dict[str, Any]) -> None:
         self._write_json(statistics, "statistics.json")
 
+    def reset_splits(self) -> None:
+        """Drop the splits written so far (a pass that must start over)."""
+        import shutil
+
+        shutil.rmtree(self.path("splits"), ignore_errors=True)
+
+    def contract_text(self) -> str | None:
+        """The contract the data was checked against (tensorflow-metadata Schema text)."""
+        path = self.path("contract.pbtxt")
+        return open(path, encoding="utf-8").read() if os.path.exists(path) else None
+
+    def write_contract(self, text: str) -> None:
+        with open(self.path("contract.pbtxt"), "w", encoding="utf-8") as f:
+            f.write(text)
+
+    @property
+    def inferred_contract_path(self) -> str:
+        """A contract proposed from this data (SchemaGen-style), to review and keep."""
+        return self.path("inferred_schema.pbtxt")
+
+    def write_inferred_contract(self, text: str) -> None:
+        with open(self.inferred_contract_path, "w", encoding="utf-8") as f:
+            f.write(text)
+
     @property
     def rejected_path(self) -> str:
         """Malformed input rows set aside (CSV: file, line, reason, raw text)."""
@@ -100,10 +124,8 @@ class TransformGraph(Artifact):
             raise InputDataError(f"{self.uri} holds no transformed '{split}' split")
         return files
 
-    def transformed_shard_path(self, split: str, index: int, count: int) -> str:
-        directory = self.path("transformed", split)
-        os.makedirs(directory, exist_ok=True)
-        return os.path.join(directory, f"data-{index:05d}-of-{count:05d}.tfrecord")
+    def transformed_dir(self, split: str) -> str:
+        return self.path("transformed", split)
 
 
 class Model(Artifact):

@@ -43,7 +43,12 @@ class ExampleGenParams(ComponentParams):
     )
     na_values: list[str] = pydantic.Field(default_factory=lambda: list(DEFAULT_NA))
     schema_file: str | None = pydantic.Field(
-        default=None, description="an expected schema.json (from an earlier ExampleGen) to check"
+        default=None,
+        description="the data contract: a tensorflow-metadata Schema in text format (.pbtxt); "
+        "columns are encoded with its types, and the validator checks the data against it",
+    )
+    shards: int | None = pydantic.Field(
+        default=None, gt=0, description="files per split (default: about one per 64 MB of input)"
     )
     max_domain_size: int = pydantic.Field(
         default=1000, gt=0, description="string columns with more distinct values get no domain"

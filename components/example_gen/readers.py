@@ -1,15 +1,45 @@
-"""Streaming row readers for CSV, TFRecord (tf.Example) and Parquet: one row at a time, any size."""
+"""Readers that turn CSV, Parquet and TFRecord files into typed Arrow record batches.
+
+CSV goes through pyarrow's streaming reader (C++ parsing, constant memory). Column types come from
+the contract when there is one, else pyarrow's inference on the first block; a later value that
+does not fit (text in a number column, a fraction in an integer one) widens that column one step
+(int → float → string) and the pass restarts, so a file is read once in the common case and the
+types hold for every row. Rows with the wrong number of fields fail the run naming the file and row,
+or are set aside when ``on_malformed=skip``.
+"""
 
 from __future__ import annotations
 
-import csv
 import os
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from components.core.errors import InputDataError
 
-Row = dict[str, Any]
+LADDER = [pa.null(), pa.int64(), pa.float64(), pa.string()]
+ARROW = {"int": pa.int64(), "float": pa.float64(), "string": pa.string()}
+BLOCK_SIZE = 4 << 20
+_ERROR_COLUMN = re.compile(r"In CSV column #(\d+)")
+
+
+class Widen(Exception):
+    """A column needs a wider type than assumed: restart the pass with ``types``."""
+
+    def __init__(self, types: dict[str, pa.DataType], why: str) -> None:
+        super().__init__(why)
+        self.types = types
+
+
+@dataclass
+class Rejected:
+    """Rows set aside as malformed: (file, row number, reason, raw text)."""
+
+    rows: list[tuple[str, int | None, str, str]] = field(default_factory=list)
 
 
 def detect_format(files: list[str], fmt: str) -> str:
@@ -34,28 +64,64 @@ def detect_format(files: list[str], fmt: str) -> str:
     return kinds.pop()
 
 
-class CsvReader:
-    """CSV with a header row per file; quoted fields (commas, newlines) and NA markers handled."""
+def _normalise(t: pa.DataType) -> pa.DataType:
+    """Inferred Arrow types on tfpipe's ladder (booleans, dates, … are kept as text)."""
+    if pa.types.is_integer(t):
+        return pa.int64()
+    if pa.types.is_floating(t):
+        return pa.float64()
+    if pa.types.is_null(t):
+        return pa.null()
+    return pa.string()
+
+
+def _widen(t: pa.DataType) -> pa.DataType:
+    return LADDER[min(LADDER.index(t) + 1, len(LADDER) - 1)] if t in LADDER else pa.string()
+
+
+class CsvSource:
+    """CSV files with one header row each (all files must share it)."""
 
     def __init__(self, files: list[str], na_values: list[str], on_malformed: str) -> None:
         self.files = files
-        self.na = set(na_values)
+        self.na_values = na_values
         self.on_malformed = on_malformed
-        self.rejected: list[tuple[str, int, list[str]]] = []
         self.columns = self._common_header()
 
     def _header(self, path: str) -> list[str]:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f), None)
-        if not header or all(not h.strip() for h in header):
+        if os.path.getsize(path) == 0:
             raise InputDataError(
                 f"example_gen: '{path}' is empty (no header row); remove it or fix the export"
             )
-        names = [h.strip() for h in header]
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=1 << 16),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={}, include_columns=None, null_values=self.na_values
+                ),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            )
+            names = [n.strip() for n in reader.schema.names]
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                raise InputDataError(
+                    f"example_gen: '{path}' is empty (no header row); remove it or fix the export"
+                ) from None
+            names = self._header_from_text(path)
+        if not names or all(not n for n in names):
+            raise InputDataError(f"example_gen: '{path}' has an empty header row")
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise InputDataError(f"example_gen: '{path}' repeats column name(s) {dupes}")
         return names
+
+    @staticmethod
+    def _header_from_text(path: str) -> list[str]:
+        import csv
+
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return [h.strip() for h in next(csv.reader(f), [])]
 
     def _common_header(self) -> list[str]:
         first = self._header(self.files[0])
@@ -68,84 +134,173 @@ class CsvReader:
                 )
         return first
 
-    def rows(self, collect_rejected: bool = False) -> Iterator[Row]:
-        width = len(self.columns)
+    def initial_types(self, contract: dict[str, str]) -> dict[str, pa.DataType]:
+        """The contract's types, else pyarrow's inference on the first block of the first file."""
+        reader = self._open(self.files[0], None, Rejected())
+        types = {f.name.strip(): _normalise(f.type) for f in reader.schema}
+        for name, kind in contract.items():
+            if name in types:
+                types[name] = ARROW[kind]
+        return types
+
+    def _open(self, path: str, types: dict[str, pa.DataType] | None, rejected: Rejected) -> Any:
+        def on_invalid(row: Any) -> str:
+            reason = f"expected {row.expected_columns} fields, got {row.actual_columns}"
+            if self.on_malformed == "error":
+                raise InputDataError(
+                    f"example_gen: '{path}' line {row.number}: {reason} "
+                    f"({', '.join(self.columns)}). Fix the row, or set "
+                    "example_gen.on_malformed=skip to set such rows aside"
+                )
+            rejected.rows.append((os.path.basename(path), row.number, reason, row.text))
+            return "skip"
+
+        convert = pacsv.ConvertOptions(
+            null_values=self.na_values,
+            strings_can_be_null=True,
+            true_values=[],
+            false_values=[],
+            column_types=types or {},
+        )
+        try:
+            return pacsv.open_csv(
+                path,
+                # One thread: row numbers are known (errors name the row), and the rest of the
+                # step is single-threaded anyway.
+                read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=False),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=True, invalid_row_handler=on_invalid
+                ),
+                convert_options=convert,
+            )
+        except UnicodeDecodeError as exc:
+            raise InputDataError(f"example_gen: '{path}' is not UTF-8 text ({exc})") from None
+        except pa.ArrowInvalid as exc:
+            raise InputDataError(f"example_gen: cannot read '{path}': {exc}") from None
+
+    def batches(
+        self, types: dict[str, pa.DataType], rejected: Rejected
+    ) -> Iterator[pa.RecordBatch]:
+        """Typed batches of every file, with column names stripped; raises Widen."""
         for path in self.files:
-            with open(path, newline="", encoding="utf-8-sig") as f:
-                reader = csv.reader(f)
-                next(reader, None)
-                for fields in reader:
-                    if not fields:
-                        continue
-                    if len(fields) != width:
-                        if self.on_malformed == "error":
-                            raise InputDataError(
-                                f"example_gen: '{path}' line {reader.line_num}: expected {width} "
-                                f"fields ({', '.join(self.columns)}), got {len(fields)}. Fix the "
-                                "row, or set example_gen.on_malformed=skip to set such rows aside"
-                            )
-                        if collect_rejected:
-                            self.rejected.append((os.path.basename(path), reader.line_num, fields))
-                        continue
-                    yield {
-                        name: (None if value.strip() in self.na else value)
-                        for name, value in zip(self.columns, fields, strict=False)
-                    }
+            reader = self._open(path, types, rejected)
+            names = [n.strip() for n in reader.schema.names]
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except pa.ArrowInvalid as exc:
+                    match = _ERROR_COLUMN.search(str(exc))
+                    if not match:
+                        raise InputDataError(f"example_gen: cannot read '{path}': {exc}") from None
+                    name = names[int(match.group(1))]
+                    wider = {**types, name: _widen(types.get(name, pa.null()))}
+                    raise Widen(wider, f"{name}: {types.get(name)} → {wider[name]}") from None
+                except UnicodeDecodeError as exc:
+                    raise InputDataError(
+                        f"example_gen: '{path}' is not UTF-8 text ({exc}); re-export it as UTF-8"
+                    ) from None
+                yield pa.RecordBatch.from_arrays(batch.columns, names=names)
 
 
-class TFRecordReader:
-    """Files of serialized tf.Example records (GZIP when the name ends in .gz); scalar features."""
-
-    def __init__(self, files: list[str]) -> None:
-        self.files = files
-        names: dict[str, None] = {}
-        for row in self.rows():
-            names.update(dict.fromkeys(row))
-        if not names:
-            raise InputDataError(f"example_gen: TFRecord input {files} holds no features")
-        self.columns = list(names)
-
-    def rows(self, collect_rejected: bool = False) -> Iterator[Row]:
-        import tensorflow as tf
-
-        for path in self.files:
-            compression = "GZIP" if path.endswith(".gz") else ""
-            for index, record in enumerate(tf.data.TFRecordDataset(path, compression)):
-                example = tf.train.Example.FromString(record.numpy())
-                row: Row = {}
-                for name, feature in example.features.feature.items():
-                    kind = feature.WhichOneof("kind")
-                    values = list(getattr(feature, kind).value) if kind else []
-                    if len(values) > 1:
-                        raise InputDataError(
-                            f"example_gen: '{path}' record {index}: feature '{name}' has "
-                            f"{len(values)} values; only single-valued features are supported"
-                        )
-                    row[name] = values[0] if values else None
-                yield row
-
-
-class ParquetReader:
-    """Parquet files read in record batches (never a whole file at once)."""
-
+class ParquetSource:
     def __init__(self, files: list[str]) -> None:
         import pyarrow.parquet as pq
 
         self.files = files
         self.columns = list(pq.ParquetFile(files[0]).schema_arrow.names)
 
-    def rows(self, collect_rejected: bool = False) -> Iterator[Row]:
+    def initial_types(self, contract: dict[str, str]) -> dict[str, pa.DataType]:
+        import pyarrow.parquet as pq
+
+        schema = pq.ParquetFile(self.files[0]).schema_arrow
+        types = {f.name: _normalise(f.type) for f in schema}
+        types.update({n: ARROW[k] for n, k in contract.items() if n in types})
+        return types
+
+    def batches(
+        self, types: dict[str, pa.DataType], rejected: Rejected
+    ) -> Iterator[pa.RecordBatch]:
         import pyarrow.parquet as pq
 
         for path in self.files:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
-                yield from batch.to_pylist()
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536):
+                yield _cast(batch, types, path)
 
 
-def open_reader(files: list[str], fmt: str, na_values: list[str], on_malformed: str):
+class TFRecordSource:
+    """Files of serialized tf.Example records with scalar features (GZIP when named .gz)."""
+
+    def __init__(self, files: list[str]) -> None:
+        self.files = files
+        names: dict[str, None] = {}
+        for rows in self._rows():
+            for row in rows:
+                names.update(dict.fromkeys(row))
+        if not names:
+            raise InputDataError(f"example_gen: TFRecord input {files} holds no features")
+        self.columns = list(names)
+
+    def _rows(self) -> Iterator[list[dict[str, Any]]]:
+        import tensorflow as tf
+
+        for path in self.files:
+            compression = "GZIP" if path.endswith(".gz") else ""
+            for chunk in tf.data.TFRecordDataset(path, compression).batch(65_536):
+                rows = []
+                for index, record in enumerate(chunk.numpy()):
+                    example = tf.train.Example.FromString(record)
+                    row: dict[str, Any] = {}
+                    for name, feature in example.features.feature.items():
+                        kind = feature.WhichOneof("kind")
+                        values = list(getattr(feature, kind).value) if kind else []
+                        if len(values) > 1:
+                            raise InputDataError(
+                                f"example_gen: '{path}' record {index}: feature '{name}' has "
+                                f"{len(values)} values; only single-valued features are supported"
+                            )
+                        value = values[0] if values else None
+                        row[name] = value.decode() if isinstance(value, bytes) else value
+                    rows.append(row)
+                yield rows
+
+    def initial_types(self, contract: dict[str, str]) -> dict[str, pa.DataType]:
+        types: dict[str, pa.DataType] = {}
+        for rows in self._rows():
+            table = pa.Table.from_pylist(rows)
+            for name in table.column_names:
+                t = _normalise(table.column(name).type)
+                old = types.get(name, pa.null())
+                types[name] = max(old, t, key=lambda x: LADDER.index(x) if x in LADDER else 3)
+        types.update({n: ARROW[k] for n, k in contract.items() if n in types})
+        return types
+
+    def batches(
+        self, types: dict[str, pa.DataType], rejected: Rejected
+    ) -> Iterator[pa.RecordBatch]:
+        for rows in self._rows():
+            full = [{n: r.get(n) for n in self.columns} for r in rows]
+            yield _cast(pa.RecordBatch.from_pylist(full), types, self.files[0])
+
+
+def _cast(batch: pa.RecordBatch, types: dict[str, pa.DataType], where: str) -> pa.RecordBatch:
+    arrays = []
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        target = types.get(name, _normalise(col.type))
+        if col.type != target:
+            try:
+                col = col.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise Widen({**types, name: _widen(target)}, f"{name} in {where}") from None
+        arrays.append(col)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def open_source(files: list[str], fmt: str, na_values: list[str], on_malformed: str) -> Any:
     fmt = detect_format(files, fmt)
     if fmt == "csv":
-        return CsvReader(files, na_values, on_malformed)
+        return CsvSource(files, na_values, on_malformed)
     if fmt == "tfrecord":
-        return TFRecordReader(files)
-    return ParquetReader(files)
+        return TFRecordSource(files)
+    return ParquetSource(files)

@@ -1,118 +1,203 @@
-"""ExampleGen entry point: two streaming passes (infer schema, then write splits)."""
+"""ExampleGen entry point: typed Arrow record batches → hash-split, sharded tf.Example TFRecords,
+the schema they were encoded with, per-split statistics and an inferred contract.
+
+One streaming pass (restarted only if a column must be widened), no TensorFlow for CSV and
+Parquet: pyarrow parses, numpy hashes, tfx-bsl encodes, a Python framer writes.
+"""
 
 from __future__ import annotations
 
-import bisect
 import csv
-import json
-import zlib
+import math
+import os
+import time
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from components.artifacts import Examples
+from components.core.contract import Contract, infer_contract, load_contract, to_text
 from components.core.errors import InputDataError
-from components.core.schema import Schema, SchemaBuilder, check_against
+from components.core.schema import ColumnSchema, Schema
 from components.core.spec import Context
+from components.core.tfrecord import TFRecordWriter, encode_examples
 from components.example_gen.params import ExampleGenParams
-from components.example_gen.readers import open_reader
+from components.example_gen.readers import Rejected, Widen, open_source
+from components.example_gen.split import HashSplitter, row_hash, shard_of
+from components.example_gen.stats import ColumnStats, SplitStats, arrow_kind
 
-HASH_BUCKETS = 10_000
-PROGRESS_EVERY = 200_000
-
-
-class HashSplitter:
-    """Assigns a row to a split by a stable hash of its values (same row → same split, always)."""
-
-    def __init__(self, ratios: dict[str, float], hash_columns: list[str]) -> None:
-        total = sum(ratios.values())
-        self.names = list(ratios)
-        self.bounds, acc = [], 0.0
-        for ratio in ratios.values():
-            acc += ratio / total
-            self.bounds.append(round(acc * HASH_BUCKETS))
-        self.columns = hash_columns
-
-    def __call__(self, row: dict[str, Any]) -> str:
-        key = "\x1f".join("" if row.get(c) is None else str(row[c]) for c in self.columns)
-        bucket = zlib.crc32(key.encode()) % HASH_BUCKETS
-        return self.names[min(bisect.bisect_right(self.bounds, bucket), len(self.names) - 1)]
+PROGRESS_EVERY = 500_000
+SHARD_BYTES = 64 << 20  # about one shard per 64 MB of input
 
 
-def encode_example(row: dict[str, Any], schema: Schema):
-    import tensorflow as tf
+def shard_counts(p: ExampleGenParams, files: list[str], splits: list[str]) -> dict[str, int]:
+    if p.shards:
+        return {s: p.shards for s in splits}
+    total = max(1, math.ceil(sum(os.path.getsize(f) for f in files) / SHARD_BYTES))
+    ratios = p.split_ratios if not p.split_column else dict.fromkeys(splits, 1.0)
+    norm = sum(ratios.get(s, 1.0) for s in splits)
+    return {s: max(1, min(64, round(total * ratios.get(s, 1.0) / norm))) for s in splits}
 
-    features = {}
-    for col in schema.columns:
-        value = row.get(col.name)
-        if value is None:
-            continue  # missing values are absent features, as tf.Example intends
-        if col.type == "int":
-            features[col.name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-        elif col.type == "float":
-            features[col.name] = tf.train.Feature(
-                float_list=tf.train.FloatList(value=[float(value)])
-            )
-        else:
-            data = value if isinstance(value, bytes) else str(value).encode()
-            features[col.name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))
-    return tf.train.Example(features=tf.train.Features(feature=features))
+
+class SplitWriter:
+    """The shards of every split; splits named by a column are opened as they appear."""
+
+    def __init__(self, out: Examples, shards: dict[str, int], default_shards: int) -> None:
+        self.out, self.shards, self.default = out, shards, default_shards
+        self.writers: dict[tuple[str, int], TFRecordWriter] = {}
+        self.counts: dict[str, int] = {}
+
+    def write(self, split: str, batch: pa.RecordBatch, hashes: np.ndarray) -> None:
+        count = self.shards.setdefault(split, self.default)
+        shard = shard_of(hashes, count)
+        for k in range(count):
+            rows = np.flatnonzero(shard == k)
+            if not len(rows):
+                continue
+            key = (split, k)
+            if key not in self.writers:
+                self.writers[key] = TFRecordWriter(self.out.shard_path(split, k, count))
+            self.writers[key].write_many(encode_examples(batch.take(pa.array(rows))))
+        self.counts[split] = self.counts.get(split, 0) + batch.num_rows
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    import tensorflow as tf
-
     p: ExampleGenParams = ctx.params
     out: Examples = ctx.output
     files = list(ctx.external["input_files"])
-    reader = open_reader(files, p.format, p.na_values, p.on_malformed)
-    feature_names = [c for c in reader.columns if c != p.split_column]
-    if p.split_column and p.split_column not in reader.columns:
+    contract = load_contract(p.schema_file) if p.schema_file else Contract()
+    source = open_source(files, p.format, p.na_values, p.on_malformed)
+    if p.split_column and p.split_column not in source.columns:
         raise InputDataError(
             f"example_gen: split_column '{p.split_column}' is not a column of {files[0]} "
-            f"(columns: {reader.columns})"
+            f"(columns: {source.columns})"
         )
     for name in p.hash_columns or []:
-        if name not in reader.columns:
-            raise InputDataError(f"example_gen: hash column '{name}' is not a column of {files[0]}")
-
-    ctx.progress(f"pass 1/2: inferring the schema of {len(files)} file(s)")
-    builder = SchemaBuilder(feature_names, p.max_domain_size)
-    for row in reader.rows():
-        builder.add(row)
-    schema = builder.build()
-    if schema.num_rows == 0:
-        raise InputDataError(f"example_gen: input '{p.input}' has a header but no data rows")
-    if p.schema_file:
-        check_against(schema, Schema.load(p.schema_file), f"input '{p.input}'", p.schema_file)
-
-    ctx.progress(f"pass 2/2: writing {schema.num_rows} rows as tf.Examples")
-    splitter = HashSplitter(p.split_ratios, p.hash_columns or reader.columns)
-    writers: dict[str, Any] = {}
-    counts: dict[str, int] = {}
-    for i, row in enumerate(reader.rows(collect_rejected=True), 1):
-        split = str(row.pop(p.split_column)) if p.split_column else splitter(row)
-        if split not in writers:
-            writers[split] = tf.io.TFRecordWriter(out.shard_path(split, 0, 1))
-            counts[split] = 0
-        writers[split].write(encode_example(row, schema).SerializeToString())
-        counts[split] += 1
-        if i % PROGRESS_EVERY == 0:
-            ctx.progress(f"wrote {i}/{schema.num_rows} rows")
-    for writer in writers.values():
-        writer.close()
-
-    out.write_schema(schema)
-    rejected = getattr(reader, "rejected", [])
-    if rejected:
-        with open(out.rejected_path, "w", newline="") as f:
-            out = csv.writer(f)
-            out.writerow(["file", "line", "fields"])
-            for name, line, fields in rejected:
-                out.writerow([name, line, json.dumps(fields)])
-    ctx.log.info("example_gen: %s rows → %s", schema.num_rows, counts)
-    return {
-        "rows": schema.num_rows,
-        "splits": counts,
-        "columns": len(schema.columns),
-        "files": len(files),
-        "rejected_rows": len(rejected),
+        if name not in source.columns:
+            raise InputDataError(
+                f"example_gen: hash column '{name}' is not a column of {files[0]} "
+                f"(columns: {source.columns})"
+            )
+    types = source.initial_types(contract.types)
+    start = time.perf_counter()
+    while True:
+        try:
+            result = _one_pass(ctx, p, out, source, types, contract, files)
+            break
+        except Widen as wider:
+            ctx.progress(f"widening {wider}; restarting the pass")
+            out.reset_splits()
+            types = wider.types
+    splits, stats, rejected, final_types = result
+    rows = sum(splits.values())
+    if rows == 0:
+        raise InputDataError(
+            f"example_gen: input '{p.input}' has a header but no data rows"
+            + (f" ({len(rejected.rows)} malformed rows set aside)" if rejected.rows else "")
+        )
+    encoded = {
+        n: arrow_kind(t) if not pa.types.is_null(t) else "string" for n, t in final_types.items()
     }
+    overall: dict[str, ColumnStats] = {}
+    for split_stats in stats.values():
+        for name, column in split_stats.columns.items():
+            if name not in overall:
+                overall[name] = ColumnStats(name, contract.columns.get(name))
+            overall[name].merge(column)
+    overall_json = {n: s.to_json(encoded[n]) for n, s in overall.items()}
+    out.write_schema(_schema(overall_json, rows, p.max_domain_size))
+    out.write_statistics(
+        {
+            "num_rows": rows,
+            "columns": overall_json,
+            "splits": {s: stats[s].to_json(encoded) for s in splits},
+        }
+    )
+    out.write_inferred_contract(to_text(infer_contract(overall_json, p.max_domain_size)))
+    if p.schema_file:
+        with open(p.schema_file, encoding="utf-8") as f:
+            out.write_contract(f.read())
+    if rejected.rows:
+        with open(out.rejected_path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["file", "line", "reason", "text"])
+            writer.writerows(rejected.rows)
+    seconds = time.perf_counter() - start
+    ctx.log.info("example_gen: %s rows → %s in %.1fs", rows, splits, seconds)
+    return {
+        "rows": rows,
+        "splits": splits,
+        "columns": len(encoded),
+        "files": len(files),
+        "rejected_rows": len(rejected.rows),
+        "rows_per_second": round(rows / seconds) if seconds else None,
+    }
+
+
+def _one_pass(
+    ctx: Context,
+    p: ExampleGenParams,
+    out: Examples,
+    source: Any,
+    types: dict[str, pa.DataType],
+    contract: Contract,
+    files: list[str],
+) -> tuple[dict[str, int], dict[str, SplitStats], Rejected, dict[str, pa.DataType]]:
+    splitter = HashSplitter(p.split_ratios)
+    planned = [] if p.split_column else list(p.split_ratios)
+    shards = shard_counts(p, files, planned or ["all"])
+    writer = SplitWriter(out, dict(shards) if planned else {}, max(shards.values()))
+    rejected = Rejected()
+    stats: dict[str, SplitStats] = {}
+    seen, final_types, next_report = 0, dict(types), PROGRESS_EVERY
+    try:
+        for batch in source.batches(types, rejected):
+            final_types.update({f.name: f.type for f in batch.schema})
+            if p.split_column:
+                labels = batch.column(p.split_column).cast(pa.string()).fill_null("(missing)")
+                batch = batch.drop_columns([p.split_column])
+                hashes = row_hash(batch, p.hash_columns)
+                names = np.asarray(labels.to_pylist(), dtype=object)
+                groups = {str(s): np.flatnonzero(names == s) for s in np.unique(names)}
+            else:
+                hashes = row_hash(batch, p.hash_columns)
+                which = splitter(hashes)
+                groups = {s: np.flatnonzero(which == i) for i, s in enumerate(splitter.names)}
+            for split, rows in groups.items():
+                if not len(rows):
+                    continue
+                part, part_hashes = batch.take(pa.array(rows)), hashes[rows]
+                if split not in stats:
+                    stats[split] = SplitStats(batch.schema.names, contract.columns)
+                stats[split].add(part, part_hashes)
+                writer.write(split, part, part_hashes)
+            seen += batch.num_rows
+            if seen >= next_report:
+                ctx.progress(f"{seen:,} rows written")
+                next_report += PROGRESS_EVERY
+    finally:
+        writer.close()
+    final_types.pop(p.split_column or "", None)
+    return writer.counts, stats, rejected, final_types
+
+
+def _schema(columns: dict[str, dict[str, Any]], rows: int, max_domain: int) -> Schema:
+    out = []
+    for name, s in columns.items():
+        values = s.get("values")
+        domain = (
+            sorted(values)
+            if s["type"] == "string" and values is not None and len(values) <= max_domain
+            else None
+        )
+        out.append(
+            ColumnSchema(
+                name, s["type"], s["count"], s["missing"], s.get("min"), s.get("max"), domain
+            )
+        )
+    return Schema(out, rows)

@@ -74,16 +74,51 @@ def make_dataset(
     repeat: bool,
     seed: int,
 ) -> tf.data.Dataset:
-    """Batched (features, label) pairs, parsed and prefetched in the input pipeline."""
-    spec = transform_output(transform).transformed_feature_spec()
-    files = transform.transformed_files(split)
-    ds = tf.data.TFRecordDataset(files)
+    """Batched (features, label) pairs, read from every shard, parsed and prefetched.
+
+    From the materialized transformed split when Transform wrote one; otherwise from the raw
+    examples, through the transform graph inside the input pipeline (TFX's materialize=False):
+    only the rows training reads are transformed.
+    """
+    output = transform_output(transform)
+    if transform.materialized:
+        files = transform.transformed_files(split)
+        spec = output.transformed_feature_spec()
+
+        def features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+            return tf.io.parse_example(serialized, spec)
+    else:
+        files = transform.input("examples").split_files(split)
+        raw_spec = output.raw_feature_spec()
+        apply = _transform_fn(output)
+
+        def features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+            return apply(tf.io.parse_example(serialized, raw_spec))
+
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if repeat:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     if repeat:
         ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(batch_size, drop_remainder=repeat)
-    ds = ds.map(lambda x: tf.io.parse_example(x, spec), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(features, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(lambda feats: (feats, feats.pop(label)))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _transform_fn(output: tft.TFTransformOutput):
+    """Raw parsed features → transformed ones: the Keras layer (TF2), or the graph import an
+    Estimator's input_fn (TF1 graph mode) needs."""
+    if tf.executing_eagerly():
+        layer = output.transform_features_layer()
+        return lambda raw: dict(layer(raw))
+    return lambda raw: dict(output.transform_raw_features(raw, drop_unused_features=True))
 
 
 def input_throughput(ds: tf.data.Dataset, batches: int, batch_size: int) -> float:

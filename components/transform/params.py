@@ -19,6 +19,11 @@ class TransformParams(ComponentParams):
     analyze_splits: list[str] = pydantic.Field(
         default_factory=lambda: ["train"], description="splits the analyzers (mean, vocab…) see"
     )
+    materialize: bool = pydantic.Field(
+        default=True,
+        description="write transformed copies of the splits; False: only the graph, which the "
+        "trainer then applies to raw examples in its input pipeline (TFX's materialize=False)",
+    )
     beam_args: list[str] = pydantic.Field(
         default_factory=lambda: list(DEFAULT_BEAM_ARGS),
         description="Beam pipeline options, e.g. --runner=DataflowRunner --project=…",

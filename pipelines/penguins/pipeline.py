@@ -72,7 +72,7 @@ def build(home: str) -> Pipeline:
                 params={
                     "input": default_data(),
                     "split_ratios": {"train": 0.8, "eval": 0.2},
-                    "schema_file": os.path.join(HERE, "expected_schema.json"),
+                    "schema_file": os.path.join(HERE, "schema.pbtxt"),
                 },
             ),
             Step(

@@ -1,0 +1,185 @@
+"""Per-split column statistics, accumulated over Arrow record batches in bounded memory.
+
+Per column: count, missing, min / max / mean / std of numbers, value counts of integers and strings
+(dropped once a column has more than ``TRACK_DISTINCT`` distinct values), whether every number
+was a whole number (a float column that arrived all-integer), a histogram from a bounded uniform
+sample (the ``SAMPLE`` smallest row hashes: deterministic), and, given a contract, how many rows
+fall outside its string domain or numeric range. The Examples' schema, the inferred contract, the
+validator's anomalies and the report's plots and drift all come from these figures.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from components.core.contract import ColumnContract
+
+TRACK_DISTINCT = 10_000
+SAMPLE = 20_000
+TOP = 20
+BINS = 10
+
+
+def arrow_kind(t: pa.DataType) -> str:
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t):
+        return "float"
+    return "string"
+
+
+class ColumnStats:
+    def __init__(self, name: str, contract: ColumnContract | None = None) -> None:
+        self.name = name
+        self.contract = contract
+        self.count = self.missing = 0
+        self.min: float | None = None
+        self.max: float | None = None
+        self.sum = self.sum_sq = 0.0
+        self.whole = True  # every number seen was integral
+        self.kind = "null"
+        self.values: Counter | None = Counter()
+        self.sample_hash = np.empty(0, np.uint64)
+        self.sample = np.empty(0, np.float64)
+        self.out_of_domain = self.out_of_range = 0
+
+    def add(self, col: pa.Array, hashes: np.ndarray) -> None:
+        n, nulls = len(col), col.null_count
+        self.missing += nulls
+        self.count += n - nulls
+        if n == nulls:
+            return
+        self.kind = arrow_kind(col.type)
+        present = col.drop_null() if nulls else col
+        if self.kind in ("int", "float"):
+            floats = present.cast(pa.float64())
+            bounds = pc.min_max(floats)
+            lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+            self.min = lo if self.min is None else min(self.min, lo)
+            self.max = hi if self.max is None else max(self.max, hi)
+            values = floats.to_numpy()
+            self.sum += float(values.sum())
+            self.sum_sq += float((values * values).sum())
+            if self.kind == "float" and self.whole:
+                self.whole = bool(np.all(np.floor(values) == values))
+            self._sample(values, hashes[~np.asarray(col.is_null())] if nulls else hashes)
+        if self.values is not None and self.kind != "float":
+            counts = pc.value_counts(present)
+            for value, c in zip(
+                counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True
+            ):
+                self.values[str(value)] += c
+            if len(self.values) > TRACK_DISTINCT:
+                self.values = None
+        if self.contract is not None:
+            self._check(present)
+
+    def _sample(self, values: np.ndarray, hashes: np.ndarray) -> None:
+        """Keep the values of the SAMPLE smallest row hashes: a uniform, reproducible sample."""
+        h = np.concatenate([self.sample_hash, hashes])
+        v = np.concatenate([self.sample, values])
+        if len(h) > SAMPLE:
+            keep = np.argpartition(h, SAMPLE)[:SAMPLE]
+            h, v = h[keep], v[keep]
+        self.sample_hash, self.sample = h, v
+
+    def _check(self, present: pa.Array) -> None:
+        c = self.contract
+        assert c is not None
+        if c.domain is not None:
+            text = present if pa.types.is_string(present.type) else present.cast(pa.string())
+            inside = pc.is_in(text, value_set=pa.array(list(c.domain), pa.string()))
+            self.out_of_domain += len(present) - int(pc.sum(inside).as_py() or 0)
+        if self.kind in ("int", "float") and (c.min is not None or c.max is not None):
+            values = present.cast(pa.float64())
+            outside = pa.array(np.zeros(len(values), bool))
+            if c.min is not None:
+                outside = pc.or_(outside, pc.less(values, c.min))
+            if c.max is not None:
+                outside = pc.or_(outside, pc.greater(values, c.max))
+            self.out_of_range += int(pc.sum(outside).as_py() or 0)
+
+    def merge(self, other: ColumnStats) -> None:
+        """Fold another split's figures in (for the overall statistics)."""
+        self.count += other.count
+        self.missing += other.missing
+        if other.kind != "null":
+            self.kind = other.kind
+        for attr, pick in (("min", min), ("max", max)):
+            mine, theirs = getattr(self, attr), getattr(other, attr)
+            if theirs is not None:
+                setattr(self, attr, theirs if mine is None else pick(mine, theirs))
+        self.sum += other.sum
+        self.sum_sq += other.sum_sq
+        self.whole = self.whole and other.whole
+        if self.values is not None and other.values is not None:
+            self.values.update(other.values)
+            if len(self.values) > TRACK_DISTINCT:
+                self.values = None
+        else:
+            self.values = None
+        self._sample(other.sample, other.sample_hash)
+        self.out_of_domain += other.out_of_domain
+        self.out_of_range += other.out_of_range
+
+    def to_json(self, encoded_type: str) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "type": encoded_type,
+            "inferred_type": "int"
+            if self.kind == "float" and self.whole and self.count
+            else (self.kind if self.kind != "null" else encoded_type),
+            "count": self.count,
+            "missing": self.missing,
+        }
+        if self.kind in ("int", "float") and self.count:
+            mean = self.sum / self.count
+            d.update(
+                min=self.min,
+                max=self.max,
+                mean=mean,
+                std=float(np.sqrt(max(self.sum_sq / self.count - mean * mean, 0.0))),
+                histogram=_histogram(self.sample, self.min, self.max),
+            )
+        if self.values is not None:
+            d["distinct"] = len(self.values)
+            d["top"] = [[v, c] for v, c in self.values.most_common(TOP)]
+            d["values"] = dict(self.values) if len(self.values) <= 1000 else None
+        else:
+            d["distinct"] = None
+        if self.contract is not None:
+            d["out_of_domain"] = self.out_of_domain
+            d["out_of_range"] = self.out_of_range
+        return d
+
+
+def _histogram(sample: np.ndarray, lo: float | None, hi: float | None) -> dict[str, Any]:
+    if lo is None or hi is None or not len(sample):
+        return {"edges": [], "counts": []}
+    if lo == hi:
+        hi = lo + 1.0
+    counts, edges = np.histogram(sample, bins=BINS, range=(lo, hi))
+    return {"edges": edges.tolist(), "counts": counts.tolist(), "sampled": len(sample)}
+
+
+class SplitStats:
+    """The statistics of every column of one split."""
+
+    def __init__(self, names: list[str], contract: dict[str, ColumnContract]) -> None:
+        self.rows = 0
+        self.columns = {n: ColumnStats(n, contract.get(n)) for n in names}
+
+    def add(self, batch: pa.RecordBatch, hashes: np.ndarray) -> None:
+        self.rows += batch.num_rows
+        for name, col in zip(batch.schema.names, batch.columns, strict=True):
+            self.columns[name].add(col, hashes)
+
+    def to_json(self, types: dict[str, str]) -> dict[str, Any]:
+        return {
+            "num_rows": self.rows,
+            "columns": {n: s.to_json(types[n]) for n, s in self.columns.items()},
+        }
