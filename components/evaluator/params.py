@@ -91,7 +91,9 @@ class EvaluatorParams(ComponentParams):
         default_factory=dict,
         description='metric -> {"max_worsening": d}: how much worse than the baseline is allowed',
     )
-    batch_size: int = pydantic.Field(default=1024, gt=0)
+    batch_size: int = pydantic.Field(
+        default=32_768, gt=0, description="raw examples per batch through the serving signature"
+    )
 
     @pydantic.field_validator("thresholds", "change_thresholds")
     @classmethod

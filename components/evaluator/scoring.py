@@ -8,6 +8,7 @@ so both models are judged against the same labels.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ class ScoredModel:
 
     export_dir: str
     info: dict[str, Any]
+    loaded: Any
     serve: Any
     make: Callable[[bool], Any]
     overall: Any = None
@@ -43,7 +45,7 @@ class ScoredModel:
 
 def load_model(export_dir: str, threshold: float) -> ScoredModel:
     info = saved_model_info(export_dir)
-    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    loaded = tf.saved_model.load(export_dir)
     if info["task"] == "classification":
         k = len(info.get("classes") or []) or 2
 
@@ -54,7 +56,11 @@ def load_model(export_dir: str, threshold: float) -> ScoredModel:
         def make(detail: bool) -> Any:
             return RegressionMetrics(detail=detail)
 
-    return ScoredModel(export_dir, info, serve, make, overall=make(True))
+    overall = make(True)
+    overall.compile()  # one traced update for the overall metrics (slices stay eager)
+    return ScoredModel(
+        export_dir, info, loaded, loaded.signatures["serving_default"], make, overall=overall
+    )
 
 
 class Labels:
@@ -73,9 +79,8 @@ class Labels:
                     "evaluator: the model records no label; set evaluator.label to the raw "
                     "label column"
                 )
-            loaded = tf.saved_model.load(candidate.export_dir)
-            if "transform_features" in loaded.signatures:
-                self.transform = loaded.signatures["transform_features"]
+            if "transform_features" in candidate.loaded.signatures:
+                self.transform = candidate.loaded.signatures["transform_features"]
             else:  # e.g. an Estimator export: the same graph, from the model's TransformGraph
                 import tensorflow_transform as tft
 
@@ -104,9 +109,14 @@ class Labels:
         if isinstance(value, tf.SparseTensor):
             value = tf.sparse.to_dense(value)
         array = np.asarray(value.numpy()).reshape(rows, -1)[:, 0]
-        if self.classification:
-            return np.array([str(int(v)) for v in array], dtype=object)
-        return array.astype(float)
+        return array.astype(np.int64 if self.classification else float)
+
+    def present(self, values: np.ndarray) -> np.ndarray:
+        if values.dtype == object:
+            return values != MISSING
+        if values.dtype.kind == "f":
+            return ~np.isnan(values)
+        return np.ones(len(values), bool)
 
 
 def column(parsed: tf.SparseTensor, rows: int, as_text: bool) -> np.ndarray:
@@ -116,7 +126,10 @@ def column(parsed: tf.SparseTensor, rows: int, as_text: bool) -> np.ndarray:
     values = parsed.values.numpy()
     if as_text:
         out = np.full(rows, MISSING, dtype=object)
-        out[present] = [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+        if values.dtype == object:  # bytes
+            out[present] = np.char.decode(values.astype(bytes), "utf-8", errors="replace")
+        else:
+            out[present] = values.astype(str)
     else:
         out = np.full(rows, np.nan)
         out[present] = values
@@ -128,10 +141,11 @@ def class_ids(model: ScoredModel, labels: np.ndarray, by_id: bool) -> np.ndarray
     already class ids (a transformed label)."""
     classes = model.info.get("classes") or ["0", "1"]
     if by_id:
-        ids = np.array([int(v) for v in labels], dtype=np.int64)
+        ids = labels.astype(np.int64)
         return np.where((ids >= 0) & (ids < len(classes)), ids, -1)
     index = {c: i for i, c in enumerate(classes)}
-    return np.array([index.get(str(v), -1) for v in labels], dtype=np.int64)
+    unique, inverse = np.unique(labels.astype(str), return_inverse=True)
+    return np.array([index.get(u, -1) for u in unique], dtype=np.int64)[inverse]
 
 
 def batches(files: list[str], batch_size: int) -> Iterator[tf.Tensor]:
@@ -160,15 +174,16 @@ def score(
         spec[s] = tf.io.VarLenFeature(DTYPES[schema.column(s).type])
     missing_labels = unknown_labels = 0
     seen_values: dict[str, set[str]] = {s: set() for s in slice_by}
+    start = time.perf_counter()
     for batch in batches(files, batch_size):
         rows = int(batch.shape[0])
         parsed = tf.io.parse_example(batch, spec) if spec else {}
         values = labels.values(batch, parsed, rows)
-        has_label = values != MISSING if labels.classification else ~np.isnan(values.astype(float))
+        has_label = labels.present(values)
         missing_labels += int((~has_label).sum())
         if not has_label.any():
             continue
-        kept = tf.boolean_mask(batch, has_label)
+        kept = batch if has_label.all() else tf.boolean_mask(batch, has_label)
         values = values[has_label]
         slice_values = {
             s: _capped(
@@ -197,6 +212,7 @@ def score(
                     if acc is None:
                         acc = model.slices[s][value] = model.make(False)
                     acc.update(truth[mask], scores_known[mask])
+    scoring_seconds = time.perf_counter() - start
     results = {}
     for name, model in loaded.items():
         overall = model.overall.result()
@@ -212,6 +228,7 @@ def score(
             },
             "task": model.info["task"],
             "label": labels.name,
+            "scoring_seconds": round(scoring_seconds, 3),
         }
     return results
 

@@ -111,13 +111,13 @@ def run(ctx: Context) -> dict[str, Any]:
     transformed_spec = tft.TFTransformOutput(out.graph_dir).transformed_feature_spec()
     # tf.Transform maps row to row: each transformed split has its input split's row count.
     counts = {s: examples.summary.get("splits", {}).get(s) for s in splits}
+    processed = rows + (sum(v or 0 for v in counts.values()) if p.materialize else 0)
     return {
         "transformed_features": sorted(transformed_spec),
         "raw_features": sorted(feature_spec),
         "rows": counts,
         "materialized": p.materialize,
         "analyze_seconds": round(analysed, 3),
-        "rows_per_second": round(sum(v or 0 for v in counts.values()) / seconds)
-        if seconds
-        else None,
+        "rows_per_second": round(processed / seconds) if seconds else None,
+        "analyzed_rows_per_second": round(rows / analysed) if analysed else None,
     }

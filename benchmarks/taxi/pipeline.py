@@ -1,0 +1,61 @@
+"""The taxi retraining pipeline of the benchmarks (TFX's Chicago taxi example, same work):
+ExampleGen → Transform → Trainer (Keras, 1000 steps × 40) → Evaluator (derived label, AUC gate
+against the served model) → Pusher. Data: ``$TFPIPE_TAXI_DATA`` (see benchmarks/taxi_data.py)."""
+
+from __future__ import annotations
+
+import os
+
+from pipelines.definition import Pipeline, Step
+from pipelines.home import serving_base
+
+USER_MODULE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "user_module.py")
+
+
+def build(home: str) -> Pipeline:
+    data = os.environ.get("TFPIPE_TAXI_DATA", "taxi.csv")
+    return Pipeline(
+        name="taxi",
+        description="Did the rider tip more than 20 %? (Chicago-taxi-like data)",
+        steps=(
+            Step("example_gen", "example_gen", {"input": data}),
+            # Training reads 1000 × 40 rows; transforming every row of every split up front
+            # would be work nothing reads, so the trainer applies the graph as it reads.
+            Step(
+                "transform",
+                "transform",
+                {"module_file": USER_MODULE, "materialize": False},
+                {"examples": "example_gen"},
+            ),
+            Step(
+                "trainer",
+                "trainer",
+                {
+                    "module_file": USER_MODULE,
+                    "label": "tipped",
+                    "raw_label": "tips",
+                    "train_steps": 1000,
+                    "steps_per_epoch": 250,
+                    "batch_size": 40,
+                    "eval_steps": 25,
+                },
+                {"transform": "transform"},
+            ),
+            Step(
+                "evaluator",
+                "evaluator",
+                {
+                    "thresholds": {"auc": {"lower": 0.6}},
+                    "change_thresholds": {"auc": {"max_worsening": 0.01}},
+                    "baseline_model_dir": os.path.join(serving_base(home), "taxi"),
+                },
+                {"examples": "example_gen", "model": "trainer"},
+            ),
+            Step(
+                "pusher",
+                "pusher",
+                {"serving_base": serving_base(home), "model_name": "taxi"},
+                {"model": "trainer", "evaluation": "evaluator"},
+            ),
+        ),
+    )
