@@ -1,18 +1,21 @@
-"""Time the example pipeline end to end, per component, at several data sizes.
+"""The taxi pipeline end to end at several sizes, next to a lean one-process script doing the same
+work (benchmarks/lean_script.py), interleaved in the same session.
 
-    .venvs/modern/bin/python benchmarks/pipeline_bench.py [--sizes 344,15000,60000] [--repeats 3]
+    .venvs/orchestrator/bin/python benchmarks/pipeline_bench.py --sizes 15000,150000,1000000 \
+        --repeats 3 [--no-lean] [--runtime modern]
 
-Each size runs the full pipeline (ExampleGen → Transform → Trainer 1000 steps × batch 40 →
-Evaluator → Pusher) from an empty store ``--repeats`` times, then once more fully cached. Printed
-figures are medians over the repeats: wall and CPU seconds per component (CPU from the worker's
-rusage; the first component also pays the worker's TensorFlow import), the worker's peak RSS, and
-rows/s through ExampleGen and Transform.
+Every pipeline run starts from an empty store (a fresh ``tfpipe run`` process: planning, one
+worker, the report), then a fully cached re-run is timed the same way. Figures are medians over
+the repeats: wall and CPU seconds of the whole process tree, its peak RSS, each step's seconds,
+rows/s through ExampleGen, Transform and the Evaluator's scoring; the ratio to the lean script;
+and each step's growth exponent between the two largest sizes (1.0 = linear).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -22,103 +25,173 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-
-from benchmarks.synthetic import write_penguins_like  # noqa: E402
-from pipelines.local_runner import run_pipeline  # noqa: E402
-from pipelines.penguins.pipeline import default_data  # noqa: E402
-from pipelines.registry import load_pipeline  # noqa: E402
-
 STEPS = ("example_gen", "transform", "trainer", "evaluator", "pusher")
+PIPELINE = os.path.join(REPO, "benchmarks", "taxi", "pipeline.py")
+RUNTIME_PYTHON = os.path.join(REPO, ".venvs", "{}", "bin", "python")
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def timed(command: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run a command; its wall time, and CPU seconds and peak RSS of its whole process tree."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(command, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return proc, {"wall": wall, "cpu": cpu, "rss": after.ru_maxrss / 1024}
 
 
-def one_run(data: str, runtime: str, train_steps: int) -> dict:
-    with tempfile.TemporaryDirectory(prefix="tfpipe-bench-") as home:
-        overrides = {
-            "runtime": runtime,
-            "example_gen.input": data,
-            "example_gen.schema_file": None,
-            "trainer.train_steps": train_steps,
-            "trainer.batch_size": 40,
-            "evaluator.thresholds": {},
-        }
-        pipeline = load_pipeline("penguins", home).with_overrides(overrides)
-        cpu0, t0 = children_cpu(), time.perf_counter()
-        record = run_pipeline(pipeline, home, overrides=overrides)
-        wall, cpu = time.perf_counter() - t0, children_cpu() - cpu0
-        if record["status"] != "succeeded":
-            raise SystemExit(f"benchmark run failed: {record}")
-        # The cached re-run is timed as a user sees it: a fresh `tfpipe run` process.
-        sets = [f"--set={k}={json.dumps(v)}" for k, v in overrides.items()]
-        t1 = time.perf_counter()
-        proc = subprocess.run(
-            [os.path.join(REPO, "bin", "tfpipe"), "--home", home, "run", "penguins", *sets],
+def data_file(rows: int, directory: str) -> str:
+    path = os.path.join(directory, f"taxi-{rows}.csv")
+    if not os.path.exists(path):
+        subprocess.run(
+            [
+                RUNTIME_PYTHON.format("modern"),
+                os.path.join(REPO, "benchmarks", "taxi_data.py"),
+                "--rows",
+                str(rows),
+                "--out",
+                path,
+            ],
+            check=True,
             capture_output=True,
-            text=True,
         )
-        cached_wall = time.perf_counter() - t1
-        assert proc.returncode == 0 and "nothing to execute" in proc.stdout, proc.stdout
+    return path
+
+
+def pipeline_run(data: str, runtime: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="tfpipe-bench-") as home:
+        env = {**os.environ, "TFPIPE_HOME": home, "TFPIPE_TAXI_DATA": data}
+        command = [os.path.join(REPO, "bin", "tfpipe"), "run", PIPELINE]
+        if runtime != "modern":
+            command += ["--set", f"runtime={runtime}"]
+        proc, figures = timed(command, env)
+        if proc.returncode != 0:
+            raise SystemExit(f"pipeline run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        record_path = next(
+            os.path.join(root, "record.json")
+            for root, _, files in os.walk(os.path.join(home, "taxi", "runs"))
+            if "record.json" in files
+        )
+        with open(record_path) as f:
+            record = json.load(f)
+        cached, cached_figures = timed(command, env)
+        assert "nothing to execute" in cached.stdout, cached.stdout
     steps = {s["step"]: s for s in record["steps"]}
-    return {
-        "wall": wall,
-        "cpu": cpu,
-        "cached_wall": cached_wall,
-        "steps": steps,
-        "rss": max(s.get("peak_rss_mb", 0) for s in steps.values()),
-    }
+    return {**figures, "cached": cached_figures["wall"], "steps": steps}
 
 
-def median(values: list[float]) -> float:
+def lean_run(data: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="tfpipe-lean-") as work:
+        proc, figures = timed(
+            [
+                RUNTIME_PYTHON.format("modern"),
+                os.path.join(REPO, "benchmarks", "lean_script.py"),
+                "--data",
+                data,
+                "--work",
+                work,
+            ],
+            {**os.environ, "PYTHONPATH": REPO},
+        )
+    if proc.returncode != 0:
+        raise SystemExit(f"lean script failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {**figures, "auc": result["eval_auc"]}
+
+
+def med(values: list[float]) -> float:
     return statistics.median(values)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="344,15000,60000")
+    parser.add_argument("--sizes", default="15000,150000,1000000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--runtime", default="modern")
-    parser.add_argument("--train-steps", type=int, default=1000)
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rows_out = []
-    with tempfile.TemporaryDirectory(prefix="tfpipe-bench-data-") as data_dir:
-        for size in sizes:
-            data = write_penguins_like(default_data(), os.path.join(data_dir, f"p{size}.csv"), size)
-            runs = []
-            for i in range(args.repeats):
-                runs.append(one_run(data, args.runtime, args.train_steps))
-                print(
-                    f"  size {size}: repeat {i + 1}/{args.repeats} {runs[-1]['wall']:.1f}s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            rows_out.append((size, runs))
-    print(
-        f"\nExample pipeline, runtime {args.runtime}, trainer {args.train_steps} steps × batch "
-        f"40; medians of {args.repeats} runs\n"
+    parser.add_argument("--no-lean", action="store_true")
+    parser.add_argument(
+        "--data-dir",
+        default=os.path.expanduser("~/.cache/tfpipe/bench-data"),
+        help="generated CSVs are kept here between runs",
     )
-    header = ["rows", "total wall s", "total CPU s", "cached re-run s", "peak RSS MB"]
-    header += [f"{s} s" for s in STEPS] + ["ExampleGen rows/s", "Transform rows/s"]
+    args = parser.parse_args()
+    os.makedirs(args.data_dir, exist_ok=True)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = {}
+    for size in sizes:
+        data = data_file(size, args.data_dir)
+        runs, leans = [], []
+        for i in range(args.repeats):  # interleaved: both see the same machine state
+            runs.append(pipeline_run(data, args.runtime))
+            if not args.no_lean:
+                leans.append(lean_run(data))
+            print(
+                f"  {size} rows, repeat {i + 1}/{args.repeats}: tfpipe {runs[-1]['wall']:.1f}s"
+                + (f", lean {leans[-1]['wall']:.1f}s" if leans else ""),
+                file=sys.stderr,
+                flush=True,
+            )
+        results[size] = (runs, leans)
+
+    print(
+        f"\nTaxi pipeline (runtime {args.runtime}; trainer 1000 steps × 40), "
+        f"medians of {args.repeats}; lean = benchmarks/lean_script.py in the same session\n"
+    )
+    header = [
+        "rows",
+        "tfpipe wall s",
+        "CPU s",
+        "peak RSS MB",
+        "lean wall s",
+        "lean CPU s",
+        "lean RSS MB",
+        "tfpipe / lean",
+        "cached s",
+        *[f"{s} s" for s in STEPS],
+        "ExampleGen rows/s",
+        "Transform rows/s",
+        "Evaluator rows/s",
+        "eval AUC",
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for size, runs in rows_out:
-        per_step = {s: median([r["steps"][s]["seconds"] for r in runs]) for s in STEPS}
+    for size, (runs, leans) in results.items():
+        step = {s: med([r["steps"][s]["seconds"] for r in runs]) for s in STEPS}
+        summary = {s: runs[-1]["steps"][s].get("summary", {}) for s in STEPS}
+        wall = med([r["wall"] for r in runs])
+        lean_wall = med([r["wall"] for r in leans]) if leans else float("nan")
         cells = [
-            str(size),
-            f"{median([r['wall'] for r in runs]):.1f}",
-            f"{median([r['cpu'] for r in runs]):.1f}",
-            f"{median([r['cached_wall'] for r in runs]):.2f}",
-            f"{median([r['rss'] for r in runs]):.0f}",
-            *[f"{per_step[s]:.1f}" for s in STEPS],
-            f"{size / per_step['example_gen']:.0f}",
-            f"{size / per_step['transform']:.0f}",
+            f"{size:,}",
+            f"{wall:.1f}",
+            f"{med([r['cpu'] for r in runs]):.1f}",
+            f"{med([r['rss'] for r in runs]):.0f}",
+            f"{lean_wall:.1f}",
+            f"{med([r['cpu'] for r in leans]) if leans else float('nan'):.1f}",
+            f"{med([r['rss'] for r in leans]) if leans else float('nan'):.0f}",
+            f"{wall / lean_wall:.2f}" if leans else "–",
+            f"{med([r['cached'] for r in runs]):.2f}",
+            *[f"{step[s]:.1f}" for s in STEPS],
+            f"{med([r['steps']['example_gen']['summary']['rows_per_second'] for r in runs]):,.0f}",
+            f"{med([r['steps']['transform']['summary']['rows_per_second'] for r in runs]):,.0f}",
+            f"{med([r['steps']['evaluator']['summary']['rows_per_second'] for r in runs]):,.0f}",
+            f"{summary['evaluator'].get('metrics', {}).get('auc', float('nan')):.4f}",
         ]
         print("| " + " | ".join(cells) + " |")
+    if len(sizes) >= 2:
+        small, large = sizes[-2], sizes[-1]
+        print(
+            f"\nGrowth exponent of each step from {small:,} to {large:,} rows "
+            "(log time ratio / log size ratio; 1.0 = linear, below 1 = fixed costs dominate):"
+        )
+        for s in [*STEPS, "total"]:
+
+            def t(size: int, s: str = s) -> float:
+                runs = results[size][0]
+                return med([r["wall"] if s == "total" else r["steps"][s]["seconds"] for r in runs])
+
+            exponent = math.log(t(large) / t(small)) / math.log(large / small)
+            print(f"- {s}: {exponent:.2f}")
 
 
 if __name__ == "__main__":

@@ -19,13 +19,8 @@ def build(home: str) -> Pipeline:
         description="Did the rider tip more than 20 %? (Chicago-taxi-like data)",
         steps=(
             Step("example_gen", "example_gen", {"input": data}),
-            # Training reads 1000 × 40 rows; transforming every row of every split up front
-            # would be work nothing reads, so the trainer applies the graph as it reads.
             Step(
-                "transform",
-                "transform",
-                {"module_file": USER_MODULE, "materialize": False},
-                {"examples": "example_gen"},
+                "transform", "transform", {"module_file": USER_MODULE}, {"examples": "example_gen"}
             ),
             Step(
                 "trainer",

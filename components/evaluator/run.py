@@ -142,8 +142,10 @@ def run(ctx: Context) -> dict[str, Any]:
         for k, v in metrics.items()
         if isinstance(v, (int, float)) and not isinstance(v, bool)
     }
+    seconds = candidate["scoring_seconds"]
     return {
         "blessed": blessed,
+        "rows_per_second": round(metrics["example_count"] / seconds) if seconds else None,
         "metrics": headline,
         "failed_thresholds": [c for c in checks if not c["passed"]],
         "failed_baseline_checks": [c for c in changes if not c["passed"]],

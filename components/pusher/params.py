@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
@@ -17,8 +17,14 @@ class PusherParams(ComponentParams):
     )
     model_name: str = pydantic.Field(pattern=r"^[A-Za-z0-9_.-]+$")
     keep_last: int = pydantic.Field(default=5, ge=1, description="versions kept after a push")
+    validation: Literal["checksum", "load"] = pydantic.Field(
+        default="checksum",
+        description="how the copy is checked before it becomes visible: checksum (every file "
+        "identical to the model the Evaluator loaded and scored; no TensorFlow needed) or load "
+        "(load the copy and score raw examples through serving_default)",
+    )
     validation_examples: int = pydantic.Field(
-        default=20, ge=1, description="raw eval examples the copied model must score before a push"
+        default=20, ge=1, description="raw eval examples the copy scores (validation=load)"
     )
 
     def resolve_external(

@@ -18,7 +18,7 @@ from components.artifacts import (
 from components.core.spec import Context
 from components.pusher.model_card import build_card, card_markdown
 from components.pusher.params import PusherParams
-from components.pusher.validate import validate_saved_model
+from components.pusher.validate import same_files, validate_saved_model
 
 
 def refusal_reason(verdict: dict[str, Any]) -> str:
@@ -74,9 +74,12 @@ def run(ctx: Context) -> dict[str, Any]:
     checked: dict[str, Any] = {}
 
     def prepare(copy: str) -> None:
+        if p.validation == "load":
+            ctx.progress(f"validating the copy on {p.validation_examples} raw examples")
+            checked.update(validate_saved_model(copy, sample, p.validation_examples))
+        else:
+            checked.update(same_files(model.serving_dir, copy))
         write_model_card(copy, card, card_markdown(card))
-        ctx.progress(f"validating the copy on {p.validation_examples} raw examples")
-        checked.update(validate_saved_model(copy, sample, p.validation_examples))
 
     try:
         version = serving.publish(
@@ -93,7 +96,8 @@ def run(ctx: Context) -> dict[str, Any]:
         "version": version,
         "destination": target,
         "model": model.uri,
-        "validated_rows": checked.get("rows"),
+        "validation": p.validation,
+        "validated": checked,
         "pruned": pruned,
     }
 

@@ -1,15 +1,40 @@
-"""Validate a SavedModel copy before it is published: load it from its new place and score raw
-examples through ``serving_default``.
+"""Check a SavedModel copy before it is published, so TF Serving never loads a broken version.
 
-Loading the *copy* catches what TF Serving would trip over (missing assets, paths that point back
-into the training artifact, an unloadable signature) without a second TensorFlow start-up.
+``checksum`` (default): the copy is byte-identical to the SavedModel the Evaluator loaded from the
+model artifact and scored on every eval example through ``serving_default``; SavedModels refer to
+their files by relative paths, so the copy serves the same. No TensorFlow needed.
+``load``: load the copy from its new place and score raw examples (catches what a checksum cannot
+when the export was modified after evaluation, at the cost of a model load).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from components.core.errors import TfpipeError
+
+
+def same_files(source: str, copy: str) -> dict[str, Any]:
+    """Every file of the copy has the source's bytes (the source is the SavedModel the Evaluator
+    loaded and scored through serving_default): a SavedModel refers to its files by relative
+    paths, so an identical copy serves identically."""
+    from components.core.fingerprint import file_digest
+
+    names = sorted(
+        os.path.relpath(os.path.join(root, f), source)
+        for root, _, files in os.walk(source)
+        for f in files
+    )
+    for name in names:
+        copied = os.path.join(copy, name)
+        if not os.path.isfile(copied) or file_digest(copied) != file_digest(
+            os.path.join(source, name)
+        ):
+            raise TfpipeError(
+                f"pusher: the copy of {name} differs from the evaluated model; nothing was pushed"
+            )
+    return {"files": len(names)}
 
 
 def validate_saved_model(export_dir: str, examples_file: str, count: int) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -112,11 +113,18 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+_INPUT_LAYERS: dict[str, Any] = {}
+
+
 def _transform_fn(output: tft.TFTransformOutput):
-    """Raw parsed features → transformed ones: the Keras layer (TF2), or the graph import an
+    """Raw parsed features → transformed ones: the Keras layer (TF2; one per graph, shared by the
+    train and eval input pipelines: loading it costs about a second), or the graph import an
     Estimator's input_fn (TF1 graph mode) needs."""
     if tf.executing_eagerly():
-        layer = output.transform_features_layer()
+        key = output.transform_savedmodel_dir
+        if key not in _INPUT_LAYERS:
+            _INPUT_LAYERS[key] = output.transform_features_layer()
+        layer = _INPUT_LAYERS[key]
         return lambda raw: dict(layer(raw))
     return lambda raw: dict(output.transform_raw_features(raw, drop_unused_features=True))
 

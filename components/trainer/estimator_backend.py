@@ -235,7 +235,7 @@ class EstimatorBackend:
             ds = make_dataset(
                 self.job.transform, split, p.label, p.batch_size, repeat=repeat, seed=p.seed
             )
-            return ds if repeat else ds.take(p.eval_steps)
+            return ds if repeat else ds.take(p.eval_steps).cache()
 
         return input_fn
 

@@ -84,9 +84,11 @@ class KerasBackend:
         train = make_dataset(
             job.transform, "train", p.label, p.batch_size, repeat=True, seed=p.seed
         )
-        evaluation = make_dataset(
-            job.transform, "eval", p.label, p.batch_size, repeat=False, seed=p.seed
-        ).take(p.eval_steps)
+        evaluation = (
+            make_dataset(job.transform, "eval", p.label, p.batch_size, repeat=False, seed=p.seed)
+            .take(p.eval_steps)
+            .cache()
+        )  # the same bounded batches at every checkpoint, read once
         if strategy is not None:
             options = tf.data.Options()
             options.experimental_distribute.auto_shard_policy = (
@@ -98,14 +100,16 @@ class KerasBackend:
         callbacks = [
             # Restores weights, optimizer and epoch after a crash: a re-run resumes, not restarts.
             tf.keras.callbacks.BackupAndRestore(os.path.join(work_dir, "checkpoints", "backup")),
-            tf.keras.callbacks.TensorBoard(os.path.join(work_dir, "logs"), update_freq="epoch"),
+            tf.keras.callbacks.TensorBoard(
+                os.path.join(work_dir, "logs"), update_freq="epoch", write_graph=False
+            ),
             tf.keras.callbacks.ModelCheckpoint(
                 os.path.join(work_dir, "checkpoints", "epoch-{epoch:04d}.weights.h5"),
                 save_weights_only=True,
             ),
             probe,
         ]
-        input_eps = input_throughput(train, min(p.train_steps, 200), p.batch_size)
+        input_eps = input_throughput(train, min(p.train_steps, 50), p.batch_size)
         start = time.perf_counter()
         history = model.fit(
             train,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
 from components.core.spec import ComponentParams, External
 from components.core.user_code import module_digest
 
+AUTO_MATERIALIZE_ROWS = 250_000
 # Beam >= 2.68's DirectRunner tries Prism first (a binary download); name the mode explicitly.
 DEFAULT_BEAM_ARGS = ("--runner=DirectRunner", "--direct_running_mode=in_memory")
 
@@ -19,11 +20,17 @@ class TransformParams(ComponentParams):
     analyze_splits: list[str] = pydantic.Field(
         default_factory=lambda: ["train"], description="splits the analyzers (mean, vocab…) see"
     )
-    materialize: bool = pydantic.Field(
-        default=True,
+    materialize: bool | Literal["auto"] = pydantic.Field(
+        default="auto",
         description="write transformed copies of the splits; False: only the graph, which the "
-        "trainer then applies to raw examples in its input pipeline (TFX's materialize=False)",
+        "trainer then applies to raw examples in its input pipeline (TFX's materialize=False); "
+        f"auto: materialize inputs of up to {AUTO_MATERIALIZE_ROWS:,} rows (copies are cheap and "
+        "make training faster), stream larger ones (training reads a fraction of them)",
     )
+
+    def materializes(self, rows: int) -> bool:
+        return rows <= AUTO_MATERIALIZE_ROWS if self.materialize == "auto" else self.materialize
+
     beam_args: list[str] = pydantic.Field(
         default_factory=lambda: list(DEFAULT_BEAM_ARGS),
         description="Beam pipeline options, e.g. --runner=DataflowRunner --project=…",

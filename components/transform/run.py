@@ -29,6 +29,8 @@ from components.core.user_code import guarded, load_function
 from components.transform.beam_io import DecodeShards, WriteShards
 from components.transform.params import TransformParams
 
+JOINT_PIPELINE_ROWS = 250_000
+
 
 def checked_preprocessing_fn(fn, module_file: str):
     """The user's function, with raised errors and bad return values named."""
@@ -66,58 +68,67 @@ def run(ctx: Context) -> dict[str, Any]:
     options = PipelineOptions(list(p.beam_args))
     rows = sum(examples.summary.get("splits", {}).get(s, 0) for s in p.analyze_splits)
 
-    ctx.progress(f"analysing {p.analyze_splits} ({rows:,} rows) with Beam")
+    total = sum(examples.summary.get("splits", {}).values())
+    materialize = p.materializes(total)
+    # Small inputs: one pipeline analyses and transforms (a second pipeline's fixed cost is
+    # larger than re-reading the data). Large ones: analyse, then transform in a second
+    # pipeline, so the raw data is streamed twice instead of held for both uses.
+    joint = materialize and total <= JOINT_PIPELINE_ROWS
+    decode = DecodeShards(raw_schema.SerializeToString())
+
+    def read(pipeline: beam.Pipeline, name: str, paths: list[str]) -> beam.PCollection:
+        return (
+            pipeline
+            | f"Shards[{name}]" >> beam.Create(paths)
+            | f"Decode[{name}]" >> (beam.ParDo(decode))
+        )
+
+    def transform_splits(pipeline: beam.Pipeline, transform_fn: beam.PCollection) -> None:
+        for split in splits:
+            transformed, _ = ((read(pipeline, split, files[split]), adapter), transform_fn) | (
+                f"Transform[{split}]" >> tft_beam.TransformDataset(output_record_batches=True)
+            )
+            _ = transformed | f"Write[{split}]" >> beam.ParDo(
+                WriteShards(out.transformed_dir(split))
+            )
+
+    ctx.progress(
+        f"analysing {p.analyze_splits} ({rows:,} rows)"
+        + (f" and transforming {splits} ({total:,} rows)" if joint else "")
+        + " with Beam"
+    )
     start = time.perf_counter()
     with (
         beam.Pipeline(options=options) as pipeline,
         tft_beam.Context(temp_dir=out.temp_dir, force_tf_compat_v1=True),
     ):
-        inputs = [f for s in p.analyze_splits for f in files[s]]
-        raw = (
-            pipeline
-            | "Shards" >> beam.Create(inputs)
-            | "Decode" >> beam.ParDo(DecodeShards(raw_schema.SerializeToString()))
-        )
+        raw = read(pipeline, "analyze", [f for s in p.analyze_splits for f in files[s]])
         transform_fn = (raw, adapter) | tft_beam.AnalyzeDataset(preprocessing_fn)
         _ = transform_fn | tft_beam.WriteTransformFn(out.graph_dir)
         # WriteTransformFn omits the raw schema; raw_feature_spec() at serving needs it.
         _ = dataset_metadata.DatasetMetadata(raw_schema) | tft_beam.WriteMetadata(
             os.path.join(out.graph_dir, tft.TFTransformOutput.RAW_METADATA_DIR), pipeline
         )
-    analysed = time.perf_counter() - start
+        if joint:
+            transform_splits(pipeline, transform_fn)
 
-    if p.materialize:
-        total = sum(examples.summary.get("splits", {}).values())
+    if materialize and not joint:
         ctx.progress(f"transforming {splits} ({total:,} rows) into tf.Examples")
         with (
             beam.Pipeline(options=options) as pipeline,
             tft_beam.Context(temp_dir=out.temp_dir, force_tf_compat_v1=True),
         ):
-            transform_fn = pipeline | tft_beam.ReadTransformFn(out.graph_dir)
-            for split in splits:
-                raw = (
-                    pipeline
-                    | f"Shards[{split}]" >> beam.Create(files[split])
-                    | f"Decode[{split}]" >> beam.ParDo(DecodeShards(raw_schema.SerializeToString()))
-                )
-                transformed, _ = ((raw, adapter), transform_fn) | f"Transform[{split}]" >> (
-                    tft_beam.TransformDataset(output_record_batches=True)
-                )
-                _ = transformed | f"Write[{split}]" >> beam.ParDo(
-                    WriteShards(out.transformed_dir(split))
-                )
+            transform_splits(pipeline, pipeline | tft_beam.ReadTransformFn(out.graph_dir))
     shutil.rmtree(out.temp_dir, ignore_errors=True)
     seconds = time.perf_counter() - start
     transformed_spec = tft.TFTransformOutput(out.graph_dir).transformed_feature_spec()
     # tf.Transform maps row to row: each transformed split has its input split's row count.
     counts = {s: examples.summary.get("splits", {}).get(s) for s in splits}
-    processed = rows + (sum(v or 0 for v in counts.values()) if p.materialize else 0)
+    processed = rows + (total if materialize else 0)
     return {
         "transformed_features": sorted(transformed_spec),
         "raw_features": sorted(feature_spec),
         "rows": counts,
-        "materialized": p.materialize,
-        "analyze_seconds": round(analysed, 3),
+        "materialized": materialize,
         "rows_per_second": round(processed / seconds) if seconds else None,
-        "analyzed_rows_per_second": round(rows / analysed) if analysed else None,
     }
