@@ -2,6 +2,7 @@
 
 COMPONENTS = {
     "example_gen": "components.example_gen",
+    "example_validator": "components.example_validator",
     "transform": "components.transform",
     "trainer": "components.trainer",
     "evaluator": "components.evaluator",

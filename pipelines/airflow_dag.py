@@ -171,6 +171,8 @@ def build_dag(
             results[step.name] = run_step(
                 {name: results[upstream] for name, upstream in step.inputs.items()}
             )
+            for upstream in step.after:  # order only: no data passes
+                results[upstream] >> results[step.name]
 
         @task(
             task_id="report",

@@ -18,13 +18,20 @@ from components.core.runtime import check_runtime
 class Step:
     """One component invocation: ``inputs`` maps the component's input names to upstream steps;
     ``runtime`` overrides the pipeline's runtime for this step (e.g. an Estimator trainer in a
-    pipeline whose other steps run on the modern runtime)."""
+    pipeline whose other steps run on the modern runtime); ``after`` names steps that must have
+    succeeded (and not stopped the run) before this one starts, without feeding it data (e.g.
+    Transform after the ExampleValidator)."""
 
     name: str
     component: str
     params: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
     runtime: str | None = None
+    after: tuple[str, ...] = ()
+
+    @property
+    def upstream(self) -> list[str]:
+        return [*self.inputs.values(), *self.after]
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class Pipeline:
             raise ParameterError(f"pipeline '{self.name}' repeats step name(s) {dupes}")
         for step in self.steps:
             get_spec(step.component).check_inputs(step.inputs, step.name)
-            for upstream in step.inputs.values():
+            for upstream in step.upstream:
                 if upstream not in names:
                     raise ParameterError(
                         f"step '{step.name}' reads from '{upstream}', which is not a step of "
@@ -84,7 +91,7 @@ class Pipeline:
         done: list[str] = []
         pending = list(self.steps)
         while pending:
-            ready = [s for s in pending if all(u in done for u in s.inputs.values())]
+            ready = [s for s in pending if all(u in done for u in s.upstream)]
             if not ready:
                 raise ParameterError(
                     f"pipeline '{self.name}' has a cycle among {[s.name for s in pending]}"

@@ -69,6 +69,7 @@ def run_header(pipeline: Pipeline, runner: str, overrides: dict[str, Any]) -> di
                 "component": s.component,
                 "runtime": pipeline.step_runtime(s),
                 "inputs": dict(s.inputs),
+                "after": list(s.after),
             }
             for s in pipeline.topological()
         ],

@@ -56,6 +56,7 @@ def test_dag_test_runs_the_pipeline_with_the_conf_it_was_given(env):
     assert result["state"] == "success", result
     assert set(result["tasks"]) == {
         "example_gen",
+        "example_validator",
         "transform",
         "trainer",
         "evaluator",
@@ -69,7 +70,7 @@ def test_dag_test_runs_the_pipeline_with_the_conf_it_was_given(env):
     assert record["runner"] == "airflow" and record["status"] == "succeeded"
     assert record["overrides"] == {"train_steps": 50, "min_accuracy": 0.5}
     assert record["seconds"] > 1 and record["cpu_seconds"] > 1  # real figures, not zeros
-    assert [s["status"] for s in record["steps"]] == ["executed"] * 5
+    assert [s["status"] for s in record["steps"]] == ["executed"] * 6
     evaluation = open_artifact(result["xcom"]["evaluator"]["uri"]).manifest
     assert evaluation["parameters"]["thresholds"]["accuracy"]["lower"] == 0.5
     report = result["xcom"]["report"]  # every DAG run gets a run record and a report

@@ -69,7 +69,7 @@ def test_the_orchestrator_environment_plans_without_tensorflow(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["5", "5"]
+    assert proc.stdout.split() == ["6", "6"]
 
 
 ROW_COUNT_INIT = '''"""RowCount: counts the records of each split (a toy StatisticsGen)."""

@@ -46,7 +46,7 @@ def test_empty_csv_names_the_file(tmp_path):
     assert record["status"] == "failed"
     failed = step(record, "example_gen")
     assert str(empty) in failed["error"] and "empty" in failed["error"]
-    assert [s["status"] for s in record["steps"][1:]] == ["not run"] * 4
+    assert [s["status"] for s in record["steps"][1:]] == ["not run"] * 5
     assert committed_or_partial(str(tmp_path)) == {}
 
 
@@ -56,9 +56,11 @@ def test_csv_with_columns_that_do_not_match_the_schema_names_the_columns(tmp_pat
     header = lines[0].replace("bill_length_mm", "bill_len")
     drifted.write_text("\n".join([header, *lines[1:]]) + "\n")
     record = run_penguins(str(tmp_path), {"example_gen.input": str(drifted)})
-    error = step(record, "example_gen")["error"]
-    assert "bill_length_mm" in error and "bill_len" in error and "schema" in error
-    assert committed_or_partial(str(tmp_path)) == {}
+    assert record["status"] == "failed"
+    error = record["error"]  # the validator stops the run, naming both columns
+    assert "bill_length_mm: missing_column" in error and "bill_len: new_column" in error
+    assert "contract" in error
+    assert "transform" not in committed_or_partial(str(tmp_path))
 
 
 def test_malformed_row_names_file_and_line(tmp_path, penguins_csv):
@@ -89,7 +91,7 @@ def test_preprocessing_fn_that_raises_names_the_function_and_module(tmp_path):
     assert "preprocessing_fn" in failed["error"] and str(module) in failed["error"]
     assert "beak_colour" in failed["error"]
     found = committed_or_partial(home)
-    assert "transform" not in found and list(found) == ["example_gen"]
+    assert "transform" not in found and sorted(found) == ["example_gen", "example_validator"]
     # The committed ExampleGen artifact is reused once the module is fixed.
     shutil.copy(USER_MODULE, module)
     fixed = run_penguins(

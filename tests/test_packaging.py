@@ -36,9 +36,9 @@ def test_a_wheel_installs_the_cli_and_the_dag_builder(tmp_path, penguins_csv):
     args = ["run", "penguins", "--set", f"data={penguins_csv}", "--set", "train_steps=100"]
     args += ["--set", "min_accuracy=0.5"]
     first = sh(tfpipe, *args, cwd=tmp_path, env=env)
-    assert "(5 executed, 0 cached)" in first.stdout, first.stdout
+    assert "(6 executed, 0 cached)" in first.stdout, first.stdout
     again = sh(tfpipe, *args, cwd=tmp_path, env=env)
-    assert "all 5 steps cached" in again.stdout
+    assert "all 6 steps cached" in again.stdout
     # The runtime ran the installed code (through links to it), not the source tree.
     links = os.listdir(tmp_path / "cache")
     assert any(name.startswith("src-") for name in links), links
@@ -59,6 +59,7 @@ def test_a_wheel_installs_the_cli_and_the_dag_builder(tmp_path, penguins_csv):
     )
     assert built.stdout.split() == [
         "example_gen",
+        "example_validator",
         "transform",
         "trainer",
         "evaluator",

@@ -27,7 +27,7 @@ def test_modern_run_pushes_a_model_that_serves_raw_examples(modern_run):
     from serving import load_serving, raw_example
 
     home, record = modern_run
-    assert [s["status"] for s in record["steps"]] == ["executed"] * 5
+    assert [s["status"] for s in record["steps"]] == ["executed"] * 6
     destination = pushed_dir(record)
     # TensorFlow Serving layout: <base>/<name>/<integer version>/saved_model.pb
     assert os.path.dirname(destination) == os.path.join(home, "serving", "penguins")
@@ -117,8 +117,8 @@ def test_second_run_executes_nothing_and_imports_no_tensorflow(modern_run):
         [sys.executable, "-c", code, home], capture_output=True, text=True, cwd=REPO, timeout=120
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "all 5 steps cached: nothing to execute" in proc.stdout
-    assert "(0 executed, 5 cached)" in proc.stdout
+    assert "all 6 steps cached: nothing to execute" in proc.stdout
+    assert "(0 executed, 6 cached)" in proc.stdout
 
 
 def test_changed_parameter_reexecutes_only_downstream_steps(modern_run, tmp_path):
@@ -128,6 +128,7 @@ def test_changed_parameter_reexecutes_only_downstream_steps(modern_run, tmp_path
     statuses = {s["step"]: s["status"] for s in again["steps"]}
     assert statuses == {
         "example_gen": "cached",
+        "example_validator": "cached",
         "transform": "cached",
         "trainer": "executed",
         "evaluator": "executed",

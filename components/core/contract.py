@@ -40,19 +40,24 @@ class Contract:
 
 def load_contract(path: str) -> Contract:
     """A tensorflow-metadata Schema in text format (``.pbtxt``) as a :class:`Contract`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return parse_contract(f.read(), f"schema_file '{path}'")
+    except FileNotFoundError:
+        raise InputDataError(f"schema_file '{path}' not found") from None
+
+
+def parse_contract(text: str, where: str = "contract") -> Contract:
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     try:
-        with open(path, encoding="utf-8") as f:
-            proto = text_format.Parse(f.read(), schema_pb2.Schema())
-    except FileNotFoundError:
-        raise InputDataError(f"schema_file '{path}' not found") from None
+        proto = text_format.Parse(text, schema_pb2.Schema())
     except text_format.ParseError as exc:
         raise InputDataError(
-            f"schema_file '{path}' is not a tensorflow-metadata Schema in text format: {exc}"
+            f"{where} is not a tensorflow-metadata Schema in text format: {exc}"
         ) from None
-    return from_tfmd(proto, path)
+    return from_tfmd(proto, where)
 
 
 def from_tfmd(proto: Any, where: str = "schema") -> Contract:

@@ -37,9 +37,11 @@ class Widen(Exception):
 
 @dataclass
 class Rejected:
-    """Rows set aside as malformed: (file, row number, reason, raw text)."""
+    """Rows set aside as malformed: (file, row number, reason, raw text); or, when malformed
+    rows are errors, the first one's message."""
 
     rows: list[tuple[str, int | None, str, str]] = field(default_factory=list)
+    error: str | None = None
 
 
 def detect_format(files: list[str], fmt: str) -> str:
@@ -147,11 +149,14 @@ class CsvSource:
         def on_invalid(row: Any) -> str:
             reason = f"expected {row.expected_columns} fields, got {row.actual_columns}"
             if self.on_malformed == "error":
-                raise InputDataError(
+                # Numbered as records (the header is 1): the line, unless a quoted field above
+                # spans lines.
+                rejected.error = (
                     f"example_gen: '{path}' line {row.number}: {reason} "
                     f"({', '.join(self.columns)}). Fix the row, or set "
                     "example_gen.on_malformed=skip to set such rows aside"
                 )
+                return "error"
             rejected.rows.append((os.path.basename(path), row.number, reason, row.text))
             return "skip"
 
@@ -175,8 +180,10 @@ class CsvSource:
             )
         except UnicodeDecodeError as exc:
             raise InputDataError(f"example_gen: '{path}' is not UTF-8 text ({exc})") from None
-        except pa.ArrowInvalid as exc:
-            raise InputDataError(f"example_gen: cannot read '{path}': {exc}") from None
+        except pa.ArrowInvalid as exc:  # the first block is converted when the file opens
+            if rejected.error:
+                raise InputDataError(rejected.error) from None
+            raise _widened(exc, self.columns, types or {}, path) from None
 
     def batches(
         self, types: dict[str, pa.DataType], rejected: Rejected
@@ -191,17 +198,26 @@ class CsvSource:
                 except StopIteration:
                     break
                 except pa.ArrowInvalid as exc:
-                    match = _ERROR_COLUMN.search(str(exc))
-                    if not match:
-                        raise InputDataError(f"example_gen: cannot read '{path}': {exc}") from None
-                    name = names[int(match.group(1))]
-                    wider = {**types, name: _widen(types.get(name, pa.null()))}
-                    raise Widen(wider, f"{name}: {types.get(name)} → {wider[name]}") from None
+                    if rejected.error:
+                        raise InputDataError(rejected.error) from None
+                    raise _widened(exc, names, types, path) from None
                 except UnicodeDecodeError as exc:
                     raise InputDataError(
                         f"example_gen: '{path}' is not UTF-8 text ({exc}); re-export it as UTF-8"
                     ) from None
                 yield pa.RecordBatch.from_arrays(batch.columns, names=names)
+
+
+def _widened(
+    exc: pa.ArrowInvalid, names: list[str], types: dict[str, pa.DataType], path: str
+) -> Exception:
+    """A conversion error names the column that needs a wider type (→ Widen), else the file."""
+    match = _ERROR_COLUMN.search(str(exc))
+    if not match:
+        return InputDataError(f"example_gen: cannot read '{path}': {exc}")
+    name = names[int(match.group(1))]
+    wider = {**types, name: _widen(types.get(name, pa.null()))}
+    return Widen(wider, f"{name}: {types.get(name)} → {wider[name]}")
 
 
 class ParquetSource:

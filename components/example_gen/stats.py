@@ -144,6 +144,9 @@ class ColumnStats:
                 mean=mean,
                 std=float(np.sqrt(max(self.sum_sq / self.count - mean * mean, 0.0))),
                 histogram=_histogram(self.sample, self.min, self.max),
+                quantiles=np.quantile(self.sample, np.linspace(0, 1, 11)).tolist()
+                if len(self.sample)
+                else [],
             )
         if self.values is not None:
             d["distinct"] = len(self.values)

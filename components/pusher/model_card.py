@@ -20,6 +20,7 @@ def build_card(model: Model, evaluation: ModelEvaluation, run_id: str) -> dict[s
         "pushed_at": utc_now(),
         "data": {
             "examples_fingerprint": examples.fingerprint,
+            "examples_uri": examples.uri,
             "input": examples.parameters.get("input"),
             "rows": examples.summary.get("rows"),
             "splits": examples.summary.get("splits"),

@@ -76,10 +76,17 @@ def build(home: str) -> Pipeline:
                 },
             ),
             Step(
+                "example_validator",
+                "example_validator",
+                params={"baseline_model_dir": os.path.join(serving_base(home), "penguins")},
+                inputs={"examples": "example_gen"},
+            ),
+            Step(
                 "transform",
                 "transform",
                 params={"module_file": USER_MODULE},
                 inputs={"examples": "example_gen"},
+                after=("example_validator",),
             ),
             Step(
                 "trainer",

@@ -30,7 +30,7 @@ def edges(record: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         (upstream, s["step"])
         for s in record["steps"]
-        for upstream in (s.get("inputs") or {}).values()
+        for upstream in [*(s.get("inputs") or {}).values(), *(s.get("after") or [])]
     ]
 
 
@@ -60,8 +60,15 @@ def steps_table(record: dict[str, Any]) -> str:
 
 def render_report(record: dict[str, Any], run: RunLog) -> str:
     """Write the report for ``record`` and return its path."""
-    wiring = {p["step"]: p.get("inputs", {}) for p in (run.header() or {}).get("plan", [])}
-    steps = [{**s, "inputs": wiring.get(s["step"], s.get("inputs", {}))} for s in record["steps"]]
+    wiring = {p["step"]: p for p in (run.header() or {}).get("plan", [])}
+    steps = [
+        {
+            **s,
+            "inputs": wiring.get(s["step"], {}).get("inputs", s.get("inputs", {})),
+            "after": wiring.get(s["step"], {}).get("after", []),
+        }
+        for s in record["steps"]
+    ]
     parts = [
         f"<h1>tfpipe run <code>{esc(record['run_id'])}</code> — {esc(record['pipeline'])}</h1>",
         f"<p>status <b>{esc(record['status'])}</b>, runner {esc(record.get('runner'))}, "

@@ -1,0 +1,30 @@
+"""ExampleValidator: new data checked against the pipeline's contract (anomalies listed with the
+rows they affect; the run stops before Transform unless they are allowed) and compared with the
+data the served model was trained on (drift)."""
+
+from typing import Any
+
+from components.artifacts import ExampleValidation
+from components.core.spec import ComponentSpec
+from components.example_validator.params import ExampleValidatorParams
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    blocking, total = summary.get("blocking", 0), summary.get("anomalies", 0)
+    drifted = summary.get("drifted_columns") or []
+    text = "no anomalies" if not total else f"{total} anomalies ({blocking} blocking)"
+    if drifted:
+        text += f"; drift in {', '.join(drifted)}"
+    return text
+
+
+SPEC = ComponentSpec(
+    name="example_validator",
+    artifact_type=ExampleValidation,
+    params=ExampleValidatorParams,
+    entry_point="components.example_validator.run:run",
+    inputs=("examples",),
+    description=__doc__ or "",
+    summary_line=summary_line,
+    report_section="components.example_validator.report:report",
+)

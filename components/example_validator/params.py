@@ -1,0 +1,54 @@
+"""ExampleValidator parameters: which anomalies may pass, and the drift that is reported."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pydantic
+
+from components.artifacts import ServingDirectory
+from components.core.fingerprint import digest
+from components.core.spec import ComponentParams, External
+
+
+class ExampleValidatorParams(ComponentParams):
+    allow: list[str] = pydantic.Field(
+        default_factory=list,
+        description="anomalies that do not stop the run: a kind (missing_column, new_column, "
+        "type_changed, type_narrowed, presence_below, out_of_domain, out_of_range), a column, or "
+        "column:kind",
+    )
+    baseline_model_dir: str | None = pydantic.Field(
+        default=None,
+        description="a TF Serving model directory: the data its newest version was trained on is "
+        "what drift is measured against",
+    )
+    drift_threshold: float | None = pydantic.Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="stop the run when a column's L-infinity drift exceeds this (default: drift "
+        "is reported, never blocking)",
+    )
+
+    def serving_directory(self) -> ServingDirectory | None:
+        if not self.baseline_model_dir:
+            return None
+        path = os.path.abspath(self.baseline_model_dir)
+        return ServingDirectory(os.path.dirname(path), os.path.basename(path))
+
+    def resolve_external(
+        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
+    ) -> External:
+        """The served version's training data, whose statistics drift is measured against."""
+        serving = self.serving_directory()
+        version = (frozen or {}).get("served_version") if frozen else None
+        if frozen is None and serving is not None:
+            version = serving.latest()
+        card = serving.card(version) if serving is not None and version is not None else None
+        examples = (card or {}).get("data", {}).get("examples_uri")
+        return External(
+            values={"served_version": version, "baseline_examples": examples},
+            digests={"baseline_examples": digest(examples)},
+        )

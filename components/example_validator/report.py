@@ -1,0 +1,55 @@
+"""The validator's report section: every anomaly (column, expected, found, rows affected, whether
+it stops the run) and each column's drift against the served model's training data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.artifacts import ExampleValidation
+from components.core.presentation import esc, figure_uri, fmt, img, pyplot, section, table
+
+
+def drift_figure(columns: dict[str, float], threshold: float | None) -> str:
+    plt = pyplot()
+    names = sorted(columns, key=lambda n: -columns[n])
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(names) + 1), 2.8))
+    ax.bar(range(len(names)), [columns[n] for n in names], color="#7e57c2")
+    if threshold is not None:
+        ax.axhline(threshold, color="#c62828", linestyle="--", label="threshold")
+        ax.legend(fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
+    ax.set_ylabel("L-infinity distance")
+    ax.set_title("drift vs the served model's training data")
+    return figure_uri(fig)
+
+
+def report(artifact: ExampleValidation, step: dict[str, Any]) -> str:
+    data = artifact.report()
+    parts = []
+    found = data["anomalies"]
+    if not data.get("contract"):
+        parts.append("<p>No contract (schema_file) given: nothing to check against.</p>")
+    elif not found:
+        parts.append("<p class='pass'>The data meets its contract.</p>")
+    else:
+        rows = [
+            (
+                esc(a["column"]),
+                esc(a["kind"]),
+                esc(a["expected"]),
+                esc(a["found"]),
+                fmt(a["rows_affected"]),
+                "<span class='pass'>allowed</span>"
+                if a["allowed"]
+                else "<span class='fail'>stops the run</span>",
+            )
+            for a in found
+        ]
+        parts.append(table(("column", "anomaly", "expected", "found", "rows", ""), rows, raw=True))
+    drift = data.get("drift", {})
+    if drift.get("columns"):
+        parts.append(
+            f"<h3>Drift against version {esc(drift.get('served_version'))}'s training data</h3>"
+        )
+        parts.append(img(drift_figure(drift["columns"], drift.get("threshold")), "drift"))
+    return section("Data validation", *parts)

@@ -1,0 +1,76 @@
+"""ExampleValidator entry point: anomalies from the Examples' statistics and the contract they were
+checked against, drift against the served model's training data, and a halt when an anomaly
+that is not allowed was found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.artifacts import ArtifactNotCommitted, Examples, ExampleValidation, open_artifact
+from components.core.contract import Contract, parse_contract
+from components.core.spec import Context
+from components.example_validator.checks import allowed, anomalies, drift
+from components.example_validator.params import ExampleValidatorParams
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    p: ExampleValidatorParams = ctx.params
+    examples: Examples = ctx.inputs["examples"]
+    out: ExampleValidation = ctx.output
+    statistics = examples.statistics()
+    text = examples.contract_text()
+    contract = parse_contract(text, f"the contract of {examples.uri}") if text else Contract()
+    found = anomalies(statistics, contract)
+    for anomaly in found:
+        anomaly["allowed"] = allowed(anomaly, p.allow)
+    blocking = [a for a in found if not a["allowed"]]
+
+    distances: dict[str, float] = {}
+    baseline_uri = ctx.external.get("baseline_examples")
+    if baseline_uri:
+        try:
+            baseline = open_artifact(baseline_uri, Examples).statistics()
+            split = "train" if "train" in statistics["splits"] else next(iter(statistics["splits"]))
+            distances = drift(
+                statistics["splits"][split]["columns"],
+                baseline.get("splits", {}).get(split, baseline)["columns"],
+            )
+        except ArtifactNotCommitted:
+            ctx.progress(f"no drift check: the served model's data {baseline_uri} is gone")
+    drifted = sorted(
+        n for n, d in distances.items() if p.drift_threshold is not None and d > p.drift_threshold
+    )
+    out.write_report(
+        {
+            "anomalies": found,
+            "contract": bool(text),
+            "drift": {
+                "against": baseline_uri,
+                "served_version": ctx.external.get("served_version"),
+                "threshold": p.drift_threshold,
+                "columns": distances,
+            },
+        }
+    )
+    reasons = [
+        f"{a['column']}: {a['kind']} (expected {a['expected']}, found {a['found']}"
+        + (f", {a['rows_affected']} rows" if a["rows_affected"] is not None else "")
+        + ")"
+        for a in blocking
+    ] + [f"{n}: drift {distances[n]:.3f} > {p.drift_threshold}" for n in drifted]
+    summary: dict[str, Any] = {
+        "anomalies": len(found),
+        "blocking": len(blocking),
+        "kinds": sorted({a["kind"] for a in found}),
+        "drifted_columns": drifted,
+        "max_drift": max(distances.values(), default=None),
+    }
+    if reasons:
+        ctx.progress("anomalies stop the run: " + "; ".join(reasons))
+        summary["halt"] = (
+            "the data breaks its contract: "
+            + "; ".join(reasons)
+            + ". Fix the data, update the contract (schema_file), or allow these anomalies with "
+            "example_validator.allow"
+        )
+    return summary
