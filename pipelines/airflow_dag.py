@@ -208,6 +208,8 @@ def _announce(step_name: str, pipeline_ref: str, home: str, result: dict[str, An
     spec = get_spec(pipeline.step(step_name).component)
     extra = spec.announce(result.get("summary", {})) if spec.announce else {}
     if extra is None or result.get("cached"):
+        # Skipping is how a task with an outlet emits no event; its result still goes to XCom.
+        context["ti"].xcom_push(key="return_value", value=result)
         raise AirflowSkipException(
             "nothing new to announce"
             + (" (cached: this was announced when it was made)" if result.get("cached") else "")

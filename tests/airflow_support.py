@@ -177,6 +177,20 @@ class Standalone:
             time.sleep(1)
         raise AssertionError(f"DAG {dag_id} never appeared; log: {self.log_path}")
 
+    def wait_for_scheduled_runs(self, dag_id: str, timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        seen = False
+        while time.monotonic() < deadline:
+            runs = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
+            scheduled = [r for r in runs if r["run_type"] == "scheduled"]
+            seen = seen or bool(scheduled)
+            if seen and all(r["state"] in ("success", "failed") for r in scheduled):
+                return
+            if not seen and time.monotonic() > deadline - timeout + 30:
+                return  # no scheduled run came (e.g. a schedule of None)
+            time.sleep(2)
+        raise AssertionError(f"scheduled runs of {dag_id} did not finish; log {self.log_path}")
+
     def trigger(self, dag_id: str, conf: dict[str, Any]) -> str:
         run = self.request(
             "POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf}

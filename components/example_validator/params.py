@@ -41,11 +41,21 @@ class ExampleValidatorParams(ComponentParams):
     def resolve_external(
         self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
     ) -> External:
-        """The served version's training data, whose statistics drift is measured against."""
+        """The served model's training data, whose statistics drift is measured against: the
+        newest version trained on other data than these examples (after this data's own model
+        is pushed, a re-run still compares with the data before it, and stays cached)."""
         serving = self.serving_directory()
         version = (frozen or {}).get("served_version") if frozen else None
         if frozen is None and serving is not None:
-            version = serving.latest()
+            version = next(
+                (
+                    v
+                    for v in reversed(serving.versions())
+                    if ((serving.card(v) or {}).get("data") or {}).get("examples_fingerprint")
+                    != inputs.get("examples")
+                ),
+                None,
+            )
         card = serving.card(version) if serving is not None and version is not None else None
         examples = (card or {}).get("data", {}).get("examples_uri")
         return External(
