@@ -33,11 +33,12 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[subprocess.Completed
     """Run a command; its wall time, and the CPU seconds and peak RSS of its own process tree
     (``wait4`` on that child: runs measured before it do not leak into its figures)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    out, err = proc.stdout.read(), proc.stderr.read()  # small outputs: no deadlock risk
-    _, status, usage = os.wait4(proc.pid, 0)
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        errors.seek(0)
+        err = errors.read()
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     done = subprocess.CompletedProcess(command, code, out, err)

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="serve JSON requests (used by the local runner)")
     worker.add_argument("--result-fd", type=int, required=True)
     worker.add_argument("--runtime", default="modern", choices=sorted(RUNTIMES))
+    worker.add_argument(
+        "--warm", action="store_true", help="import TensorFlow before serving the first request"
+    )
     return parser
 
 
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "worker":
         from components.core.worker import main as worker_main
 
-        worker_main(args.result_fd)
+        worker_main(args.result_fd, warm=args.warm)
         return
     code = 0
     try:

@@ -57,10 +57,9 @@ class RunReportLink(BaseOperatorLink):
 
 
 def _reports_app() -> Any:
+    from airflow.api_fastapi.core_api.security import requires_access_dag
     from fastapi import Depends, FastAPI, HTTPException
     from fastapi.responses import FileResponse
-
-    from airflow.api_fastapi.core_api.security import requires_access_dag
 
     app = FastAPI(title="tfpipe reports")
 
@@ -85,9 +84,13 @@ class TriggerValidation:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope.get("type") != "http" or scope.get("method") != "POST" or not (
-            path.startswith("/api/v2/dags/") and path.endswith("/dagRuns")
-            or path == "/api/v2/assets/events"
+        if (
+            scope.get("type") != "http"
+            or scope.get("method") != "POST"
+            or not (
+                (path.startswith("/api/v2/dags/") and path.endswith("/dagRuns"))
+                or path == "/api/v2/assets/events"
+            )
         ):
             await self.app(scope, receive, send)
             return

@@ -132,7 +132,7 @@ def cached_result(inv: Invocation) -> dict[str, Any]:
 class Worker:
     """A component worker process in a runtime's interpreter, spoken to over JSON lines."""
 
-    def __init__(self, runtime: str, log_path: str) -> None:
+    def __init__(self, runtime: str, log_path: str, warm: bool = False) -> None:
         read_fd, write_fd = os.pipe()
         self.runtime = runtime
         self.log_path = log_path
@@ -148,6 +148,7 @@ class Worker:
                 str(write_fd),
                 "--runtime",
                 runtime,
+                *(["--warm"] if warm else []),
             ],
             stdin=subprocess.PIPE,
             stdout=self._log,

@@ -53,7 +53,13 @@ def run_pipeline(
         return finish_run(run, error=str(exc), seconds=time.perf_counter() - start, report=False)
     pending = [inv.step for inv in invocations if not is_committed(inv.uri)]
     events.planned(invocations, pending)
-    workers: dict[str, Worker] = {}
+    workers: dict[tuple[str, bool], Worker] = {}
+    # Start the workers that import TensorFlow now: their seconds of imports overlap the steps
+    # that need none (ExampleGen, the validator), which run in a light worker meanwhile.
+    for inv in invocations:
+        key = (inv.runtime, inv.spec.needs_tensorflow)
+        if inv.step in pending and key[1] and key not in workers:
+            workers[key] = Worker(inv.runtime, run.log_path(f"worker-{inv.runtime}"), warm=True)
     stop: str | None = None
     error: str | None = None
     try:
@@ -91,13 +97,15 @@ def run_pipeline(
 
 
 def _execute(
-    inv: Invocation, run: RunLog, workers: dict[str, Worker], events: Events
+    inv: Invocation, run: RunLog, workers: dict[tuple[str, bool], Worker], events: Events
 ) -> dict[str, Any]:
-    if inv.runtime not in workers:
-        workers[inv.runtime] = Worker(inv.runtime, run.log_path(f"worker-{inv.runtime}"))
+    key = (inv.runtime, inv.spec.needs_tensorflow)
+    if key not in workers:
+        light = "" if key[1] else "-light"
+        workers[key] = Worker(inv.runtime, run.log_path(f"worker-{inv.runtime}{light}"))
     events.started(inv.step)
     t0 = time.perf_counter()
-    result = workers[inv.runtime].call(
+    result = workers[key].call(
         inv.to_request(run.run_id), lambda msg, s=inv.step: events.progress(s, msg)
     )
     if result.get("ok") and result.get("fingerprint") not in (None, inv.fingerprint):

@@ -35,9 +35,7 @@ def data_roots(pipeline: Pipeline, home: str) -> list[str]:
     return [os.path.realpath(r) for r in roots]
 
 
-def check_values(
-    pipeline: Pipeline, home: str, values: dict[str, Any], source: str
-) -> list[str]:
+def check_values(pipeline: Pipeline, home: str, values: dict[str, Any], source: str) -> list[str]:
     """Problems with ``values`` (run parameter name → value) from ``source``; [] if none."""
     import jsonschema
 

@@ -106,6 +106,11 @@ class ComponentSpec:
     report_section: str | None = None
     outlet: str | None = None
     announce: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    # Does the step import TensorFlow? Runners start the TensorFlow-loading worker early and run
+    # steps that do not need it elsewhere meanwhile (the import overlaps them on another core).
+    needs_tensorflow: bool = True
+    # Is its summary part of the one-paragraph outcome of a run (e.g. an Airflow run's note)?
+    in_run_note: bool = False
 
     def validate_params(self, raw: dict[str, Any], step: str, runtime: str) -> ComponentParams:
         try:

@@ -71,7 +71,16 @@ def serve(requests: IO[str], results: IO[str]) -> int:
     return 1 if failures else 0
 
 
-def main(result_fd: int) -> None:
+def warm_up() -> None:
+    """Import TensorFlow, tf.Transform and Beam now (seconds), before the first request asks."""
+    import apache_beam  # noqa: F401
+    import tensorflow  # noqa: F401
+    import tensorflow_transform  # noqa: F401
+
+
+def main(result_fd: int, warm: bool = False) -> None:
+    if warm:
+        warm_up()
     with os.fdopen(result_fd, "w", buffering=1) as results:
         code = serve(sys.stdin, results)
     hard_exit(code)

@@ -24,4 +24,5 @@ SPEC = ComponentSpec(
     description=__doc__ or "",
     summary_line=summary_line,
     report_section="components.evaluator.report:report",
+    in_run_note=True,
 )

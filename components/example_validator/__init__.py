@@ -27,4 +27,5 @@ SPEC = ComponentSpec(
     description=__doc__ or "",
     summary_line=summary_line,
     report_section="components.example_validator.report:report",
+    needs_tensorflow=False,
 )

@@ -36,4 +36,6 @@ SPEC = ComponentSpec(
     report_section="components.pusher.report:report",
     outlet="pushed_model",
     announce=announce,
+    needs_tensorflow=False,
+    in_run_note=True,
 )
