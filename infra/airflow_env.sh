@@ -12,6 +12,11 @@ export AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL="${AIRFLOW__SCHEDULER__DAG_DIR_
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-10}"
 export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+# Tasks reach the API server's execution API: follow the host and port chosen above.
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT/execution/}"
+export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT}"
+# tfpipe's plugin: run reports in the UI, trigger and asset-event validation, run notes.
+export AIRFLOW__CORE__PLUGINS_FOLDER="$repo/plugins"
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 export PATH="$repo/.venvs/orchestrator/bin:$PATH"
 mkdir -p "$AIRFLOW_HOME"

@@ -20,12 +20,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from components import get_spec
+from components.artifacts import is_committed
 from components.core.execute import resolve
 from pipelines.definition import Pipeline
 from pipelines.engine import (
+    cached_result,
     check_upstream,
     finish_run,
     run_header,
@@ -35,6 +37,7 @@ from pipelines.engine import (
 from pipelines.home import artifacts_root, default_home
 from pipelines.registry import load_pipeline
 from pipelines.runs import RunLog
+from pipelines.triggers import check_values, merge_event_extras
 
 DEFAULT_RETRIES = 2
 
@@ -54,35 +57,46 @@ def data_asset(pipeline: str) -> Asset:
 def dag_params(pipeline: Pipeline) -> dict[str, Param]:
     params = {}
     for rp in pipeline.run_params:
-        default = pipeline.run_param_default(rp)
+        default = None if rp.optional else pipeline.run_param_default(rp)
         schema = dict(rp.schema)
         if default is None:  # optional: absent unless given
-            schema["type"] = [schema.get("type", "string"), "null"]
+            kinds = schema.get("type", "string")
+            schema["type"] = [*(kinds if isinstance(kinds, list) else [kinds]), "null"]
         params[rp.name] = Param(default, description=rp.description or rp.target, **schema)
     return params
 
 
-def run_overrides(pipeline: Pipeline, context: dict[str, Any]) -> dict[str, Any]:
-    """This run's values of the run params: the trigger's params, then asset-event extras."""
+def run_overrides(pipeline: Pipeline, context: dict[str, Any], home: str) -> dict[str, Any]:
+    """This run's values of the run params: the trigger's conf (validated), then what the asset
+    events that started it announce (all their files; other settings must agree). Anything
+    invalid fails the task without retries: retrying cannot fix a trigger."""
     params = context.get("params") or {}
     overrides = {
         rp.name: params[rp.name]
         for rp in pipeline.run_params
         if rp.name in params and params[rp.name] != pipeline.run_param_default(rp)
     }
+    conf = dict(getattr(context.get("dag_run"), "conf", None) or {})
+    problems = check_values(pipeline, home, conf, "the trigger's conf")
     events = context.get("triggering_asset_events") or {}
-    names = {rp.name for rp in pipeline.run_params}
-    for asset_events in events.values():
-        for event in asset_events:
-            extra = getattr(event, "extra", None) or {}
-            overrides.update({k: v for k, v in extra.items() if k in names})
+    extras = [
+        dict(getattr(event, "extra", None) or {})
+        for asset_events in events.values()
+        for event in asset_events
+    ]
+    merged, disagreements = merge_event_extras(extras)
+    problems += disagreements
+    problems += check_values(pipeline, home, merged, "the asset events' extra")
+    if problems:
+        raise AirflowFailException("; ".join(problems))
+    overrides.update(merged)
     return overrides
 
 
 def _this_run(pipeline_ref: str, home: str) -> tuple[Pipeline, RunLog, dict[str, Any]]:
     context = get_current_context()
     base = load_pipeline(pipeline_ref, home)
-    overrides = run_overrides(base, context)
+    overrides = run_overrides(base, context, home)
     pipeline = base.with_overrides(overrides)
     run = RunLog(home, pipeline.name, context["run_id"])
     started = getattr(context.get("dag_run"), "start_date", None)
@@ -111,16 +125,39 @@ def run_component(
         artifacts_root=artifacts_root(home, pipeline.name),
     )
     check_upstream(pipeline, step.name, inv)
-    result, seconds, cpu = run_step_process(inv, run.given_id, run.log_path(step.name))
+    if is_committed(inv.uri):  # cached: no component process, no TensorFlow
+        result, seconds, cpu = cached_result(inv), 0.0, 0.0
+    else:
+        result, seconds, cpu = run_step_process(inv, run.given_id, run.log_path(step.name))
     record = step_record(
         step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu
     )
     run.write_step(record)
     if record["status"] == "failed":
-        raise RuntimeError(f"step '{step.name}' failed: {record.get('error')}")
+        message = f"step '{step.name}' failed: {record.get('error')}"
+        if record.get("error_type") in PERMANENT_ERRORS:
+            # Bad parameters, data or user code: a retry would fail the same way.
+            raise AirflowFailException(message + airflow_hint(pipeline, record.get("error", "")))
+        raise RuntimeError(message)
     if record.get("halt"):
-        raise RuntimeError(f"step '{step.name}' stops the run: {record['halt']}")
+        raise AirflowFailException(f"step '{step.name}' stops the run: {record['halt']}")
     return {**result, "run_id": run.run_id}
+
+
+PERMANENT_ERRORS = ("ParameterError", "InputDataError", "UserCodeError", "HaltedByInput")
+
+
+def airflow_hint(pipeline: Pipeline, error: str) -> str:
+    """Name the trigger parameter (or asset event extra) that sets what the error is about."""
+    named = []
+    for rp in pipeline.run_params:
+        step, _, param = rp.target.partition(".")
+        if rp.target in error or (param and f"{step}: {param}" in error):
+            named.append(rp.name)
+    if not named:
+        return ""
+    names = ", ".join(f"'{n}'" for n in named)
+    return f" (set by the trigger parameter or asset event extra {names})"
 
 
 def build_dag(
@@ -146,7 +183,11 @@ def build_dag(
         catchup=False,
         max_active_runs=4,
         params=dag_params(pipeline),
-        tags=list(tags),
+        tags=[*tags, f"tfpipe-pipeline:{pipeline.name}"]
+        + ([f"tfpipe-ref:{pipeline_ref}"] if len(pipeline_ref) <= 88 else []),
+        # A data drop must start a run even before anyone looks at the UI; scheduled DAGs start
+        # paused, so deploying them does not start training by surprise (see the README).
+        is_paused_upon_creation=schedule == "pipeline" and bool(pipeline.schedule),
         doc_md=_dag_doc(pipeline),
         default_args={
             # Components are idempotent (cached by fingerprint, committed atomically), so a

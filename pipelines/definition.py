@@ -39,12 +39,15 @@ class RunParam:
     """A per-run knob (UI trigger form, REST conf, ``--set name=…``) that sets one step parameter.
 
     ``schema`` is a JSON schema fragment (type, enum, minimum, …) that values are validated against.
+    ``optional``: the trigger form shows it empty (unset means the pipeline's own value, e.g. its
+    default data, whose path is nothing a person needs to see).
     """
 
     name: str
     target: str  # "<step>.<param>[.<key>…]" or "runtime"
     schema: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    optional: bool = False
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from typing import Any
 
 from conftest import REPO
 
+from pipelines.penguins.pipeline import default_data
+
 # Airflow runs in the orchestrator environment (no TensorFlow there): components run in the
 # training runtimes' interpreters, as in a deployment.
 PYTHON = os.path.join(REPO, ".venvs", "orchestrator", "bin", "python")
@@ -27,6 +29,9 @@ def airflow_env(tmp: str, **extra: str) -> dict[str, str]:
         AIRFLOW_HOME=os.path.join(tmp, "airflow"),
         TFPIPE_HOME=os.path.join(tmp, "tfpipe"),
         AIRFLOW__CORE__DAGS_FOLDER=os.path.join(REPO, "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=os.path.join(REPO, "plugins"),
+        # Triggers may name data under /tmp (the tests' files) and the shipped penguins data.
+        TFPIPE_DATA_ROOTS=os.pathsep.join(["/tmp", os.path.dirname(default_data())]),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__PARALLELISM="4",
         AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT="60",
@@ -107,6 +112,7 @@ class Standalone:
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
         }
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(env["AIRFLOW_HOME"], "standalone.log")
@@ -176,6 +182,18 @@ class Standalone:
                 return
             time.sleep(1)
         raise AssertionError(f"DAG {dag_id} never appeared; log: {self.log_path}")
+
+    def get_text(self, path: str) -> tuple[int, str]:
+        req = urllib.request.Request(self.base + path)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=-run_after")["dag_runs"]
 
     def wait_for_scheduled_runs(self, dag_id: str, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout

@@ -13,6 +13,7 @@ import pytest
 from airflow_support import Standalone, airflow_env
 
 from components.artifacts import open_artifact
+from pipelines.runs import find_run, safe_run_id
 
 pytestmark = pytest.mark.slow
 
@@ -137,3 +138,106 @@ def test_a_task_killed_mid_run_is_retried_and_leaves_no_partial_artifact(server)
     entries = artifacts(server, "trainer")
     assert not [e for e in entries if ".staging-" in e]
     assert entries.count(os.path.basename(server.xcom("penguins", run_id, "trainer")["uri"])) == 1
+
+
+def new_runs(server: Standalone, dag_id: str, known: set[str], timeout: float = 120) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [r for r in server.runs(dag_id) if r["dag_run_id"] not in known]
+        if runs:
+            return runs
+        time.sleep(2)
+    return []
+
+
+def test_two_data_drops_in_quick_succession_are_both_trained_on_once(
+    server, penguins_csv, tmp_path
+):
+    rows = open(penguins_csv).read().splitlines()
+    drops = []
+    for i, part in enumerate((rows[1:150], rows[150:])):
+        path = tmp_path / f"drop-{i}.csv"
+        path.write_text("\n".join([rows[0], *part]) + "\n")
+        drops.append(str(path))
+    known = {r["dag_run_id"] for r in server.runs("penguins_on_new_data")}
+    asset_id = server.asset_id("penguins_data")
+    for path in drops:  # back to back, as a batch pipeline would announce two files
+        server.request(
+            "POST",
+            "/api/v2/assets/events",
+            {"asset_id": asset_id, "extra": {"data": path, "train_steps": 40, "min_accuracy": 0.5}},
+        )
+    runs = new_runs(server, "penguins_on_new_data", known)
+    assert runs
+    time.sleep(10)  # a second run, if Airflow made one, has been created by now
+    runs = new_runs(server, "penguins_on_new_data", known)
+    trained: list[str] = []
+    for run in runs:
+        assert server.wait_run("penguins_on_new_data", run["dag_run_id"])["state"] == "success"
+        example_gen = server.xcom("penguins_on_new_data", run["dag_run_id"], "example_gen")
+        inputs = open_artifact(example_gen["uri"]).parameters["input"]
+        trained += [inputs] if isinstance(inputs, str) else inputs
+    assert sorted(trained) == sorted(drops)  # every file, each once
+
+
+def test_a_missing_data_file_fails_at_once_without_retries_naming_the_event_extra(server, tmp_path):
+    known = {r["dag_run_id"] for r in server.runs("penguins_on_new_data")}
+    missing = str(tmp_path / "never-landed.csv")
+    server.request(
+        "POST",
+        "/api/v2/assets/events",
+        {"asset_id": server.asset_id("penguins_data"), "extra": {"data": missing}},
+    )
+    runs = new_runs(server, "penguins_on_new_data", known)
+    run = server.wait_run("penguins_on_new_data", runs[0]["dag_run_id"])
+    assert run["state"] == "failed"
+    task = server.task_instances("penguins_on_new_data", runs[0]["dag_run_id"])["example_gen"]
+    assert task["state"] == "failed" and task["try_number"] == 1  # no retry: it cannot succeed
+    record = find_run(server.env["TFPIPE_HOME"], safe_run_id(runs[0]["dag_run_id"]))
+    error = next(s for s in record["steps"] if s["step"] == "example_gen")["error"]
+    assert missing in error and "matches no file" in error
+    assert [s["status"] for s in record["steps"][1:]] == ["not run"] * 5
+    assert record["seconds"] > 0 and record["status"] == "failed"
+
+
+def test_unknown_conf_keys_and_bad_event_extras_are_refused_before_a_run_exists(server):
+    before = server.request("GET", "/api/v2/dags/penguins/dagRuns")["total_entries"]
+    with pytest.raises(AssertionError, match=r"trian_steps.*did you mean 'train_steps'"):
+        server.request(
+            "POST",
+            "/api/v2/dags/penguins/dagRuns",
+            {"logical_date": None, "conf": {"trian_steps": 100}},
+        )
+    assert server.request("GET", "/api/v2/dags/penguins/dagRuns")["total_entries"] == before
+    for extra, message in (
+        ({"train_steps": "lots"}, "train_steps"),
+        ({"data": "/etc/passwd"}, "outside the data roots"),
+    ):
+        with pytest.raises(AssertionError, match=message):
+            server.request(
+                "POST",
+                "/api/v2/assets/events",
+                {"asset_id": server.asset_id("penguins_data"), "extra": extra},
+            )
+
+
+def test_a_cached_run_emits_no_pushed_model_event_and_the_report_is_linked(server):
+    asset = server.asset_id("penguins_pushed_model")
+    first = server.trigger("penguins", {"train_steps": 100, "min_accuracy": 0.5})
+    assert server.wait_run("penguins", first)["state"] == "success"
+    events = server.request("GET", f"/api/v2/assets/events?asset_id={asset}")["total_entries"]
+    again = server.trigger("penguins", {"train_steps": 100, "min_accuracy": 0.5})
+    run = server.wait_run("penguins", again)
+    assert run["state"] == "success"
+    tasks = server.task_instances("penguins", again)
+    assert tasks["pusher"]["state"] == "skipped" and tasks["trainer"]["state"] == "success"
+    assert server.request("GET", f"/api/v2/assets/events?asset_id={asset}")["total_entries"] == (
+        events
+    )
+    assert "tfpipe: succeeded" in (
+        run.get("note")
+        or server.request("GET", f"/api/v2/dags/penguins/dagRuns/{again}")["note"]
+        or ""
+    )
+    status, page = server.get_text(f"/tfpipe/reports/penguins/{again}")
+    assert status == 200 and "tfpipe run" in page

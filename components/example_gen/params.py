@@ -15,21 +15,27 @@ from components.core.spec import ComponentParams, External
 DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 
 
-def match_input(pattern: str) -> list[str]:
-    """Files matching a path or glob, sorted; a clear error when there are none."""
-    files = sorted(
-        os.path.abspath(p) for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p)
-    )
-    if not files:
-        raise InputDataError(
-            f"example_gen: input '{pattern}' matches no file; check the path or glob given as "
-            "the data to train on"
-        )
-    return files
+def match_input(patterns: str | list[str]) -> list[str]:
+    """Files matching a path or glob (or several), sorted, each once; a clear error naming the
+    pattern that matches nothing."""
+    files: set[str] = set()
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        matched = {
+            os.path.abspath(p) for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p)
+        }
+        if not matched:
+            raise InputDataError(
+                f"example_gen: input '{pattern}' matches no file; check the path or glob given "
+                "as the data to train on"
+            )
+        files |= matched
+    return sorted(files)
 
 
 class ExampleGenParams(ComponentParams):
-    input: str = pydantic.Field(description="a file path or glob of CSV, TFRecord or Parquet files")
+    input: str | list[str] = pydantic.Field(
+        description="a file path or glob of CSV, TFRecord or Parquet files, or a list of them"
+    )
     format: Literal["auto", "csv", "tfrecord", "parquet"] = "auto"
     split_ratios: dict[str, float] = pydantic.Field(
         default_factory=lambda: {"train": 0.8, "eval": 0.2},

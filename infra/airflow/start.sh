@@ -28,7 +28,12 @@ for _ in $(seq 180); do
     password="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin"])' \
       "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated")"
     echo "airflow: ready at $url  (login: admin / $password)"
-    echo "airflow: DAGs from $AIRFLOW__CORE__DAGS_FOLDER; metadata: ${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite in $AIRFLOW_HOME}"
+    # Never print a password: the database URL is shown with its secret masked.
+    db="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite in $AIRFLOW_HOME}"
+    echo "airflow: DAGs from $AIRFLOW__CORE__DAGS_FOLDER; metadata: $(printf '%s' "$db" | sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#')"
+    echo "airflow: data-driven DAGs run as soon as data lands; scheduled DAGs (penguins) start"
+    echo "         paused: unpause them in the UI or with 'airflow dags unpause penguins' (a run"
+    echo "         triggered while a DAG is paused waits, queued, until it is unpaused)"
     exit 0
   fi
   if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then

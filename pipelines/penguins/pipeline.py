@@ -30,18 +30,23 @@ def build(home: str) -> Pipeline:
             RunParam(
                 "data",
                 "example_gen.input",
-                {"type": "string", "minLength": 1},
-                "path or glob of the CSV/TFRecord/Parquet data to train on",
+                {"type": ["string", "array"], "minLength": 1, "items": {"type": "string"}},
+                "path or glob (or a list of them) of the CSV / Parquet / TFRecord files to train "
+                "on; empty: the Palmer penguins data shipped with the pipeline",
+                optional=True,
             ),
             RunParam(
                 "train_steps",
                 "trainer.train_steps",
                 {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                "training steps (a multiple of 100, the checkpoint interval)",
             ),
             RunParam(
                 "backend",
                 "trainer.backend",
                 {"type": "string", "enum": ["keras", "estimator", "auto"]},
+                "keras: model.fit; estimator: a pre-made or custom Estimator (estimator runtime); "
+                "auto: Keras, converted to an Estimator when training is distributed",
             ),
             RunParam(
                 "distribution",
@@ -50,13 +55,13 @@ def build(home: str) -> Pipeline:
                     "type": "string",
                     "enum": ["none", "mirrored", "multi_worker", "parameter_server"],
                 },
+                "none: one process; multi_worker / parameter_server: a training cluster",
             ),
-            RunParam("runtime", "runtime", {"type": "string", "enum": ["modern", "estimator"]}),
             RunParam(
-                "serving_base",
-                "pusher.serving_base",
-                {"type": "string", "minLength": 1},
-                "push target: versions go to <serving_base>/penguins/<version>",
+                "runtime",
+                "runtime",
+                {"type": "string", "enum": ["modern", "estimator"]},
+                "modern: TF 2.21; estimator: TF 2.15 with tf.estimator",
             ),
             RunParam(
                 "min_accuracy",
