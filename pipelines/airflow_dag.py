@@ -24,6 +24,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from components import get_spec
 from components.artifacts import is_committed
+from components.core.errors import TfpipeError
 from components.core.execute import resolve
 from pipelines.definition import Pipeline
 from pipelines.engine import (
@@ -74,7 +75,9 @@ def run_overrides(pipeline: Pipeline, context: dict[str, Any], home: str) -> dic
     overrides = {
         rp.name: params[rp.name]
         for rp in pipeline.run_params
-        if rp.name in params and params[rp.name] != pipeline.run_param_default(rp)
+        if rp.name in params
+        and params[rp.name] != pipeline.run_param_default(rp)
+        and not (rp.optional and params[rp.name] is None)  # unset: the pipeline's own value
     }
     conf = dict(getattr(context.get("dag_run"), "conf", None) or {})
     problems = check_values(pipeline, home, conf, "the trigger's conf")
@@ -93,18 +96,36 @@ def run_overrides(pipeline: Pipeline, context: dict[str, Any], home: str) -> dic
     return overrides
 
 
-def _this_run(pipeline_ref: str, home: str) -> tuple[Pipeline, RunLog, dict[str, Any]]:
+def _this_run(
+    pipeline_ref: str, home: str, step_name: str | None = None
+) -> tuple[Pipeline, RunLog, dict[str, Any]]:
+    """This DAG run's pipeline (its overrides applied) and run record. A trigger that cannot
+    work is recorded against ``step_name`` and fails the task without retries."""
     context = get_current_context()
     base = load_pipeline(pipeline_ref, home)
-    overrides = run_overrides(base, context, home)
-    pipeline = base.with_overrides(overrides)
-    run = RunLog(home, pipeline.name, context["run_id"])
+    run = RunLog(home, base.name, context["run_id"])
     started = getattr(context.get("dag_run"), "start_date", None)
+    try:
+        overrides = run_overrides(base, context, home)
+        pipeline = base.with_overrides(overrides)
+    except (AirflowFailException, TfpipeError) as exc:
+        run.start(_header(base, {}, started))
+        if step_name:
+            step = base.step(step_name)
+            failure = {"ok": False, "error": str(exc), "error_type": "ParameterError"}
+            run.write_step(
+                step_record(step.name, step.component, base.step_runtime(step), failure, seconds=0)
+            )
+        raise AirflowFailException(str(exc)) from None
+    run.start(_header(pipeline, overrides, started))
+    return pipeline, run, context
+
+
+def _header(pipeline: Pipeline, overrides: dict[str, Any], started: Any) -> dict[str, Any]:
     header = run_header(pipeline, "airflow", overrides)
     if started:
         header["started_at"] = started.isoformat(timespec="milliseconds")
-    run.start(header)
-    return pipeline, run, context
+    return header
 
 
 def run_component(
@@ -112,19 +133,26 @@ def run_component(
 ) -> dict[str, Any]:
     """The body of every step task: resolve the step from its upstream results, run it in its
     runtime, record it, and fail the task when the step failed."""
-    pipeline, run, _context = _this_run(pipeline_ref, home)
+    pipeline, run, _context = _this_run(pipeline_ref, home, step_name)
     step = pipeline.step(step_name)
     runtime = pipeline.step_runtime(step)
-    inv = resolve(
-        component=step.component,
-        step=step.name,
-        raw_params=step.params,
-        input_uris={name: upstream["uri"] for name, upstream in inputs.items()},
-        input_fingerprints={name: upstream["fingerprint"] for name, upstream in inputs.items()},
-        runtime=runtime,
-        artifacts_root=artifacts_root(home, pipeline.name),
-    )
-    check_upstream(pipeline, step.name, inv)
+    try:
+        inv = resolve(
+            component=step.component,
+            step=step.name,
+            raw_params=step.params,
+            input_uris={name: upstream["uri"] for name, upstream in inputs.items()},
+            input_fingerprints={n: upstream["fingerprint"] for n, upstream in inputs.items()},
+            runtime=runtime,
+            artifacts_root=artifacts_root(home, pipeline.name),
+        )
+        check_upstream(pipeline, step.name, inv)
+    except TfpipeError as exc:  # refused before running: recorded, and not worth a retry
+        error = {"ok": False, "error": str(exc), "error_type": type(exc).__name__}
+        run.write_step(step_record(step.name, step.component, runtime, error, seconds=0.0))
+        raise AirflowFailException(
+            f"step '{step.name}': {exc}{airflow_hint(pipeline, str(exc))}"
+        ) from None
     if is_committed(inv.uri):  # cached: no component process, no TensorFlow
         result, seconds, cpu = cached_result(inv), 0.0, 0.0
     else:

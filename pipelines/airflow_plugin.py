@@ -36,14 +36,16 @@ def report_path(dag_id: str, run_id: str) -> str | None:
     return RunLog(default_home(), pipeline, run_id).report_path
 
 
-def _pipeline_of(dag_id: str) -> str | None:
+def _pipeline_of(dag_id: str, session: Any = None) -> str | None:
     """The tfpipe pipeline a DAG runs (from its tag), or None for other DAGs."""
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
 
-    with create_session() as session:
-        dag = session.get(DagModel, dag_id)
-        tags = [t.name for t in dag.tags] if dag is not None else []
+    if session is None:
+        with create_session() as own:
+            return _pipeline_of(dag_id, own)
+    dag = session.get(DagModel, dag_id)
+    tags = [t.name for t in dag.tags] if dag is not None else []
     return next((t[len(PIPELINE_TAG) :] for t in tags if t.startswith(PIPELINE_TAG)), None)
 
 
@@ -137,7 +139,11 @@ def _problems(path: str, body: bytes) -> list[str]:
             conf = payload.get("conf") or {}
             return checks(conf, f"conf of {dag_id}") if checks else []
         asset_id = payload.get("asset_id")
-        extra = payload.get("extra") or {}
+        from pipelines.triggers import AIRFLOW_EXTRA_KEYS
+
+        extra = {
+            k: v for k, v in (payload.get("extra") or {}).items() if k not in AIRFLOW_EXTRA_KEYS
+        }
         problems = []
         for dag_id in _consumers(asset_id):
             checks = _dag_checks(dag_id)
@@ -195,20 +201,27 @@ class RunNotes:
 
     @staticmethod
     def _note(dag_run: Any) -> None:
+        """Written through the scheduler's own session (a second session would wait on the
+        scheduler's open transaction: SQLite has one writer)."""
         try:
-            text = run_note(dag_run.dag_id, dag_run.run_id)
+            from sqlalchemy.orm import object_session
+
+            session = object_session(dag_run)
+            if session is None:
+                return  # a detached run (dag.test): nothing to write through
+            text = run_note(dag_run.dag_id, dag_run.run_id, session)
             if text:
                 dag_run.note = (text, None)
         except Exception:
             log.exception("tfpipe: could not write the run note")
 
 
-def run_note(dag_id: str, run_id: str) -> str | None:
+def run_note(dag_id: str, run_id: str, session: Any = None) -> str | None:
     from components import get_spec
     from pipelines.home import default_home
     from pipelines.runs import RunLog
 
-    pipeline = _pipeline_of(dag_id)
+    pipeline = _pipeline_of(dag_id, session)
     if pipeline is None:
         return None
     record = RunLog(default_home(), pipeline, run_id).record()

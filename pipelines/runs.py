@@ -109,6 +109,9 @@ class RunLog:
             record["error"] = error
         elif failed:
             record["error"] = f"step '{failed[0]['step']}' failed: {failed[0].get('error')}"
+        elif final and steps and not all(s.get("status") in ("executed", "cached") for s in steps):
+            missing = [s["step"] for s in steps if s.get("status") not in ("executed", "cached")]
+            record["error"] = f"steps {missing} did not run (see the orchestrator's logs)"
         done = all(s.get("status") in ("executed", "cached") for s in steps)
         record["status"] = (
             "failed"

@@ -20,6 +20,8 @@ from components.core.errors import ParameterError
 from pipelines.definition import Pipeline
 
 PATH_PARAMS = ("data",)
+# Keys Airflow itself adds to asset events (e.g. an event posted through the REST API).
+AIRFLOW_EXTRA_KEYS = ("from_rest_api", "from_trigger")
 
 
 def data_roots(pipeline: Pipeline, home: str) -> list[str]:
@@ -85,6 +87,8 @@ def merge_event_extras(extras: Iterable[dict[str, Any]]) -> tuple[dict[str, Any]
     problems = []
     for extra in extras:
         for key, value in (extra or {}).items():
+            if key in AIRFLOW_EXTRA_KEYS:
+                continue
             if key in PATH_PARAMS:
                 for item in [value] if isinstance(value, str) else list(value or []):
                     if item not in files:

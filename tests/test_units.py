@@ -262,3 +262,41 @@ def test_run_record_marks_unrecorded_steps_not_run_and_names_the_failure(tmp_pat
     assert record["seconds"] > 0  # real wall time from the start to now
     with pytest.raises(Exception, match="not usable"):
         safe_run_id("..")
+
+
+# -- triggers: one check for the trigger form, REST conf and asset-event extras ----------------
+def test_trigger_values_refuse_unknown_keys_bad_types_and_paths_outside_the_data_roots(
+    tmp_path, monkeypatch
+):
+    from pipelines.registry import load_pipeline
+    from pipelines.triggers import check_values
+
+    monkeypatch.setenv("TFPIPE_DATA_ROOTS", str(tmp_path))
+    pipeline = load_pipeline("penguins", str(tmp_path))
+    (tmp_path / "drop.csv").write_text("x\n")
+    assert check_values(pipeline, str(tmp_path), {"data": str(tmp_path / "drop.csv")}, "conf") == []
+    problems = check_values(
+        pipeline,
+        str(tmp_path),
+        {"trian_steps": 5, "train_steps": "lots", "data": "/etc/passwd"},
+        "conf",
+    )
+    assert any(
+        "unknown key 'trian_steps'" in p and "did you mean 'train_steps'" in p for p in problems
+    )
+    assert any("'train_steps'" in p and "is not of type 'integer'" in p for p in problems)
+    assert any("outside the data roots" in p for p in problems)
+
+
+def test_asset_events_merge_all_their_files_and_refuse_disagreeing_settings():
+    from pipelines.triggers import merge_event_extras
+
+    merged, problems = merge_event_extras(
+        [
+            {"data": "/d/a.csv", "train_steps": 40, "from_rest_api": True},
+            {"data": ["/d/b.csv", "/d/a.csv"], "train_steps": 40},
+        ]
+    )
+    assert merged == {"data": ["/d/a.csv", "/d/b.csv"], "train_steps": 40} and not problems
+    _, problems = merge_event_extras([{"train_steps": 40}, {"train_steps": 50}])
+    assert problems and "disagree on 'train_steps'" in problems[0]

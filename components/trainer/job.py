@@ -39,9 +39,17 @@ class TrainingJob:
     @functools.cached_property
     def schema(self) -> Any:
         """Features, label classes and class names, from the transformed schema (imports TF)."""
+        from components.core.errors import InputDataError
         from components.trainer.data import describe_features
 
-        return describe_features(self.transform, self.p)
+        schema = describe_features(self.transform, self.p)
+        if self.p.task == "classification" and schema.classes and len(schema.classes) < 2:
+            raise InputDataError(
+                f"trainer: the training data has one class only ({schema.classes}) for label "
+                f"'{self.p.label}'; a classifier needs at least two. Train on data with more "
+                "classes"
+            )
+        return schema
 
     @property
     def features(self) -> list[Any]:
