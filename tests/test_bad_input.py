@@ -3,13 +3,14 @@ becomes visible."""
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 
 import pytest
 from conftest import REPO, run_penguins, step
 
-from components.artifacts import is_committed
+from components.artifacts import Examples, is_committed, open_artifact
 
 pytestmark = pytest.mark.slow
 
@@ -119,3 +120,51 @@ def test_estimator_backend_is_refused_on_the_modern_runtime(tmp_path):
     )
     assert record["status"] == "failed"
     assert "estimator' runtime" in record["error"] and "runtime=estimator" in record["error"]
+
+
+def with_line(penguins_csv: str, at: int, line: bytes) -> bytes:
+    lines = open(penguins_csv, "rb").read().splitlines()
+    lines.insert(at, line)
+    return b"\n".join(lines) + b"\n"
+
+
+def test_non_utf8_bytes_name_file_line_and_column(tmp_path, penguins_csv):
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes(with_line(penguins_csv, 5, b"Adelie,Torg\xe9rsen,39.1,18.7,181,3750,male,2007"))
+    record = run_penguins(str(tmp_path), {"example_gen.input": str(bad)})
+    error = step(record, "example_gen")["error"]
+    assert f"'{bad}' line 6, column 'island': not UTF-8" in error, error
+    assert committed_or_partial(str(tmp_path)) == {}
+
+
+def test_an_unclosed_quote_names_the_line(tmp_path, penguins_csv):
+    bad = tmp_path / "quote.csv"
+    bad.write_bytes(with_line(penguins_csv, 5, b'Adelie,"Torgersen,39.1,18.7,181,3750,male,2007'))
+    record = run_penguins(str(tmp_path), {"example_gen.input": str(bad)})
+    error = step(record, "example_gen")["error"]
+    assert f"'{bad}' line 6: expected 8 fields" in error, error
+
+
+def test_skipped_malformed_rows_are_kept_in_the_artifact_up_to_a_bound(tmp_path, penguins_csv):
+    bad = tmp_path / "short.csv"
+    bad.write_bytes(with_line(penguins_csv, 5, b"Adelie,Torgersen,39.1"))
+    skip = {"example_gen.input": str(bad), "example_gen.on_malformed": "skip"}
+    record = run_penguins(str(tmp_path / "a"), {**skip, "trainer.train_steps": 50})
+    made = step(record, "example_gen")
+    assert made["status"] == "executed" and made["summary"]["rejected_rows"] == 1
+    examples = open_artifact(made["uri"], Examples)
+    with open(examples.rejected_path, newline="") as f:
+        rejected = list(csv.DictReader(f))
+    assert rejected == [
+        {
+            "file": "short.csv",
+            "line": "6",
+            "reason": "expected 8 fields, got 3",
+            "text": "Adelie,Torgersen,39.1",
+        }
+    ]
+    # One bad row in 345 is over a 0.1 % bound: the run fails and says which knob to turn.
+    strict = run_penguins(str(tmp_path / "b"), {**skip, "example_gen.max_rejected_fraction": 0.001})
+    error = step(strict, "example_gen")["error"]
+    assert "1 of 345 rows are malformed" in error and "max_rejected_fraction" in error
+    assert committed_or_partial(str(tmp_path / "b")) == {}

@@ -66,12 +66,21 @@ def test_text_in_a_number_column_is_a_type_change(tmp_path, penguins_csv):
     data[10]["flipper_length_mm"] = "long"
     record, anomalies = validate(str(tmp_path), write(tmp_path / "d.csv", data))
     changed = only(anomalies, "type_changed")
-    assert (changed["column"], changed["expected"], changed["found"]) == (
-        "flipper_length_mm",
-        "int",
-        "string",
-    )
+    assert (changed["column"], changed["expected"]) == ("flipper_length_mm", "int")
+    # The row is named (header = line 1, data[10] = line 12) and only it counts as affected.
+    assert changed["found"] == "string, first at 'd.csv' line 12: 'long'", changed
+    assert changed["rows_affected"] == 1
     assert_stopped_before_transform(record, "flipper_length_mm", "type_changed")
+
+
+def test_a_column_with_no_value_in_any_row_is_an_empty_column(tmp_path, penguins_csv):
+    data = rows(penguins_csv)
+    for r in data:
+        r["bill_length_mm"] = "NA"
+    record, anomalies = validate(str(tmp_path), write(tmp_path / "d.csv", data))
+    empty = only(anomalies, "empty_column")
+    assert empty["column"] == "bill_length_mm" and empty["rows_affected"] == 344
+    assert_stopped_before_transform(record, "bill_length_mm", "empty_column")
 
 
 def test_a_float_column_that_arrives_all_integer_is_narrowed_and_still_encoded_as_float(

@@ -64,6 +64,13 @@ class ExampleGenParams(ComponentParams):
         description="a row with the wrong number of fields fails the run, or is set aside in "
         "rejected.csv inside the artifact",
     )
+    max_rejected_fraction: float = pydantic.Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="with on_malformed=skip: more rows set aside than this fraction of the input "
+        "fails the run (the file is probably not what was meant)",
+    )
 
     @pydantic.field_validator("split_ratios")
     @classmethod

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from components.core.errors import InputDataError
+from components.example_gen.stats import arrow_kind
 
 LADDER = [pa.null(), pa.int64(), pa.float64(), pa.string()]
 ARROW = {"int": pa.int64(), "float": pa.float64(), "string": pa.string()}
@@ -28,11 +29,22 @@ _ERROR_COLUMN = re.compile(r"In CSV column #(\d+)")
 
 
 class Widen(Exception):
-    """A column needs a wider type than assumed: restart the pass with ``types``."""
+    """A column needs a wider type than assumed: restart the pass with ``types``.
 
-    def __init__(self, types: dict[str, pa.DataType], why: str) -> None:
+    ``column`` and ``first_unfit`` (where the first value that did not fit is, for a column the
+    contract types) let the validator name the row instead of only the column."""
+
+    def __init__(
+        self,
+        types: dict[str, pa.DataType],
+        why: str,
+        column: str | None = None,
+        first_unfit: str | None = None,
+    ) -> None:
         super().__init__(why)
         self.types = types
+        self.column = column
+        self.first_unfit = first_unfit
 
 
 @dataclass
@@ -89,6 +101,7 @@ class CsvSource:
         self.na_values = na_values
         self.on_malformed = on_malformed
         self.columns = self._common_header()
+        self.contracted: set[str] = set()
 
     def _header(self, path: str) -> list[str]:
         if os.path.getsize(path) == 0:
@@ -143,6 +156,7 @@ class CsvSource:
         for name, kind in contract.items():
             if name in types:
                 types[name] = ARROW[kind]
+                self.contracted.add(name)
         return types
 
     def _open(self, path: str, types: dict[str, pa.DataType] | None, rejected: Rejected) -> Any:
@@ -183,7 +197,34 @@ class CsvSource:
         except pa.ArrowInvalid as exc:  # the first block is converted when the file opens
             if rejected.error:
                 raise InputDataError(rejected.error) from None
-            raise _widened(exc, self.columns, types or {}, path) from None
+            raise self._widened(exc, self.columns, types or {}, path) from None
+
+    def _widened(
+        self, exc: pa.ArrowInvalid, names: list[str], types: dict[str, pa.DataType], path: str
+    ) -> Exception:
+        """A conversion error names the column that needs a wider type (→ Widen), else the file.
+
+        Bytes that are not UTF-8 cannot be widened away: that is an error naming the line. For a
+        column the contract types, the first value that does not fit is located (a scan of the
+        file, paid only when the data breaks its contract)."""
+        match = _ERROR_COLUMN.search(str(exc))
+        if not match:
+            return InputDataError(f"example_gen: cannot read '{path}': {exc}")
+        index = int(match.group(1))
+        name = names[index]
+        current = types.get(name, pa.null())
+        if "UTF8" in str(exc) or current == LADDER[-1]:
+            line, _ = _locate(path, index, self.na_values, _is_text)
+            return InputDataError(
+                f"example_gen: '{path}' line {line}, column '{name}': not UTF-8 text; re-export "
+                "the file as UTF-8"
+            )
+        wider = {**types, name: _widen(current)}
+        first = None
+        if name in self.contracted:
+            line, value = _locate(path, index, self.na_values, FITS[arrow_kind(current)])
+            first = f"'{os.path.basename(path)}' line {line}: {value!r}" if line else None
+        return Widen(wider, f"{name}: {current} → {wider[name]}", name, first)
 
     def batches(
         self, types: dict[str, pa.DataType], rejected: Rejected
@@ -200,7 +241,7 @@ class CsvSource:
                 except pa.ArrowInvalid as exc:
                     if rejected.error:
                         raise InputDataError(rejected.error) from None
-                    raise _widened(exc, names, types, path) from None
+                    raise self._widened(exc, names, types, path) from None
                 except UnicodeDecodeError as exc:
                     raise InputDataError(
                         f"example_gen: '{path}' is not UTF-8 text ({exc}); re-export it as UTF-8"
@@ -208,16 +249,44 @@ class CsvSource:
                 yield pa.RecordBatch.from_arrays(batch.columns, names=names)
 
 
-def _widened(
-    exc: pa.ArrowInvalid, names: list[str], types: dict[str, pa.DataType], path: str
-) -> Exception:
-    """A conversion error names the column that needs a wider type (→ Widen), else the file."""
-    match = _ERROR_COLUMN.search(str(exc))
-    if not match:
-        return InputDataError(f"example_gen: cannot read '{path}': {exc}")
-    name = names[int(match.group(1))]
-    wider = {**types, name: _widen(types.get(name, pa.null()))}
-    return Widen(wider, f"{name}: {types.get(name)} → {wider[name]}")
+def _fits_int(value: str) -> bool:
+    try:
+        int(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _fits_float(value: str) -> bool:
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_text(value: str) -> bool:
+    return not any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+FITS = {"int": _fits_int, "float": _fits_float, "string": _is_text}
+
+
+def _locate(path: str, index: int, na_values: list[str], fits: Any) -> tuple[int | None, str]:
+    """The line and value of the first field in column ``index`` that ``fits`` refuses."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        for row in reader:
+            if index < len(row):
+                value = row[index]
+                if value not in na_values and (not _is_text(value) or not fits(value.strip())):
+                    return reader.line_num, value.encode("utf-8", "surrogateescape").decode(
+                        "utf-8", "replace"
+                    )
+    return None, ""
 
 
 class ParquetSource:

@@ -85,6 +85,7 @@ def run(ctx: Context) -> dict[str, Any]:
             )
     types = source.initial_types(contract.types)
     start = time.perf_counter()
+    first_unfit: dict[str, str] = {}
     while True:
         try:
             result = _one_pass(ctx, p, out, source, types, contract, files)
@@ -93,12 +94,22 @@ def run(ctx: Context) -> dict[str, Any]:
             ctx.progress(f"widening {wider}; restarting the pass")
             out.reset_splits()
             types = wider.types
+            if wider.column and wider.first_unfit:
+                first_unfit.setdefault(wider.column, wider.first_unfit)
     splits, stats, rejected, final_types = result
     rows = sum(splits.values())
     if rows == 0:
         raise InputDataError(
             f"example_gen: input '{p.input}' has a header but no data rows"
             + (f" ({len(rejected.rows)} malformed rows set aside)" if rejected.rows else "")
+        )
+    if rejected.rows and len(rejected.rows) > p.max_rejected_fraction * (rows + len(rejected.rows)):
+        first = rejected.rows[0]
+        raise InputDataError(
+            f"example_gen: {len(rejected.rows)} of {rows + len(rejected.rows)} rows are malformed "
+            f"(more than max_rejected_fraction={p.max_rejected_fraction}); the first: "
+            f"'{first[0]}' line {first[1]}: {first[2]}. Fix the export or raise "
+            "example_gen.max_rejected_fraction"
         )
     encoded = {
         n: arrow_kind(t) if not pa.types.is_null(t) else "string" for n, t in final_types.items()
@@ -110,6 +121,8 @@ def run(ctx: Context) -> dict[str, Any]:
                 overall[name] = ColumnStats(name, contract.columns.get(name))
             overall[name].merge(column)
     overall_json = {n: s.to_json(encoded[n]) for n, s in overall.items()}
+    for name, where in first_unfit.items():
+        overall_json[name]["first_unfit"] = where
     out.write_schema(_schema(overall_json, rows, p.max_domain_size))
     out.write_statistics(
         {

@@ -23,6 +23,11 @@ TRACK_DISTINCT = 10_000
 SAMPLE = 20_000
 TOP = 20
 BINS = 10
+# Text that parses as the contract's number type (what the validator counts as fitting).
+NUMBER = {
+    "int": r"^\s*[-+]?\d+\s*$",
+    "float": r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$|^\s*[-+]?(inf|nan)\s*$",
+}
 
 
 def arrow_kind(t: pa.DataType) -> str:
@@ -46,7 +51,7 @@ class ColumnStats:
         self.values: Counter | None = Counter()
         self.sample_hash = np.empty(0, np.uint64)
         self.sample = np.empty(0, np.float64)
-        self.out_of_domain = self.out_of_range = 0
+        self.out_of_domain = self.out_of_range = self.unfit = 0
 
     def add(self, col: pa.Array, hashes: np.ndarray) -> None:
         n, nulls = len(col), col.null_count
@@ -91,6 +96,9 @@ class ColumnStats:
     def _check(self, present: pa.Array) -> None:
         c = self.contract
         assert c is not None
+        if c.type in NUMBER and self.kind == "string":  # text where the contract wants numbers
+            fits = pc.match_substring_regex(present, NUMBER[c.type])
+            self.unfit += len(present) - int(pc.sum(fits).as_py() or 0)
         if c.domain is not None:
             text = present if pa.types.is_string(present.type) else present.cast(pa.string())
             inside = pc.is_in(text, value_set=pa.array(list(c.domain), pa.string()))
@@ -126,6 +134,7 @@ class ColumnStats:
         self._sample(other.sample, other.sample_hash)
         self.out_of_domain += other.out_of_domain
         self.out_of_range += other.out_of_range
+        self.unfit += other.unfit
 
     def to_json(self, encoded_type: str) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -157,6 +166,8 @@ class ColumnStats:
         if self.contract is not None:
             d["out_of_domain"] = self.out_of_domain
             d["out_of_range"] = self.out_of_range
+            if self.unfit:
+                d["unfit"] = self.unfit
         return d
 
 

@@ -1,10 +1,11 @@
 """Anomalies and drift, from statistics and a contract: pure functions (no TensorFlow).
 
 Anomaly kinds (TFX ExampleValidator's, in plain words): a column the contract names is missing,
-a column the contract does not know, a type that changed (wider: the data did not fit the
-contract's type; narrower: a float column arrived all whole numbers), presence below the
-contract's minimum, string values outside its domain, numbers outside its range. Each names the
-column, what was expected, what was found and how many rows it affects.
+a column the contract does not know, a column with no value in any row, a type that changed
+(wider: the data did not fit the contract's type; narrower: a float column arrived all whole
+numbers), presence below the contract's minimum, string values outside its domain, numbers
+outside its range. Each names the column, what was expected, what was found and how many rows
+it affects.
 
 Drift: the L-infinity distance between a column's distribution in the new data and in the data
 the served model was trained on (TFDV's measure for categorical features; numeric columns are
@@ -24,6 +25,7 @@ KINDS = (
     "new_column",
     "type_changed",
     "type_narrowed",
+    "empty_column",
     "presence_below",
     "out_of_domain",
     "out_of_range",
@@ -52,10 +54,20 @@ def anomalies(statistics: dict[str, Any], contract: Contract) -> list[dict[str, 
             continue
         stats = columns[name]
         if stats["type"] != rule.type:
-            add(name, "type_changed", rule.type, stats["type"], stats["count"])
+            first = f", first at {stats['first_unfit']}" if stats.get("first_unfit") else ""
+            add(
+                name,
+                "type_changed",
+                rule.type,
+                f"{stats['type']}{first}",
+                stats.get("unfit") or stats["count"],
+            )
         elif rule.type == "float" and stats.get("inferred_type") == "int" and stats["count"]:
             add(name, "type_narrowed", "float", "only whole numbers (int)", stats["count"])
         total = stats["count"] + stats["missing"]
+        if total and not stats["count"]:
+            add(name, "empty_column", "values in some rows", "no value in any row", total)
+            continue
         presence = stats["count"] / total if total else 0.0
         if presence + 1e-12 < rule.min_presence:
             add(

@@ -16,8 +16,8 @@ class ExampleValidatorParams(ComponentParams):
     allow: list[str] = pydantic.Field(
         default_factory=list,
         description="anomalies that do not stop the run: a kind (missing_column, new_column, "
-        "type_changed, type_narrowed, presence_below, out_of_domain, out_of_range), a column, or "
-        "column:kind",
+        "type_changed, type_narrowed, empty_column, presence_below, out_of_domain, "
+        "out_of_range), a column, or column:kind",
     )
     baseline_model_dir: str | None = pydantic.Field(
         default=None,
