@@ -26,6 +26,7 @@ from components import get_spec
 from components.artifacts import is_committed
 from components.core.errors import TfpipeError
 from components.core.execute import resolve
+from pipelines.asset_claims import AssetClaims, Event
 from pipelines.definition import Pipeline
 from pipelines.engine import (
     cached_result,
@@ -35,7 +36,7 @@ from pipelines.engine import (
     run_step_process,
     step_record,
 )
-from pipelines.home import artifacts_root, default_home
+from pipelines.home import artifacts_root, asset_claims_path, default_home
 from pipelines.registry import load_pipeline
 from pipelines.runs import RunLog
 from pipelines.triggers import check_values, merge_event_extras
@@ -81,12 +82,7 @@ def run_overrides(pipeline: Pipeline, context: dict[str, Any], home: str) -> dic
     }
     conf = dict(getattr(context.get("dag_run"), "conf", None) or {})
     problems = check_values(pipeline, home, conf, "the trigger's conf")
-    events = context.get("triggering_asset_events") or {}
-    extras = [
-        dict(getattr(event, "extra", None) or {})
-        for asset_events in events.values()
-        for event in asset_events
-    ]
+    extras = [event.extra for event in claimed_events(pipeline, context, home)]
     merged, disagreements = merge_event_extras(extras)
     problems += disagreements
     problems += check_values(pipeline, home, merged, "the asset events' extra")
@@ -94,6 +90,44 @@ def run_overrides(pipeline: Pipeline, context: dict[str, Any], home: str) -> dic
         raise AirflowFailException("; ".join(problems))
     overrides.update(merged)
     return overrides
+
+
+def claimed_events(pipeline: Pipeline, context: dict[str, Any], home: str) -> list[Event]:
+    """The asset events this run trains on (see pipelines/asset_claims.py): its triggering events
+    and any event of the same assets that no run took; none for a run not started by events.
+    Raises AirflowSkipException when an earlier run already took every one of them."""
+    triggering = [
+        event
+        for asset_events in (context.get("triggering_asset_events") or {}).values()
+        for event in asset_events
+    ]
+    if not triggering:
+        return []
+
+    def as_event(event: Any) -> Event:
+        stamp = event.timestamp.isoformat()
+        extra = dict(getattr(event, "extra", None) or {})
+        return Event(key=f"{event.asset.uri}@{stamp}", timestamp=stamp, extra=extra)
+
+    def candidates() -> list[Event]:
+        since = min(event.timestamp for event in triggering)
+        inlets = context.get("inlet_events")
+        found = []
+        for asset in {id(e.asset): e.asset for e in triggering}.values():
+            try:
+                events = inlets[Asset(name=asset.name, uri=asset.uri)].after(since.isoformat())
+            except (KeyError, TypeError):  # the task does not list the asset as an inlet
+                continue
+            found += [as_event(e) for e in events]
+        return found
+
+    dag_id = context["dag"].dag_id
+    ledger = AssetClaims(asset_claims_path(home, pipeline.name, dag_id))
+    claim = ledger.claim(context["run_id"], [as_event(e) for e in triggering], candidates)
+    if not claim.events:
+        taken = ", ".join(f"event {i} by run {r}" for i, r in sorted(claim.taken_by.items()))
+        raise AirflowSkipException(f"nothing to train on: its data drops were taken ({taken})")
+    return claim.events
 
 
 def _this_run(
@@ -108,6 +142,11 @@ def _this_run(
     try:
         overrides = run_overrides(base, context, home)
         pipeline = base.with_overrides(overrides)
+    except AirflowSkipException as exc:  # nothing to do: recorded, and the report says why
+        run.start({**_header(base, {}, started), "skipped": str(exc)})
+        if step_name:
+            raise
+        return base, run, context
     except (AirflowFailException, TfpipeError) as exc:
         run.start(_header(base, {}, started))
         if step_name:
@@ -203,6 +242,9 @@ def build_dag(
     """
     home = home or default_home()
     pipeline = load_pipeline(pipeline_ref, home)
+    # Tasks of a data-driven DAG read the events of its assets (to claim drops; see
+    # claimed_events), which Airflow allows for a task's inlets.
+    inlets = [a for a in schedule if isinstance(a, Asset)] if isinstance(schedule, list) else []
     with DAG(
         dag_id=dag_id or pipeline.name,
         description=pipeline.description,
@@ -231,7 +273,7 @@ def build_dag(
             spec = get_spec(step.component)
             outlets = [step_asset(pipeline.name, spec.outlet)] if spec.outlet else []
 
-            @task(task_id=step.name, doc_md=spec.description, outlets=outlets)
+            @task(task_id=step.name, doc_md=spec.description, outlets=outlets, inlets=inlets)
             def run_step(upstream: dict[str, Any], step_name: str = step.name) -> dict[str, Any]:
                 result = run_component(pipeline_ref, home, step_name, upstream)
                 _announce(step_name, pipeline_ref, home, result)
@@ -261,6 +303,8 @@ def write_report(pipeline_ref: str, home: str) -> str:
     writing both, when a step did not complete, so the DAG run's state stays honest."""
     _pipeline, run, _context = _this_run(pipeline_ref, home)
     record = finish_run(run)
+    if record["status"] == "skipped":
+        raise AirflowSkipException(record["skipped"])
     if record["status"] != "succeeded":
         raise RuntimeError(f"{record.get('error')}; report: {record.get('report')}")
     return str(record.get("report"))

@@ -23,3 +23,8 @@ def runs_dir(home: str, pipeline: str) -> str:
 
 def serving_base(home: str) -> str:
     return os.path.join(home, "serving")
+
+
+def asset_claims_path(home: str, pipeline: str, dag_id: str) -> str:
+    """The ledger of which run of ``dag_id`` trains on which asset event (see asset_claims)."""
+    return os.path.join(home, pipeline, "asset_claims", f"{dag_id}.json")

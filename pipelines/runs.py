@@ -113,8 +113,12 @@ class RunLog:
             missing = [s["step"] for s in steps if s.get("status") not in ("executed", "cached")]
             record["error"] = f"steps {missing} did not run (see the orchestrator's logs)"
         done = all(s.get("status") in ("executed", "cached") for s in steps)
+        if header.get("skipped") and not failed:  # e.g. its data drops were taken by another run
+            record.pop("error", None)
         record["status"] = (
-            "failed"
+            "skipped"
+            if header.get("skipped") and not failed
+            else "failed"
             if failed or error
             else "succeeded"
             if done

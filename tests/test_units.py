@@ -300,3 +300,31 @@ def test_asset_events_merge_all_their_files_and_refuse_disagreeing_settings():
     assert merged == {"data": ["/d/a.csv", "/d/b.csv"], "train_steps": 40} and not problems
     _, problems = merge_event_extras([{"train_steps": 40}, {"train_steps": 50}])
     assert problems and "disagree on 'train_steps'" in problems[0]
+
+
+def test_asset_claims_give_each_event_to_exactly_one_run_and_sweep_in_lost_ones(tmp_path):
+    from pipelines.asset_claims import AssetClaims, Event
+
+    def ev(i: int) -> Event:
+        stamp = f"2026-01-01T00:00:0{i}+00:00"
+        return Event(key=f"tfpipe://p/data@{stamp}", timestamp=stamp, extra={"data": f"/d/{i}.csv"})
+
+    ledger = AssetClaims(str(tmp_path / "claims" / "dag.json"))
+    queried = []
+
+    def history() -> list[Event]:
+        queried.append(1)
+        return [ev(1), ev(2), ev(3)]  # event 3 reached no run's triggering events
+
+    first = ledger.claim("run-a", [ev(1), ev(2)], history)
+    assert [e.extra["data"] for e in first.events] == ["/d/1.csv", "/d/2.csv", "/d/3.csv"]
+    assert first.taken_by == {}
+    # A retry (or a later task) of the same run sees the same claim without querying again.
+    again = ledger.claim("run-a", [ev(1), ev(2)], history)
+    assert again.events == first.events and len(queried) == 1
+    # The run that event 3 started finds it taken, and says by whom.
+    late = ledger.claim("run-b", [ev(3)], lambda: [ev(3)])
+    assert late.events == [] and late.taken_by == {ev(3).key: "run-a"}
+    # A later drop goes to the next run only.
+    nxt = ledger.claim("run-c", [ev(4)], lambda: [ev(3), ev(4)])
+    assert nxt.events == [ev(4)]

@@ -78,6 +78,8 @@ def render_report(record: dict[str, Any], run: RunLog) -> str:
     ]
     if record.get("error"):
         parts.append(f"<p class='fail'>{esc(record['error'])}</p>")
+    if record.get("skipped"):
+        parts.append(f"<p>nothing ran: {esc(record['skipped'])}</p>")
     parts += [
         "<h2>Pipeline</h2>",
         img(dag_figure(steps, edges({"steps": steps})), "DAG"),
