@@ -19,11 +19,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from components.artifacts.store import read_json
+from components.artifacts.store import leased_dir, read_json, remove_dead_dirs
 from components.artifacts.types import ASSETS_EXTRA, MODEL_CARD, saved_model_info
 from components.core.errors import TfpipeError
+from components.core.faults import fault_point
 
 ROLLED_BACK = ".rolled_back"
+INCOMING = ".incoming-"
 
 
 class StaleBaseline(TfpipeError):
@@ -92,11 +94,14 @@ class ServingDirectory:
     ) -> int:
         """Copy a SavedModel in as a new version, only if the newest version is still
         ``expected_latest`` (the one it was evaluated against; None = there was none)."""
-        tmp = os.path.join(self.model_dir, f".incoming-{uuid.uuid4().hex[:8]}")
         os.makedirs(self.model_dir, exist_ok=True)
-        try:
-            shutil.copytree(saved_model_dir, tmp)
-            prepare(tmp)
+        # Leased: a copy left by a killed Pusher is removed by the next publish, never mistaken
+        # for a live one (TF Serving ignores dot-directories either way).
+        remove_dead_dirs(self.model_dir, INCOMING)
+        with leased_dir(os.path.join(self.model_dir, f"{INCOMING}{uuid.uuid4().hex[:8]}")) as tmp:
+            shutil.copytree(saved_model_dir, os.path.join(tmp, "model"))
+            model = os.path.join(tmp, "model")
+            prepare(model)
             with self.locked():
                 latest = self.latest()
                 if latest != expected_latest:
@@ -108,10 +113,9 @@ class ServingDirectory:
                         f"version {latest}."
                     )
                 version = self._next_version()
-                os.rename(tmp, self.version_dir(version))
+                fault_point("publish")
+                os.rename(model, self.version_dir(version))
                 return version
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def _next_version(self) -> int:
         """A timestamp version (as TFX uses), bumped past every existing or rolled-back one."""

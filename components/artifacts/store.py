@@ -24,6 +24,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from components.core.faults import fault_point
+
 MANIFEST = "manifest.json"
 STAGING_MARK = ".staging-"
 LEASE = ".lease"
@@ -78,20 +80,14 @@ class LocalStore:
         """A private, leased staging directory for ``uri``; removed unless committed."""
         final = uri.rstrip("/")
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        staging = f"{final}{STAGING_MARK}{uuid.uuid4().hex[:8]}"
-        os.makedirs(staging)
-        lease = open(os.path.join(staging, LEASE), "w")
-        fcntl.flock(lease, fcntl.LOCK_EX)
-        try:
+        with leased_dir(f"{final}{STAGING_MARK}{uuid.uuid4().hex[:8]}") as staging:
             yield staging
-        finally:
-            lease.close()
-            shutil.rmtree(staging, ignore_errors=True)
 
     def commit(self, staging: str, uri: str, manifest: dict[str, Any]) -> bool:
         """Write the manifest last and move the payload into place. ``False`` when another writer
         committed the same URI first (same fingerprint, so the same content): theirs is kept."""
         write_json_atomic(os.path.join(staging, MANIFEST), manifest)
+        fault_point(f"commit:{os.path.basename(os.path.dirname(uri.rstrip('/')))}")
         try:
             os.rename(staging, uri.rstrip("/"))
         except OSError:
@@ -124,16 +120,33 @@ class LocalStore:
         parent, name = os.path.split(uri.rstrip("/"))
         if not os.path.isdir(parent):
             return []
-        removed = []
-        for entry in os.listdir(parent):
-            if not entry.startswith(name + STAGING_MARK):
-                continue
-            path = os.path.join(parent, entry)
-            if _writer_alive(path):
-                continue
+        return remove_dead_dirs(parent, name + STAGING_MARK)
+
+
+@contextlib.contextmanager
+def leased_dir(path: str) -> Iterator[str]:
+    """Create ``path`` holding an ``fcntl`` lease for as long as this process lives (see
+    ``remove_dead_dirs``); removed on exit unless it was renamed away (committed)."""
+    os.makedirs(path)
+    lease = open(os.path.join(path, LEASE), "w")
+    fcntl.flock(lease, fcntl.LOCK_EX)
+    try:
+        yield path
+    finally:
+        lease.close()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_dead_dirs(parent: str, prefix: str) -> list[str]:
+    """Remove the ``leased_dir``s named ``prefix*`` in ``parent`` whose writer is gone (a kill -9
+    included); those a live writer holds stay. Returns what was removed."""
+    removed = []
+    for entry in os.listdir(parent) if os.path.isdir(parent) else []:
+        path = os.path.join(parent, entry)
+        if entry.startswith(prefix) and not _writer_alive(path):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
-        return removed
+    return removed
 
 
 def _writer_alive(staging: str) -> bool:
