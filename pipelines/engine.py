@@ -173,8 +173,8 @@ class Worker:
         code = self.proc.wait()
         return {
             "ok": False,
-            "error": f"the {self.runtime} worker process died (exit code {code}) while running "
-            f"'{request['step']}'; its log is {self.log_path}",
+            "error": f"the {self.runtime} worker process died ({describe_exit(code)}) while "
+            f"running '{request['step']}'; its log is {self.log_path}",
         }
 
     def close(self) -> int:
@@ -253,13 +253,18 @@ def _follow(
         _kill_group(proc)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    died = {"ok": False, "error": f"{inv.spec.name} process ended ({describe_exit(code)})"}
     try:
         result = json.loads(last)
     except json.JSONDecodeError:
-        result = {"ok": False, "error": f"{inv.spec.name} exited with code {code}"}
+        result = died
     if code != 0 and result.get("ok"):
-        result = {"ok": False, "error": f"{inv.spec.name} exited with code {code}"}
+        result = died
     return result, time.perf_counter() - start, cpu
+
+
+def describe_exit(code: int) -> str:
+    return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import signal
-import threading
-import time
 
 import pytest
 from conftest import REPO, run_penguins, step
@@ -190,41 +186,3 @@ def test_modern_auto_with_two_workers_runs_keras_multi_worker_mirrored(tmp_path)
     log = worker_log(record)
     assert "[chief:0] epoch 3/3 step 300" in log and "[worker:0] epoch 3/3 step 300" in log
     assert served_accuracy(record) >= 0.9
-
-
-def test_killed_worker_fails_the_run_by_name_and_a_rerun_resumes(tmp_path):
-    home = str(tmp_path)
-    overrides = {
-        "trainer.distribution": "multi_worker",
-        "trainer.train_steps": 3000,
-        "trainer.steps_per_epoch": 100,
-    }
-    run_penguins(home, {"trainer.train_steps": 1})  # ExampleGen + Transform, so timing is tight
-    result: dict = {}
-    thread = threading.Thread(target=lambda: result.update(run_penguins(home, overrides)))
-    thread.start()
-    scratch = os.path.join(home, "penguins", "scratch", "trainer")
-    deadline = time.monotonic() + 240
-    pids: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        states = glob.glob(os.path.join(scratch, "*", "cluster.json"))
-        backups = glob.glob(os.path.join(scratch, "*", "checkpoints", "epoch-0002*"))
-        if states and backups:
-            pids = json.load(open(states[0]))["pids"]
-            break
-        time.sleep(0.1)
-    assert pids, "the cluster never wrote its second checkpoint"
-    os.kill(pids["worker:0"], signal.SIGKILL)
-    thread.join(timeout=300)
-    record = result
-    assert record["status"] == "failed"
-    assert step(record, "trainer")["error"].startswith(
-        "training task worker:0 failed (killed by signal 9)"
-    )
-    assert not any(pid_alive(p) for p in pids.values())
-
-    again = run_penguins(home, overrides)
-    assert again["status"] == "succeeded", again
-    summary = step(again, "trainer")["summary"]
-    assert summary["resumed_from_step"] >= 200  # global step did not restart at 0
-    assert summary["steps"] == 3000

@@ -264,44 +264,6 @@ def test_run_record_marks_unrecorded_steps_not_run_and_names_the_failure(tmp_pat
         safe_run_id("..")
 
 
-# -- triggers: one check for the trigger form, REST conf and asset-event extras ----------------
-def test_trigger_values_refuse_unknown_keys_bad_types_and_paths_outside_the_data_roots(
-    tmp_path, monkeypatch
-):
-    from pipelines.registry import load_pipeline
-    from pipelines.triggers import check_values
-
-    monkeypatch.setenv("TFPIPE_DATA_ROOTS", str(tmp_path))
-    pipeline = load_pipeline("penguins", str(tmp_path))
-    (tmp_path / "drop.csv").write_text("x\n")
-    assert check_values(pipeline, str(tmp_path), {"data": str(tmp_path / "drop.csv")}, "conf") == []
-    problems = check_values(
-        pipeline,
-        str(tmp_path),
-        {"trian_steps": 5, "train_steps": "lots", "data": "/etc/passwd"},
-        "conf",
-    )
-    assert any(
-        "unknown key 'trian_steps'" in p and "did you mean 'train_steps'" in p for p in problems
-    )
-    assert any("'train_steps'" in p and "is not of type 'integer'" in p for p in problems)
-    assert any("outside the data roots" in p for p in problems)
-
-
-def test_asset_events_merge_all_their_files_and_refuse_disagreeing_settings():
-    from pipelines.triggers import merge_event_extras
-
-    merged, problems = merge_event_extras(
-        [
-            {"data": "/d/a.csv", "train_steps": 40, "from_rest_api": True},
-            {"data": ["/d/b.csv", "/d/a.csv"], "train_steps": 40},
-        ]
-    )
-    assert merged == {"data": ["/d/a.csv", "/d/b.csv"], "train_steps": 40} and not problems
-    _, problems = merge_event_extras([{"train_steps": 40}, {"train_steps": 50}])
-    assert problems and "disagree on 'train_steps'" in problems[0]
-
-
 def test_asset_claims_give_each_event_to_exactly_one_run_and_sweep_in_lost_ones(tmp_path):
     from pipelines.asset_claims import AssetClaims, Event
 
@@ -328,3 +290,24 @@ def test_asset_claims_give_each_event_to_exactly_one_run_and_sweep_in_lost_ones(
     # A later drop goes to the next run only.
     nxt = ledger.claim("run-c", [ev(4)], lambda: [ev(3), ev(4)])
     assert nxt.events == [ev(4)]
+
+
+def test_a_jobset_pod_gets_the_tf_config_of_its_cluster():
+    env = {
+        "TFPIPE_CLUSTER_ROLES": "chief=1,worker=2",
+        "TFPIPE_CLUSTER_PORT": "2222",
+        "JOBSET_NAME": "penguins-train",
+        "REPLICATED_JOB_NAME": "worker",
+        "JOB_INDEX": "1",
+    }
+    config = ClusterConfig.from_env(env)
+    assert config.cluster == {
+        "chief": ["penguins-train-chief-0-0.penguins-train:2222"],
+        "worker": [
+            "penguins-train-worker-0-0.penguins-train:2222",
+            "penguins-train-worker-1-0.penguins-train:2222",
+        ],
+    }
+    assert (config.task_type, config.task_index, config.is_chief) == ("worker", 1, False)
+    with pytest.raises(ParameterError, match="JOBSET_NAME"):
+        ClusterConfig.from_env({"TFPIPE_CLUSTER_ROLES": "chief=1"})

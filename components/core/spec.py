@@ -33,6 +33,10 @@ class External:
 
     values: dict[str, Any] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)
+    # False for a process that helps compute the artifact but never commits it (a non-chief task
+    # of an external training cluster): it must not take the artifact's lock, which the
+    # committing process holds while it waits for its helpers.
+    commits: bool = True
 
 
 class ComponentParams(pydantic.BaseModel):

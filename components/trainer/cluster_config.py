@@ -15,6 +15,31 @@ from components.core.errors import ParameterError
 from components.core.fingerprint import digest
 
 
+def jobset_tf_config(env: Any) -> str | None:
+    """TF_CONFIG for a pod of a Kubernetes JobSet (what Kubeflow Trainer v2 runs; it sets no
+    TF_CONFIG itself), from ``TFPIPE_CLUSTER_ROLES`` (e.g. ``chief=1,worker=2``, from the
+    manifest), ``TFPIPE_CLUSTER_PORT``, and the pod's ``JOBSET_NAME``, ``REPLICATED_JOB_NAME`` and
+    ``JOB_INDEX`` (its JobSet labels): task ``i`` of role ``r`` is reachable at JobSet's stable
+    host name ``<jobset>-<r>-<i>-0.<jobset>``. See infra/k8s/trainjob.yaml."""
+    roles = env.get("TFPIPE_CLUSTER_ROLES")
+    if not roles:
+        return None
+    try:
+        counts = {r.strip(): int(n) for r, n in (part.split("=") for part in roles.split(","))}
+        name, port = env["JOBSET_NAME"], int(env.get("TFPIPE_CLUSTER_PORT", "2222"))
+        task = {"type": env["REPLICATED_JOB_NAME"], "index": int(env.get("JOB_INDEX", "0"))}
+    except (KeyError, ValueError) as exc:
+        raise ParameterError(
+            f"TFPIPE_CLUSTER_ROLES={roles!r} needs JOBSET_NAME, REPLICATED_JOB_NAME and JOB_INDEX "
+            f"from the pod's JobSet labels, roles as role=count ({type(exc).__name__}: {exc})"
+        ) from None
+    cluster = {
+        role: [f"{name}-{role}-{i}-0.{name}:{port}" for i in range(count)]
+        for role, count in counts.items()
+    }
+    return json.dumps({"cluster": cluster, "task": task})
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     cluster: dict[str, list[str]] = field(default_factory=dict)
@@ -24,7 +49,8 @@ class ClusterConfig:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ClusterConfig:
-        raw = (environ if environ is not None else os.environ).get("TF_CONFIG")
+        env = environ if environ is not None else os.environ
+        raw = env.get("TF_CONFIG") or jobset_tf_config(env)
         if not raw:
             return cls()
         try:

@@ -52,7 +52,38 @@ def build_model(job: TrainingJob) -> tf.keras.Model:
         )
     if not model.optimizer:
         raise UserCodeError(f"model builder '{p.model_fn}' must return a compiled model")
+    check_model_signature(model, job)
     return model
+
+
+def check_model_signature(model: tf.keras.Model, job: TrainingJob) -> None:
+    """Before any training step: the model's inputs are transformed features and its output has
+    one unit per class (or one sigmoid unit for two classes, or one value for regression)."""
+    p = job.p
+    where = f"model builder '{p.model_fn}' in {p.module_file}"
+    known = [f.name for f in job.features]
+    unknown = [n for n in getattr(model, "input_names", []) if n not in known]
+    if unknown:
+        raise UserCodeError(
+            f"{where}: the model takes inputs {unknown} that are not transformed features; "
+            f"the features are {known}"
+        )
+    shape = model.outputs[0].shape
+    units = shape[-1] if shape.rank and shape.rank > 1 else 1
+    classes = job.hparams.get("num_classes")
+    if p.task == "classification" and classes:
+        allowed = {classes, 1} if classes == 2 else {classes}
+        need = f"[N, {classes}] (one unit per class"
+        need += ", or [N, 1] sigmoid)" if classes == 2 else ")"
+    elif p.task == "regression":
+        allowed, need = {1}, "[N, 1] or [N] (one value per example)"
+    else:
+        return
+    if units not in allowed:
+        raise UserCodeError(
+            f"{where}: the model's output has shape {shape.as_list()}; a {p.task} model "
+            f"here needs {need}"
+        )
 
 
 def make_strategy(distribution: str) -> tf.distribute.Strategy | None:

@@ -78,7 +78,7 @@ class TrainerParams(ComponentParams):
         digests = {"module_file": module_digest(self.module_file, "trainer")}
         if cluster.is_cluster:
             digests["tf_config_cluster"] = cluster.identity()
-        return External(digests=digests)
+        return External(digests=digests, commits=cluster.is_chief)
 
     @pydantic.model_validator(mode="after")
     def _estimator_named(self) -> TrainerParams:

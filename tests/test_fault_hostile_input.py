@@ -1,0 +1,115 @@
+"""Fault table, row 6: hostile input. Trigger conf and asset-event extras are checked by one schema
+(unknown keys, types, paths confined to the data roots); run ids cannot climb out of the runs
+directory; the orchestrator's secrets never reach user code, logs, manifests, records or reports.
+
+The same checks on a live Airflow (HTTP 400 and no run for a bad conf or event extra) are in
+tests/test_airflow_standalone.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from conftest import REPO, run_penguins
+
+from components.core.runtime import child_environment
+from pipelines.runs import safe_run_id
+
+SECRET = "s3cr3t-Pa55word-do-not-leak"
+SECRETS = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql://airflow:{SECRET}@127.0.0.1/airflow",
+    "AIRFLOW__CELERY__BROKER_URL": f"redis://:{SECRET}@127.0.0.1:6379/0",
+    "AIRFLOW__CORE__FERNET_KEY": SECRET,
+    "AIRFLOW_CONN_WAREHOUSE": f"postgres://u:{SECRET}@db/x",
+    "PGPASSWORD": SECRET,
+}
+
+
+def test_trigger_values_refuse_unknown_keys_bad_types_and_paths_outside_the_data_roots(
+    tmp_path, monkeypatch
+):
+    from pipelines.registry import load_pipeline
+    from pipelines.triggers import check_values
+
+    monkeypatch.setenv("TFPIPE_DATA_ROOTS", str(tmp_path))
+    pipeline = load_pipeline("penguins", str(tmp_path))
+    (tmp_path / "drop.csv").write_text("x\n")
+    assert check_values(pipeline, str(tmp_path), {"data": str(tmp_path / "drop.csv")}, "conf") == []
+    problems = check_values(
+        pipeline,
+        str(tmp_path),
+        {"trian_steps": 5, "train_steps": "lots", "data": "/etc/passwd"},
+        "conf",
+    )
+    assert any(
+        "unknown key 'trian_steps'" in p and "did you mean 'train_steps'" in p for p in problems
+    )
+    assert any("'train_steps'" in p and "is not of type 'integer'" in p for p in problems)
+    assert any("outside the data roots" in p for p in problems)
+
+
+def test_asset_events_merge_all_their_files_and_refuse_disagreeing_settings():
+    from pipelines.triggers import merge_event_extras
+
+    merged, problems = merge_event_extras(
+        [
+            {"data": "/d/a.csv", "train_steps": 40, "from_rest_api": True},
+            {"data": ["/d/b.csv", "/d/a.csv"], "train_steps": 40},
+        ]
+    )
+    assert merged == {"data": ["/d/a.csv", "/d/b.csv"], "train_steps": 40} and not problems
+    _, problems = merge_event_extras([{"train_steps": 40}, {"train_steps": 50}])
+    assert problems and "disagree on 'train_steps'" in problems[0]
+
+
+def test_run_ids_cannot_name_paths_outside_the_runs_directory():
+    assert safe_run_id("manual__2026-01-01T00:00:00+00:00") == "manual__2026-01-01T00_00_00_00_00"
+    assert "/" not in safe_run_id("../../etc/cron.d/x")
+    for bad in ("..", ".", "", "x" * 300):
+        with pytest.raises(Exception, match="not usable"):
+            safe_run_id(bad)
+
+
+def test_component_processes_get_no_orchestrator_secret(monkeypatch):
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", "/dags")  # not a secret: kept
+    env = child_environment("modern")
+    assert not [k for k, v in env.items() if SECRET in v]
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/dags"
+
+
+@pytest.mark.slow
+def test_no_secret_reaches_user_code_logs_manifests_records_or_reports(tmp_path, monkeypatch):
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    seen = tmp_path / "env_seen_by_user_code.json"
+    module = tmp_path / "user_module.py"
+    source = open(os.path.join(REPO, "pipelines", "penguins", "user_module.py")).read()
+    module.write_text(
+        "import json as _json, os as _os\n"
+        f"open({str(seen)!r}, 'w').write(_json.dumps(dict(_os.environ)))\n" + source
+    )
+    home = tmp_path / "home"
+    record = run_penguins(
+        str(home),
+        {
+            "transform.module_file": str(module),
+            "trainer.module_file": str(module),
+            "trainer.train_steps": 60,
+            "evaluator.thresholds": {},
+        },
+    )
+    assert record["status"] == "succeeded", record
+    user_env = json.loads(seen.read_text())
+    assert user_env and not [k for k, v in user_env.items() if SECRET in v]
+    leaks = []
+    for root, _dirs, files in os.walk(home):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                if SECRET.encode() in f.read():
+                    leaks.append(path)
+    assert leaks == []
