@@ -24,7 +24,7 @@ from pipelines.home import serving_base
 
 pytestmark = pytest.mark.slow
 
-FAST = {"trainer.train_steps": 120, "evaluator.thresholds": {}}
+FAST = {"trainer.train_steps": 100, "evaluator.thresholds": {}}
 
 
 def visible_artifacts(home: str) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from components.artifacts import read_json, write_json_atomic
 from components.core.errors import UserCodeError
 from components.core.user_code import guarded, load_function
 from components.trainer.data import input_throughput, make_dataset
@@ -19,6 +20,7 @@ from components.trainer.export import export_keras
 from components.trainer.job import TrainingJob
 
 FINAL_WEIGHTS = "final.weights.h5"
+FINAL_STATS = "final_stats.json"  # written after FINAL_WEIGHTS: training is complete
 
 
 class ProgressCallback(tf.keras.callbacks.Callback):
@@ -111,6 +113,10 @@ class KerasBackend:
         tf.keras.utils.set_random_seed(p.seed)
         with strategy.scope() if strategy else _NullScope():
             model = build_model(job)
+        finished = self._finished_training(model) if strategy is None else None
+        if finished is not None:  # killed after training, before the commit: nothing to redo
+            progress(f"training had finished ({finished['steps']} steps); restored its weights")
+            return finished
         epochs = math.ceil(p.train_steps / p.checkpoint_every)
         train = make_dataset(
             job.transform, "train", p.label, p.batch_size, repeat=True, seed=p.seed
@@ -158,7 +164,7 @@ class KerasBackend:
         self.model = model
         trained = final_step - probe.start_step
         eps = trained * p.batch_size / seconds if seconds else 0.0
-        return {
+        stats = {
             "epochs": epochs,
             "steps": final_step,
             "resumed_from_step": probe.start_step,
@@ -168,6 +174,21 @@ class KerasBackend:
             "input_time_share": round(min(1.0, eps / input_eps), 3),
             "final": {k: float(v[-1]) for k, v in history.history.items()},
         }
+        if job.cluster.is_chief:
+            write_json_atomic(os.path.join(work_dir, FINAL_STATS), stats)
+        return stats
+
+    def _finished_training(self, model: tf.keras.Model) -> dict[str, Any] | None:
+        """The stats of a training that completed in this work directory (same fingerprint)
+        before the process died, with its final weights loaded into ``model``; else None."""
+        stats_path = os.path.join(self.job.work_dir, FINAL_STATS)
+        if not os.path.exists(stats_path):
+            return None
+        stats = dict(read_json(stats_path))
+        model.load_weights(os.path.join(self.job.work_dir, FINAL_WEIGHTS))
+        self.model = model
+        steps = stats["steps"]
+        return {**stats, "resumed_from_step": steps, "train_seconds": 0.0}
 
     def export(self, export_dir: str) -> list[str] | None:
         """Export the trained model; after a cluster run, the chief's final weights in a fresh,
