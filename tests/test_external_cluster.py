@@ -52,9 +52,9 @@ def test_an_externally_started_two_task_cluster_trains_and_only_the_chief_commit
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
     outputs = {role: proc.communicate(timeout=600)[0] for role, proc in tasks.items()}
-    assert {role: proc.returncode for role, proc in tasks.items()} == {"chief": 0, "worker": 0}, (
-        outputs
-    )
+    codes = {role: proc.returncode for role, proc in tasks.items()}
+    if codes != {"chief": 0, "worker": 0}:
+        raise AssertionError(f"{codes}\n--- chief ---\n{outputs['chief'][-6000:]}")
     chief = json.loads(outputs["chief"].strip().splitlines()[-1])
     worker = json.loads(outputs["worker"].strip().splitlines()[-1])
     assert worker["ok"] and worker["committed"] is False, worker

@@ -89,8 +89,8 @@ def test_no_secret_reaches_user_code_logs_manifests_records_or_reports(tmp_path,
     module = tmp_path / "user_module.py"
     source = open(os.path.join(REPO, "pipelines", "penguins", "user_module.py")).read()
     module.write_text(
-        "import json as _json, os as _os\n"
-        f"open({str(seen)!r}, 'w').write(_json.dumps(dict(_os.environ)))\n" + source
+        source + "\nimport json as _json, os as _os\n"
+        f"open({str(seen)!r}, 'w').write(_json.dumps(dict(_os.environ)))\n"
     )
     home = tmp_path / "home"
     record = run_penguins(

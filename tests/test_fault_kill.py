@@ -9,6 +9,8 @@ The serving directory must only ever hold complete versions.
 
 from __future__ import annotations
 
+import glob
+import json
 import os
 import signal
 import subprocess
@@ -127,19 +129,9 @@ def test_a_pusher_killed_after_publishing_does_not_push_twice(tmp_path, monkeypa
 
 def test_the_runner_killed_mid_run_leaves_no_process_and_a_rerun_completes(tmp_path):
     home = str(tmp_path)
-    runner = subprocess.Popen(
-        [
-            os.path.join(REPO, "bin", "tfpipe"),
-            "--home",
-            home,
-            "run",
-            "penguins",
-            "--set",
-            "train_steps=3000",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [os.path.join(REPO, "bin", "tfpipe"), "--home", home, "run", "penguins"]
+    command += ["--set", "train_steps=3000"]
+    runner = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     scratch = os.path.join(home, "penguins", "scratch", "trainer")
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (os.path.isdir(scratch) and os.listdir(scratch)):
@@ -154,7 +146,11 @@ def test_the_runner_killed_mid_run_leaves_no_process_and_a_rerun_completes(tmp_p
     assert alive == [], f"left running after the runner died: {alive}"
     print(f"workers gone {time.monotonic() - killed_at:.1f}s after the runner's kill -9")
     visible_artifacts(home)  # whatever is visible is committed
-    again = run_penguins(home, {"trainer.train_steps": 3000, "evaluator.thresholds": {}})
+    # The same command again (the same data path and parameters, so the same fingerprints).
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    [record_path] = glob.glob(os.path.join(home, "penguins", "runs", "*", "record.json"))
+    with open(record_path) as f:
+        again = json.load(f)  # the killed run never wrote its record
     assert again["status"] == "succeeded", again
     assert step(again, "transform")["status"] == "cached"  # committed before the kill
     assert staging_left(home) == []

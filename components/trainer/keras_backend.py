@@ -161,7 +161,9 @@ class KerasBackend:
         # Every worker saves (collectives may be involved); only the chief's copy is kept.
         target = work_dir if job.cluster.is_chief else tempfile.mkdtemp(prefix="tfpipe-task-")
         model.save_weights(os.path.join(target, FINAL_WEIGHTS))
-        self.model = model
+        # A distributed model's variables need every task for a read (collectives) and the
+        # other tasks are gone by export: the chief exports a fresh model from the final weights.
+        self.model = model if strategy is None else None
         trained = final_step - probe.start_step
         eps = trained * p.batch_size / seconds if seconds else 0.0
         stats = {
