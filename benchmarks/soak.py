@@ -67,7 +67,7 @@ def local_soak(runs: int, home: str, data_dir: str) -> list[dict]:
         reader = csv.reader(f)
         header, rows = next(reader), list(reader)
     tmp = tempfile.gettempdir()
-    tmp_before = set(os.listdir(tmp))
+    tmp_before = set(os.listdir(tmp))  # empty: main() gives the runs a private one
     me = psutil.Process()
     table = []
     seed = 0
@@ -127,6 +127,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tfpipe-soak-") as tmp:
         data_dir = os.path.join(tmp, "data")
         os.makedirs(data_dir)
+        # A private temporary directory, inherited by every process the runs start: what is left
+        # in it is what the runs leaked (and nothing else on the machine counts).
+        private_tmp = os.path.join(tmp, "tmp")
+        os.makedirs(private_tmp)
+        os.environ["TMPDIR"] = tempfile.tempdir = private_tmp
         os.environ["TFPIPE_DATA_ROOTS"] = data_dir
         table = local_soak(args.runs, os.path.join(tmp, "home"), data_dir)
         first, last = table[min(2, len(table) - 1)], table[-1]

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from typing import IO, Any
@@ -137,6 +139,10 @@ class Worker:
         self.runtime = runtime
         self.log_path = log_path
         self._log = open(log_path, "ab")
+        # Its own temporary directory, removed when it ends: TensorFlow's AutoGraph sources and
+        # Beam's temp files are otherwise left in /tmp by every run (the worker ends with
+        # os._exit, which skips their clean-up).
+        self.tmp = tempfile.mkdtemp(prefix=f"tfpipe-worker-{runtime}-")
         # The worker reads requests from stdin: EOF there (this process gone) ends it too.
         self.proc = subprocess.Popen(
             [
@@ -154,7 +160,7 @@ class Worker:
             stdout=self._log,
             stderr=self._log,
             pass_fds=(write_fd,),
-            env=child_environment(runtime),
+            env=child_environment(runtime, {"TMPDIR": self.tmp}),
             start_new_session=True,
         )
         os.close(write_fd)
@@ -183,6 +189,7 @@ class Worker:
         code = self.proc.wait()
         self.results.close()
         self._log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
         return code
 
 
@@ -218,13 +225,15 @@ def run_step_process(
     process and its children). Its output goes to ``echo`` and to ``log_path``."""
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with lifeline() as (fd, lifeline_env):
+    # A private temporary directory for the step (see Worker), removed when it ends.
+    scratch = tempfile.TemporaryDirectory(prefix="tfpipe-step-")
+    with lifeline() as (fd, lifeline_env), scratch as tmp:
         proc = subprocess.Popen(
             component_command(inv, run_id),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=child_environment(inv.runtime, lifeline_env),
+            env=child_environment(inv.runtime, {**lifeline_env, "TMPDIR": tmp}),
             pass_fds=(fd,),
             start_new_session=True,
         )

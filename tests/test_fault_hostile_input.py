@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 import pytest
 from conftest import REPO, run_penguins
@@ -85,6 +86,12 @@ def test_component_processes_get_no_orchestrator_secret(monkeypatch):
 def test_no_secret_reaches_user_code_logs_manifests_records_or_reports(tmp_path, monkeypatch):
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
+    # A private temporary directory for the run and every process it starts: the run must leave
+    # it empty (TensorFlow's AutoGraph files and Beam's temp files used to stay behind).
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     seen = tmp_path / "env_seen_by_user_code.json"
     module = tmp_path / "user_module.py"
     source = open(os.path.join(REPO, "pipelines", "penguins", "user_module.py")).read()
@@ -113,3 +120,4 @@ def test_no_secret_reaches_user_code_logs_manifests_records_or_reports(tmp_path,
                 if SECRET.encode() in f.read():
                     leaks.append(path)
     assert leaks == []
+    assert os.listdir(private_tmp) == []
