@@ -39,6 +39,24 @@ def postgres_server(tmp_path_factory):
         yield server
     finally:
         server.stop()
+        stop_postgres(db, started="postgres: starting cluster" in setup.stderr)
+
+
+def stop_postgres(db: str, started: bool) -> None:
+    """Drop the test's database; stop the cluster if this test started it (nothing it started
+    is left running)."""
+    line = subprocess.run(
+        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[0]
+    version, cluster, port = line.split()[:3]
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*as_postgres, "psql", "-p", port, "-qc", f"drop database if exists {db}"],
+        capture_output=True,
+        check=True,
+    )
+    if started:
+        subprocess.run(["pg_ctlcluster", version, cluster, "stop"], check=True)
 
 
 def interval(ti: dict) -> tuple[dt.datetime, dt.datetime]:

@@ -97,7 +97,13 @@ def test_parquet_and_tfrecord_inputs(tmp_path):
 def test_skip_mode_sets_malformed_rows_aside_without_losing_them(tmp_path):
     path = tmp_path / "m.csv"
     path.write_text("a,b\n1,2\n3\n4,5\n")
-    result = run_example_gen(tmp_path, input=str(path), on_malformed="skip", split_ratios={"t": 1})
+    result = run_example_gen(
+        tmp_path,
+        input=str(path),
+        on_malformed="skip",
+        max_rejected_fraction=0.5,  # one row in three; the default bound (1 %) would refuse it
+        split_ratios={"t": 1},
+    )
     assert result["summary"]["rows"] == 2 and result["summary"]["rejected_rows"] == 1
     rejected = open(open_artifact(result["uri"], Examples).rejected_path).read()
     assert "m.csv,3," in rejected
