@@ -107,7 +107,7 @@ def airflow_soak(concurrent: int, tmp: str) -> dict:
         server.wait_for_scheduled_runs("penguins")
         start = time.perf_counter()
         ids = [
-            server.trigger("penguins", {"train_steps": 200 + 50 * i, "min_accuracy": 0.5})
+            server.trigger("penguins", {"train_steps": 200 + 100 * i, "min_accuracy": 0.5})
             for i in range(concurrent)
         ]
         states = [server.wait_run("penguins", run_id)["state"] for run_id in ids]
@@ -134,13 +134,17 @@ def main() -> None:
         os.environ["TMPDIR"] = tempfile.tempdir = private_tmp
         os.environ["TFPIPE_DATA_ROOTS"] = data_dir
         table = local_soak(args.runs, os.path.join(tmp, "home"), data_dir)
-        first, last = table[min(2, len(table) - 1)], table[-1]
-        print(
-            f"\nlocal: {len(table)} runs, {sum(r['status'] == 'succeeded' for r in table)} "
-            f"succeeded; RSS {first['rss_mb']} → {last['rss_mb']} MB (run 3 → {last['run']}), "
-            f"fds {first['fds']} → {last['fds']}, live child processes after the last run "
-            f"{last['children']}, new temp entries {last['new_tmp_entries']}"
-        )
+        if table:
+            first, last = table[min(2, len(table) - 1)], table[-1]
+            rss = [r["rss_mb"] for r in table[3:]] or [last["rss_mb"]]
+            print(
+                f"\nlocal: {len(table)} runs, {sum(r['status'] == 'succeeded' for r in table)} "
+                f"succeeded; RSS {first['rss_mb']} MB after run 3, {min(rss)}–{max(rss)} MB over "
+                f"runs 4–{last['run']}, {last['rss_mb']} MB after the last; open descriptors "
+                f"{first['fds']} → {last['fds']}; live child processes after the last run "
+                f"{last['children']}; entries left in the temporary directory "
+                f"{last['new_tmp_entries']}"
+            )
         if args.airflow_runs:
             result = airflow_soak(args.airflow_runs, os.path.join(tmp, "airflow"))
             print(
