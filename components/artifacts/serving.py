@@ -33,6 +33,15 @@ class StaleBaseline(TfpipeError):
 
 
 class ServingDirectory:
+    @classmethod
+    def at(cls, model_dir: str | None) -> ServingDirectory | None:
+        """The serving directory of one model, from its path (``<base>/<name>``); None for
+        none (a parameter left unset)."""
+        if not model_dir:
+            return None
+        path = os.path.abspath(model_dir)
+        return cls(os.path.dirname(path), os.path.basename(path))
+
     def __init__(self, base: str, name: str) -> None:
         self.base = os.path.abspath(base)
         self.name = name

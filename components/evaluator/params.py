@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 import pydantic
@@ -127,10 +126,7 @@ class EvaluatorParams(ComponentParams):
             )
 
     def serving_directory(self) -> ServingDirectory | None:
-        if not self.baseline_model_dir:
-            return None
-        path = os.path.abspath(self.baseline_model_dir)
-        return ServingDirectory(os.path.dirname(path), os.path.basename(path))
+        return ServingDirectory.at(self.baseline_model_dir)
 
     def resolve_external(
         self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
