@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from components.core.errors import InputDataError
-from components.example_gen.stats import arrow_kind
+from components.example_gen.stats import NUMBER, arrow_kind
 
 LADDER = [pa.null(), pa.int64(), pa.float64(), pa.string()]
 ARROW = {"int": pa.int64(), "float": pa.float64(), "string": pa.string()}
@@ -249,27 +249,18 @@ class CsvSource:
                 yield pa.RecordBatch.from_arrays(batch.columns, names=names)
 
 
-def _fits_int(value: str) -> bool:
-    try:
-        int(value)
-        return True
-    except ValueError:
-        return False
-
-
-def _fits_float(value: str) -> bool:
-    try:
-        float(value)
-        return True
-    except ValueError:
-        return False
+def _fits(kind: str) -> Any:
+    """Whether text parses as the contract's ``kind`` of number: the same patterns the
+    statistics count unfit values with, so the row named and the count agree."""
+    pattern = re.compile(NUMBER[kind])
+    return lambda value: pattern.match(value) is not None
 
 
 def _is_text(value: str) -> bool:
     return not any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
-FITS = {"int": _fits_int, "float": _fits_float, "string": _is_text}
+FITS = {"int": _fits("int"), "float": _fits("float"), "string": _is_text}
 
 
 def _locate(path: str, index: int, na_values: list[str], fits: Any) -> tuple[int | None, str]:
