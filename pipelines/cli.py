@@ -145,7 +145,7 @@ def serving_directory(pipeline_ref: str, home: str):
     pusher = next((s for s in pipeline.steps if s.component == "pusher"), None)
     if pusher is None:
         raise TfpipeError(f"pipeline '{pipeline.name}' has no pusher step")
-    return ServingDirectory(pusher.params["serving_base"], pusher.params["model_name"])
+    return ServingDirectory.of(pusher.params["serving_base"], pusher.params["model_name"])
 
 
 def cmd_rollback(args: argparse.Namespace, console: Console) -> int:

@@ -13,8 +13,18 @@ def default_home() -> str:
     return os.path.abspath(os.path.expanduser(os.environ.get("TFPIPE_HOME") or DEFAULT_HOME))
 
 
+def store_root(home: str) -> str:
+    """Where artifacts and pushed models go: ``$TFPIPE_STORE`` (a directory, or an
+    ``s3://bucket/prefix`` on an S3-compatible object store), else the home itself. Run records,
+    reports, locks of a local store and scratch stay local either way."""
+    store = os.environ.get("TFPIPE_STORE", "").strip()
+    if not store:
+        return home
+    return store.rstrip("/") if "://" in store else os.path.abspath(os.path.expanduser(store))
+
+
 def artifacts_root(home: str, pipeline: str) -> str:
-    return os.path.join(home, pipeline, "artifacts")
+    return f"{store_root(home)}/{pipeline}/artifacts"
 
 
 def runs_dir(home: str, pipeline: str) -> str:
@@ -22,7 +32,7 @@ def runs_dir(home: str, pipeline: str) -> str:
 
 
 def serving_base(home: str) -> str:
-    return os.path.join(home, "serving")
+    return f"{store_root(home)}/serving"
 
 
 def asset_claims_path(home: str, pipeline: str, dag_id: str) -> str:

@@ -6,6 +6,10 @@ compare-and-swap: it names the version the model was evaluated against and is re
 newest version is no longer that one. Rolled-back versions move to ``.rolled_back/`` (a
 non-integer name, which TF Serving ignores), so nothing is lost. New versions are copied in under a
 hidden name and renamed, so TF Serving never loads a half-copied model.
+
+The directory may also be an ``s3://`` prefix (:class:`ObjectServingDirectory`, which TF Serving
+reads with its S3 file system): the same operations over objects, with a lease object for the lock
+and ``saved_model.pb`` uploaded last and deleted first, so a poller never loads a partial version.
 """
 
 from __future__ import annotations
@@ -19,13 +23,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from components.artifacts.store import leased_dir, read_json, remove_dead_dirs
-from components.artifacts.types import ASSETS_EXTRA, MODEL_CARD, saved_model_info
+from components.artifacts.store import (
+    absolute_uri,
+    join_uri,
+    leased_dir,
+    read_json,
+    remove_dead_dirs,
+)
+from components.artifacts.types import ASSETS_EXTRA, MODEL_CARD, MODEL_INFO
 from components.core.errors import TfpipeError
 from components.core.faults import fault_point
 
 ROLLED_BACK = ".rolled_back"
 INCOMING = ".incoming-"
+SAVED_MODEL = "saved_model.pb"
 
 
 class StaleBaseline(TfpipeError):
@@ -33,46 +44,59 @@ class StaleBaseline(TfpipeError):
 
 
 class ServingDirectory:
+    """A TF Serving model directory on a local or mounted filesystem. The publish, prune and
+    rollback rules live here; subclasses change only the storage primitives (the ``_`` methods,
+    ``locked`` and ``version_dir``)."""
+
+    @classmethod
+    def of(cls, base: str, name: str) -> ServingDirectory:
+        """The serving directory ``<base>/<name>``, on the store ``base`` names."""
+        if base.startswith("s3://"):
+            return ObjectServingDirectory(base, name)
+        return cls(base, name)
+
     @classmethod
     def at(cls, model_dir: str | None) -> ServingDirectory | None:
         """The serving directory of one model, from its path (``<base>/<name>``); None for
         none (a parameter left unset)."""
         if not model_dir:
             return None
-        path = os.path.abspath(model_dir)
-        return cls(os.path.dirname(path), os.path.basename(path))
+        path = absolute_uri(model_dir)
+        base, _, name = path.rpartition("/")
+        return cls.of(base, name)
 
     def __init__(self, base: str, name: str) -> None:
-        self.base = os.path.abspath(base)
+        self.base = absolute_uri(base)
         self.name = name
-        self.model_dir = os.path.join(self.base, name)
+        self.model_dir = join_uri(self.base, name)
 
     def __repr__(self) -> str:
-        return f"ServingDirectory({self.model_dir!r})"
+        return f"{type(self).__name__}({self.model_dir!r})"
 
     # -- reading ------------------------------------------------------------------------------
     def versions(self) -> list[int]:
-        return _int_dirs(self.model_dir)
+        return self._int_dirs(self.model_dir)
 
     def rolled_back(self) -> list[int]:
-        return _int_dirs(os.path.join(self.model_dir, ROLLED_BACK))
+        return self._int_dirs(join_uri(self.model_dir, ROLLED_BACK))
 
     def latest(self) -> int | None:
         found = self.versions()
         return found[-1] if found else None
 
     def version_dir(self, version: int) -> str:
-        return os.path.join(self.model_dir, str(version))
+        """Where a version lives (a path or a URI: what TF Serving is pointed at)."""
+        return join_uri(self.model_dir, str(version))
+
+    def local_copy(self, version: int) -> str:
+        """A local directory holding the version, to load it."""
+        return self.version_dir(version)
 
     def card(self, version: int) -> dict[str, Any] | None:
-        path = os.path.join(self.version_dir(version), ASSETS_EXTRA, MODEL_CARD)
-        return dict(read_json(path)) if os.path.exists(path) else None
+        return self._json(join_uri(self.version_dir(version), ASSETS_EXTRA, MODEL_CARD))
 
     def info(self, version: int) -> dict[str, Any] | None:
-        try:
-            return saved_model_info(self.version_dir(version))
-        except FileNotFoundError:
-            return None
+        return self._json(join_uri(self.version_dir(version), ASSETS_EXTRA, MODEL_INFO))
 
     def model_fingerprint(self, version: int) -> str | None:
         """The tfpipe model fingerprint a version was pushed from (None: pushed by others)."""
@@ -81,19 +105,18 @@ class ServingDirectory:
 
     def identity(self, version: int) -> str:
         """What identifies a version's content: its model fingerprint, or its graph's digest."""
-        return _identity(self.version_dir(version))
+        return self._identity(self.version_dir(version))
 
     def identity_rolled_back(self, version: int) -> str:
-        return _identity(os.path.join(self.model_dir, ROLLED_BACK, str(version)))
+        return self._identity(join_uri(self.model_dir, ROLLED_BACK, str(version)))
+
+    def _identity(self, version_dir: str) -> str:
+        card = self._json(join_uri(version_dir, ASSETS_EXTRA, MODEL_CARD)) or {}
+        if card.get("model_fingerprint"):
+            return str(card["model_fingerprint"])
+        return self._graph_digest(join_uri(version_dir, SAVED_MODEL)) or "missing"
 
     # -- changing -----------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        os.makedirs(self.model_dir, exist_ok=True)
-        with open(os.path.join(self.model_dir, ".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
-
     def publish(
         self,
         saved_model_dir: str,
@@ -102,14 +125,11 @@ class ServingDirectory:
         prepare: Callable[[str], None] = lambda path: None,
     ) -> int:
         """Copy a SavedModel in as a new version, only if the newest version is still
-        ``expected_latest`` (the one it was evaluated against; None = there was none)."""
-        os.makedirs(self.model_dir, exist_ok=True)
-        # Leased: a copy left by a killed Pusher is removed by the next publish, never mistaken
-        # for a live one (TF Serving ignores dot-directories either way).
-        remove_dead_dirs(self.model_dir, INCOMING)
-        with leased_dir(os.path.join(self.model_dir, f"{INCOMING}{uuid.uuid4().hex[:8]}")) as tmp:
-            shutil.copytree(saved_model_dir, os.path.join(tmp, "model"))
+        ``expected_latest`` (the one it was evaluated against; None = there was none).
+        ``prepare`` may check and add to the copy (a model card) before it becomes visible."""
+        with self._incoming() as tmp:
             model = os.path.join(tmp, "model")
+            shutil.copytree(saved_model_dir, model)
             prepare(model)
             with self.locked():
                 latest = self.latest()
@@ -123,7 +143,7 @@ class ServingDirectory:
                     )
                 version = self._next_version()
                 fault_point("publish")
-                os.rename(model, self.version_dir(version))
+                self._install(model, version)
                 return version
 
     def _next_version(self) -> int:
@@ -137,10 +157,7 @@ class ServingDirectory:
         with self.locked():
             doomed = self.versions()[:-keep_last]
             for version in doomed:
-                # Hide it from TF Serving first (a rename is atomic), then delete.
-                hidden = os.path.join(self.model_dir, f".pruning-{version}")
-                os.rename(self.version_dir(version), hidden)
-                shutil.rmtree(hidden)
+                self._delete(version)
             return doomed
 
     def rollback(self, to: int | None = None) -> tuple[list[int], int]:
@@ -156,26 +173,123 @@ class ServingDirectory:
                     f"version {target} is not in {self.model_dir}; versions: {available}"
                 )
             newer = [v for v in available if v > target]
-            aside = os.path.join(self.model_dir, ROLLED_BACK)
-            os.makedirs(aside, exist_ok=True)
             for version in newer:
-                os.rename(self.version_dir(version), os.path.join(aside, str(version)))
+                self._move_aside(version)
             return newer, target
 
+    # -- storage primitives (local filesystem) -------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        os.makedirs(self.model_dir, exist_ok=True)
+        with open(os.path.join(self.model_dir, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
-def _identity(version_dir: str) -> str:
-    from components.core.fingerprint import file_digest
+    @contextlib.contextmanager
+    def _incoming(self) -> Iterator[str]:
+        # Leased: a copy left by a killed Pusher is removed by the next publish, never mistaken
+        # for a live one (TF Serving ignores dot-directories either way).
+        os.makedirs(self.model_dir, exist_ok=True)
+        remove_dead_dirs(self.model_dir, INCOMING)
+        with leased_dir(os.path.join(self.model_dir, f"{INCOMING}{uuid.uuid4().hex[:8]}")) as tmp:
+            yield tmp
 
-    card = os.path.join(version_dir, ASSETS_EXTRA, MODEL_CARD)
-    if os.path.exists(card):
-        fingerprint = read_json(card).get("model_fingerprint")
-        if fingerprint:
-            return str(fingerprint)
-    pb = os.path.join(version_dir, "saved_model.pb")
-    return file_digest(pb) if os.path.exists(pb) else "missing"
+    def _install(self, model: str, version: int) -> None:
+        os.rename(model, self.version_dir(version))
+
+    def _delete(self, version: int) -> None:
+        # Hide it from TF Serving first (a rename is atomic), then delete.
+        hidden = os.path.join(self.model_dir, f".pruning-{version}")
+        os.rename(self.version_dir(version), hidden)
+        shutil.rmtree(hidden)
+
+    def _move_aside(self, version: int) -> None:
+        aside = os.path.join(self.model_dir, ROLLED_BACK)
+        os.makedirs(aside, exist_ok=True)
+        os.rename(self.version_dir(version), os.path.join(aside, str(version)))
+
+    def _json(self, path: str) -> dict[str, Any] | None:
+        return dict(read_json(path)) if os.path.exists(path) else None
+
+    def _graph_digest(self, path: str) -> str | None:
+        from components.core.fingerprint import file_digest
+
+        return file_digest(path) if os.path.exists(path) else None
+
+    def _int_dirs(self, directory: str) -> list[int]:
+        if not os.path.isdir(directory):
+            return []
+        return sorted(int(d) for d in os.listdir(directory) if d.isdigit())
 
 
-def _int_dirs(directory: str) -> list[int]:
-    if not os.path.isdir(directory):
-        return []
-    return sorted(int(d) for d in os.listdir(directory) if d.isdigit())
+class ObjectServingDirectory(ServingDirectory):
+    """A TF Serving model directory under an ``s3://`` prefix (see the module docstring)."""
+
+    def local_copy(self, version: int) -> str:
+        from components.artifacts import object_store as objects
+
+        uri = self.version_dir(version)
+        target = objects.cache_dir(uri, "copy")
+        if not os.path.isdir(target):  # versions are never rewritten: a copy stays valid
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with leased_dir(f"{target}.{uuid.uuid4().hex[:8]}") as tmp:
+                objects.download_tree(uri, objects.list_objects(uri), tmp)
+                with contextlib.suppress(OSError):
+                    os.rename(tmp, target)
+        return target
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        from components.artifacts.object_store import lease
+
+        with lease(join_uri(self.model_dir, ".lock")):
+            yield
+
+    @contextlib.contextmanager
+    def _incoming(self) -> Iterator[str]:
+        from components.artifacts.object_store import cache_dir
+
+        parent = cache_dir(self.model_dir)
+        os.makedirs(parent, exist_ok=True)
+        with leased_dir(os.path.join(parent, f"{INCOMING}{uuid.uuid4().hex[:8]}")) as tmp:
+            yield tmp
+
+    def _install(self, model: str, version: int) -> None:
+        from components.artifacts.object_store import upload_tree
+
+        upload_tree(model, self.version_dir(version), last=(SAVED_MODEL,))
+
+    def _delete(self, version: int) -> None:
+        from components.artifacts.object_store import delete_prefix
+
+        delete_prefix(self.version_dir(version), first=(SAVED_MODEL,))
+
+    def _move_aside(self, version: int) -> None:
+        from components.artifacts.object_store import copy_prefix, delete_prefix
+
+        aside = join_uri(self.model_dir, ROLLED_BACK, str(version))
+        copy_prefix(self.version_dir(version), aside, last=(SAVED_MODEL,))
+        delete_prefix(self.version_dir(version), first=(SAVED_MODEL,))
+
+    def _json(self, path: str) -> dict[str, Any] | None:
+        from components.artifacts.object_store import get_json
+
+        found = get_json(path)
+        return dict(found) if found is not None else None
+
+    def _graph_digest(self, path: str) -> str | None:
+        from components.artifacts.object_store import head
+
+        meta = head(path)
+        return str(meta["ETag"]).strip('"') if meta else None
+
+    def _int_dirs(self, directory: str) -> list[int]:
+        """Versions whose ``saved_model.pb`` is there: one being uploaded or deleted is not."""
+        from components.artifacts.object_store import list_objects
+
+        found = {
+            rel.split("/")[0]
+            for rel in list_objects(directory)
+            if rel.count("/") == 1 and rel.endswith("/" + SAVED_MODEL)
+        }
+        return sorted(int(d) for d in found if d.isdigit())

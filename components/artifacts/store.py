@@ -1,8 +1,9 @@
 """Where artifacts live: the one place that does I/O on artifact URIs.
 
-An artifact URI is a directory: a local (or mounted) path today, an object-store prefix with the
-same layout tomorrow. Everything that reads or writes artifact bytes goes through a :class:`Store`,
-so another backend is one class here, not an edit in every component.
+An artifact URI is a directory: a local (or mounted) path, or an ``s3://bucket/prefix`` with the
+same layout (``components.artifacts.object_store``). Everything that reads or writes artifact bytes
+goes through the store :func:`store_for` picks, so a backend is one class, not an edit in every
+component.
 
 Commit protocol (local filesystem): the payload is written into a private staging directory next to
 the final one, ``manifest.json`` is written into it last, and the staging directory is renamed onto
@@ -166,10 +167,27 @@ def _writer_alive(staging: str) -> bool:
             return True
         return False
 
+    def scratch_dir(self, artifacts_root: str, step: str, fingerprint: str) -> str:
+        """``<root>/../scratch/<step>/<fingerprint>``: beside the artifacts, on the same disk."""
+        return os.path.join(os.path.dirname(artifacts_root), "scratch", step, fingerprint)
+
 
 _LOCAL = LocalStore()
 
 
-def store_for(uri: str) -> LocalStore:
-    """The store that serves ``uri``."""
+def store_for(uri: str) -> Any:
+    """The store that serves ``uri``: an object store for ``s3://``, else the local filesystem."""
+    if uri.startswith("s3://"):
+        from components.artifacts.object_store import ObjectStore
+
+        return ObjectStore()
     return _LOCAL
+
+
+def absolute_uri(uri: str) -> str:
+    """A local path made absolute; an object-store URI as it is."""
+    return uri.rstrip("/") if "://" in uri else os.path.abspath(uri)
+
+
+def join_uri(uri: str, *parts: str) -> str:
+    return store_for(uri).join(uri, *parts)

@@ -26,6 +26,7 @@ from components.artifacts import (
     staged,
     utc_now,
 )
+from components.artifacts.store import absolute_uri, join_uri, store_for
 from components.core.errors import TfpipeError
 from components.core.fingerprint import artifact_fingerprint, code_version
 from components.core.runtime import runtime_identity
@@ -91,7 +92,7 @@ def resolve(
         external=external.digests,
         runtime=runtime_identity(runtime),
     )
-    uri = os.path.join(os.path.abspath(artifacts_root), step, fingerprint)
+    uri = join_uri(absolute_uri(artifacts_root), step, fingerprint)
     return Invocation(
         step, spec, params, input_uris, input_fingerprints, runtime, fingerprint, uri, external
     )
@@ -113,10 +114,10 @@ def resolve_request(request: dict[str, Any]) -> Invocation:
 
 
 def scratch_dir(inv: Invocation) -> str:
-    """``<root>/../scratch/<step>/<fingerprint>``: work that must outlive a failed attempt
-    (checkpoints to resume from). Only the holder of the artifact's lock uses it."""
-    root = os.path.dirname(inv.artifacts_root)
-    return os.path.join(root, "scratch", inv.step, inv.fingerprint)
+    """Local work that must outlive a failed attempt (checkpoints to resume from), beside the
+    artifacts or, for an object store, in the worker's cache. Only the artifact's lock holder
+    uses it."""
+    return store_for(inv.uri).scratch_dir(inv.artifacts_root, inv.step, inv.fingerprint)
 
 
 def halting_input(inputs: dict[str, Artifact]) -> str | None:

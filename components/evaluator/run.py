@@ -85,7 +85,7 @@ def run(ctx: Context) -> dict[str, Any]:
         if not_comparable:
             ctx.progress(f"baseline version {version} not compared: {not_comparable}")
         else:
-            models["baseline"] = serving.version_dir(version)
+            models["baseline"] = serving.local_copy(version)
     ctx.progress(
         f"scoring {' and '.join(models)} on '{p.split}' through serving_default"
         + (f" (baseline: version {version})" if "baseline" in models else "")

@@ -34,7 +34,7 @@ class PusherParams(ComponentParams):
         and whether this model was rolled back. Another pipeline's push or a rollback makes a
         cached "pushed version N" untrue, so the push is decided again; this model's own push
         does not (its re-run stays cached)."""
-        serving = ServingDirectory(self.serving_base, self.model_name)
+        serving = ServingDirectory.of(self.serving_base, self.model_name)
         candidate = inputs.get("model")
         other = next(
             (v for v in reversed(serving.versions()) if serving.identity(v) != candidate), None

@@ -48,7 +48,7 @@ def run(ctx: Context) -> dict[str, Any]:
     verdict = evaluation.evaluation()
     if not verdict["blessed"]:
         return _not_pushed(ctx, refusal_reason(verdict))
-    serving = ServingDirectory(p.serving_base, p.model_name)
+    serving = ServingDirectory.of(p.serving_base, p.model_name)
     latest = serving.latest()
     if latest is not None and serving.identity(latest) == model.fingerprint:
         ctx.progress(f"already serving this model as version {latest}; nothing to push")

@@ -1,0 +1,212 @@
+"""Artifacts and serving versions on an S3-compatible object store (moto_server on 127.0.0.1):
+the commit protocol (payload prefix, conditional manifest), the local cache, leases across
+processes, and the serving directory's publish/prune/rollback over objects."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+
+import pytest
+from object_store_support import keys, moto_server
+
+from components.artifacts import (
+    Examples,
+    ServingDirectory,
+    StaleBaseline,
+    artifact_lock,
+    is_committed,
+    open_artifact,
+    read_manifest,
+    remove_stale_staging,
+    staged,
+)
+from components.artifacts import object_store as objects
+from components.artifacts.store import store_for
+
+ROOT = "s3://tfpipe/store/demo/artifacts"
+
+
+@pytest.fixture(scope="module")
+def s3_env():
+    with moto_server(("tfpipe",)) as env:
+        yield env
+
+
+@pytest.fixture
+def s3(s3_env, monkeypatch, tmp_path):
+    for name, value in s3_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TFPIPE_CACHE", str(tmp_path / "cache"))
+    return s3_env
+
+
+def _write(artifact, text: str) -> None:
+    path = artifact.path("splits", "train", "data.txt")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def test_a_commit_uploads_the_payload_then_a_manifest_naming_every_file(s3, tmp_path):
+    uri = f"{ROOT}/example_gen/fp1"
+    assert not is_committed(uri)
+    with staged(uri, {"type": "Examples", "fingerprint": "fp1"}) as out:
+        _write(out, "rows")
+        assert not is_committed(uri)  # nothing visible until the manifest
+    manifest = read_manifest(uri)
+    assert manifest["fingerprint"] == "fp1"
+    payload = manifest["payload"]
+    assert payload["prefix"].startswith("payload-")
+    assert payload["files"]["splits/train/data.txt"]["size"] == 4
+    assert payload["files"]["splits/train/data.txt"]["etag"].strip('"')
+    stored = keys(s3, "tfpipe", "store/demo/artifacts/example_gen/fp1/")
+    assert sorted(stored) == sorted(
+        [
+            "store/demo/artifacts/example_gen/fp1/manifest.json",
+            f"store/demo/artifacts/example_gen/fp1/{payload['prefix']}/splits/train/data.txt",
+        ]
+    )
+    # No endpoint or credential in what was stored.
+    assert s3["AWS_SECRET_ACCESS_KEY"] not in json.dumps(manifest)
+    assert s3["TFPIPE_S3_ENDPOINT_URL"] not in json.dumps(manifest)
+    # Another worker (an empty cache) downloads the payload and checks it.
+    os.environ["TFPIPE_CACHE"] = str(tmp_path / "other-worker")
+    examples = open_artifact(uri, Examples)
+    assert examples.root.startswith(str(tmp_path / "other-worker"))
+    with open(examples.path("splits", "train", "data.txt")) as f:
+        assert f.read() == "rows"
+
+
+def test_the_second_writer_of_a_uri_does_not_commit_and_leaves_no_payload(s3):
+    uri = f"{ROOT}/transform/fp2"
+    store = store_for(uri)
+    with store.staging(uri) as first, store.staging(uri) as second:
+        for staging, text in ((first, "first"), (second, "second")):
+            with open(os.path.join(staging, "graph.txt"), "w") as f:
+                f.write(text)
+        assert store.commit(first, uri, {"type": "Artifact", "fingerprint": "fp2"}) is True
+        assert store.commit(second, uri, {"type": "Artifact", "fingerprint": "fp2"}) is False
+    payloads = {k.split("/")[5] for k in keys(s3, "tfpipe", "store/demo/artifacts/transform/fp2/")}
+    assert payloads == {"manifest.json", read_manifest(uri)["payload"]["prefix"]}
+    with open(open_artifact(uri).path("graph.txt")) as f:
+        assert f.read() == "first"
+
+
+def test_a_writer_killed_before_its_manifest_leaves_nothing_visible_and_is_cleaned(s3):
+    uri = f"{ROOT}/trainer/fp3"
+    objects.upload_tree(_dir_with_file("model.bin"), f"{uri}/payload-dead0001")
+    assert not is_committed(uri)
+    removed = remove_stale_staging(uri)
+    assert removed == [f"{uri}/payload-dead0001"]
+    assert keys(s3, "tfpipe", "store/demo/artifacts/trainer/fp3/") == []
+
+
+def _dir_with_file(name: str) -> str:
+    import tempfile
+
+    directory = tempfile.mkdtemp()
+    with open(os.path.join(directory, name), "wb") as f:
+        f.write(b"x" * 10)
+    return directory
+
+
+def test_an_object_changed_after_the_commit_is_refused_naming_it(s3, tmp_path):
+    uri = f"{ROOT}/example_gen/fp4"
+    with staged(uri, {"type": "Examples", "fingerprint": "fp4"}) as out:
+        _write(out, "rows")
+    prefix = read_manifest(uri)["payload"]["prefix"]
+    objects.put_bytes(f"{uri}/{prefix}/splits/train/data.txt", b"tampered!")
+    os.environ["TFPIPE_CACHE"] = str(tmp_path / "fresh")
+    with pytest.raises(objects.ObjectStoreError, match=r"splits/train/data.txt does not match"):
+        open_artifact(uri).root
+
+
+def _hold_lock(uri: str, env: dict[str, str], log: str, hold: float) -> None:
+    os.environ.update(env)
+    with artifact_lock(uri):
+        with open(log, "a") as f:
+            f.write(f"start {time.time()}\n")
+        time.sleep(hold)
+        with open(log, "a") as f:
+            f.write(f"end {time.time()}\n")
+
+
+def test_the_artifact_lease_serialises_two_processes(s3, tmp_path):
+    uri = f"{ROOT}/evaluator/fp5"
+    log = str(tmp_path / "log")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_hold_lock, args=(uri, s3, log, 1.5)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    events = [line.split() for line in open(log).read().splitlines()]
+    assert [e[0] for e in events] == ["start", "end", "start", "end"]
+    assert float(events[2][1]) >= float(events[1][1])  # the second started after the first ended
+    assert keys(s3, "tfpipe", "store/demo/locks/") == []  # released
+
+
+def test_a_lease_left_by_a_dead_holder_is_taken_over(s3, monkeypatch):
+    monkeypatch.setattr(objects, "LEASE_SECONDS", 1.0)
+    uri = "s3://tfpipe/store/demo/locks/x/stale.lock"
+    body = json.dumps({"holder": "dead:1", "refreshed_at": time.time() - 5}).encode()
+    objects.put_bytes(uri, body)
+    waited = []
+    start = time.perf_counter()
+    with objects.lease(uri, on_wait=lambda: waited.append(True)):
+        assert json.loads(objects.get_bytes(uri))["holder"] != "dead:1"
+    assert waited == [True]
+    assert time.perf_counter() - start < 10
+    assert objects.head(uri) is None
+
+
+def test_an_unreachable_store_is_named_without_its_secrets(monkeypatch, tmp_path):
+    monkeypatch.setenv("TFPIPE_S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")
+    monkeypatch.setattr(objects, "_client", objects._client.__wrapped__)
+    with pytest.raises(objects.ObjectStoreError) as info:
+        is_committed("s3://tfpipe/x/artifacts/a/b")
+    message = str(info.value)
+    assert "s3://tfpipe/x/artifacts/a/b" in message and "TFPIPE_S3_ENDPOINT_URL" in message
+    assert "very-secret-value" not in message
+
+
+def _saved_model(tmp_path, tag: str) -> str:
+    model = tmp_path / f"model-{tag}"
+    (model / "variables").mkdir(parents=True, exist_ok=True)
+    (model / "saved_model.pb").write_bytes(f"graph {tag}".encode())
+    (model / "variables" / "variables.index").write_bytes(b"index")
+    return str(model)
+
+
+def test_serving_versions_on_the_object_store_publish_cas_prune_and_rollback(s3, tmp_path):
+    serving = ServingDirectory.at("s3://tfpipe/serving/m")
+    assert type(serving).__name__ == "ObjectServingDirectory"
+    assert serving.versions() == [] and serving.latest() is None
+    v1 = serving.publish(_saved_model(tmp_path, "a"), expected_latest=None)
+    with pytest.raises(StaleBaseline, match=f"version {v1} was published"):
+        serving.publish(_saved_model(tmp_path, "b"), expected_latest=None)
+    v2 = serving.publish(_saved_model(tmp_path, "b"), expected_latest=v1)
+    assert serving.versions() == [v1, v2] and v2 > v1
+    stored = keys(s3, "tfpipe", f"serving/m/{v2}/")
+    assert sorted(stored) == [
+        f"serving/m/{v2}/saved_model.pb",
+        f"serving/m/{v2}/variables/variables.index",
+    ]
+    with open(os.path.join(serving.local_copy(v2), "saved_model.pb"), "rb") as f:
+        assert f.read() == b"graph b"
+    assert serving.identity(v1) != serving.identity(v2)
+    moved, served = serving.rollback()
+    assert (moved, served) == ([v2], v1)
+    assert serving.versions() == [v1] and serving.rolled_back() == [v2]
+    v3 = serving.publish(_saved_model(tmp_path, "c"), expected_latest=v1)
+    assert v3 > v2  # never reuses a rolled-back version number
+    assert serving.prune(keep_last=1) == [v1]
+    assert serving.versions() == [v3]
+    assert keys(s3, "tfpipe", f"serving/m/{v1}/") == []
+    assert keys(s3, "tfpipe", "serving/m/.lock") == []
