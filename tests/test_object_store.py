@@ -121,7 +121,7 @@ def test_an_object_changed_after_the_commit_is_refused_naming_it(s3, tmp_path):
     objects.put_bytes(f"{uri}/{prefix}/splits/train/data.txt", b"tampered!")
     os.environ["TFPIPE_CACHE"] = str(tmp_path / "fresh")
     with pytest.raises(objects.ObjectStoreError, match=r"splits/train/data.txt does not match"):
-        open_artifact(uri).root
+        _ = open_artifact(uri).root
 
 
 def _hold_lock(uri: str, env: dict[str, str], log: str, hold: float) -> None:
