@@ -1,0 +1,115 @@
+"""The penguins pipeline with every artifact and the pushed model on an S3-compatible object store
+(moto_server on 127.0.0.1): nothing under the home's artifacts, a kill between upload and manifest
+leaves nothing visible, the served model is read back from the store, and a second worker with an
+empty cache and its own home finds every step cached without importing TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from conftest import REPO
+from object_store_support import keys, moto_server
+
+pytestmark = pytest.mark.slow
+
+STORE = "s3://tfpipe/ml"
+ORCHESTRATOR_PYTHON = os.path.join(REPO, ".venvs", "orchestrator", "bin", "python")
+
+
+@pytest.fixture(scope="module")
+def s3_env():
+    with moto_server(("tfpipe",)) as env:
+        yield env
+
+
+def _tfpipe(env: dict[str, str], home: str, cache: str, **extra: str):
+    full = {**os.environ, **env, "TFPIPE_STORE": STORE, "TFPIPE_CACHE": cache, **extra}
+    return subprocess.run(
+        [os.path.join(REPO, "bin", "tfpipe"), "--home", home, "run", "penguins"],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def _committed_steps(env: dict[str, str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for key in keys(env, "tfpipe", "ml/penguins/artifacts/"):
+        _ml, _pipeline, _artifacts, step, fingerprint, *rest = key.split("/")
+        if rest == ["manifest.json"]:
+            found.setdefault(step, []).append(fingerprint)
+    return found
+
+
+def _payload_prefixes(env: dict[str, str], step: str) -> set[str]:
+    return {
+        key.split("/")[5]
+        for key in keys(env, "tfpipe", f"ml/penguins/artifacts/{step}/")
+        if key.split("/")[5].startswith("payload-")
+    }
+
+
+def test_a_pipeline_on_the_object_store_survives_a_kill_serves_from_it_and_caches_elsewhere(
+    s3_env, tmp_path, monkeypatch
+):
+    home, cache = str(tmp_path / "worker1-home"), str(tmp_path / "worker1-cache")
+
+    # Killed between the trainer's upload and its manifest: nothing of it is visible.
+    killed = _tfpipe(s3_env, home, cache, TFPIPE_FAULT="commit:trainer")
+    assert killed.returncode != 0
+    assert "trainer" in killed.stdout + killed.stderr
+    committed = _committed_steps(s3_env)
+    assert sorted(committed) == ["example_gen", "example_validator", "transform"]
+    assert len(_payload_prefixes(s3_env, "trainer")) == 1  # the dead writer's upload, untrusted
+
+    done = _tfpipe(s3_env, home, cache)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "(3 executed, 3 cached)" in done.stdout
+    committed = _committed_steps(s3_env)
+    assert sorted(committed) == sorted(
+        ["example_gen", "example_validator", "transform", "trainer", "evaluator", "pusher"]
+    )
+    assert all(len(v) == 1 for v in committed.values()), committed
+    assert len(_payload_prefixes(s3_env, "trainer")) == 1  # the dead upload was removed
+    # Artifacts live only in the store; the home keeps run records and reports.
+    assert not os.path.exists(os.path.join(home, "penguins", "artifacts"))
+    assert os.listdir(os.path.join(home, "penguins", "runs"))
+
+    # The pushed model is in the store, in TF Serving's layout, and serves raw examples.
+    from serving import served_accuracy
+
+    from components.artifacts import ServingDirectory
+
+    for name, value in {**s3_env, "TFPIPE_CACHE": str(tmp_path / "reader-cache")}.items():
+        monkeypatch.setenv(name, value)
+    serving = ServingDirectory.at(f"{STORE}/serving/penguins")
+    [version] = serving.versions()
+    assert f"ml/serving/penguins/{version}/saved_model.pb" in keys(s3_env, "tfpipe", "ml/serving/")
+    examples_uri = f"{STORE}/penguins/artifacts/example_gen/{committed['example_gen'][0]}"
+    accuracy = served_accuracy(serving.local_copy(version), examples_uri, "species")
+    assert accuracy >= 0.9
+
+    # A second worker: its own home, an empty cache, the same store. Every step is cached and
+    # decided from manifests alone: no download, no TensorFlow. (Same interpreter as the CLI:
+    # the example's default data path lies in its environment.)
+    code = (
+        "import sys; from pipelines.cli import main; rc = main(['--home', sys.argv[1], 'run', "
+        "'penguins']); assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; "
+        "sys.exit(rc)"
+    )
+    other_cache = str(tmp_path / "worker2-cache")
+    env = {**os.environ, **s3_env, "TFPIPE_STORE": STORE, "TFPIPE_CACHE": other_cache}
+    again = subprocess.run(
+        [ORCHESTRATOR_PYTHON, "-c", code, str(tmp_path / "worker2-home")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "all 6 steps cached: nothing to execute" in again.stdout
+    assert not os.path.exists(os.path.join(other_cache, "objects"))
