@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: PostgreSQL (Airflow's production metadata database) and
-# Chromium (renders the run report in a real browser). Installs only what is missing.
+# Chromium (renders the run report in a real browser), Redis (the Celery broker of `make
+# airflow-celery`). Installs only what is missing.
 set -euo pipefail
 missing=()
 command -v pg_lsclusters >/dev/null || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v redis-server >/dev/null || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && { echo "system deps: present"; exit 0; }
 if [ "$(id -u)" != 0 ]; then
   echo "system deps: need ${missing[*]}; run as root: apt-get install -y ${missing[*]}" >&2

@@ -40,6 +40,7 @@ from pipelines.home import artifacts_root, asset_claims_path, default_home
 from pipelines.registry import load_pipeline
 from pipelines.runs import RunLog
 from pipelines.triggers import check_values, merge_event_extras
+from pipelines.worker_name import hostname
 
 DEFAULT_RETRIES = 2
 
@@ -152,8 +153,9 @@ def _this_run(
         if step_name:
             step = base.step(step_name)
             failure = {"ok": False, "error": str(exc), "error_type": "ParameterError"}
-            run.write_step(
-                step_record(step.name, step.component, base.step_runtime(step), failure, seconds=0)
+            record_step(
+                run,
+                step_record(step.name, step.component, base.step_runtime(step), failure, seconds=0),
             )
         raise AirflowFailException(str(exc)) from None
     run.start(_header(pipeline, overrides, started))
@@ -165,6 +167,36 @@ def _header(pipeline: Pipeline, overrides: dict[str, Any], started: Any) -> dict
     if started:
         header["started_at"] = started.isoformat(timespec="milliseconds")
     return header
+
+
+STEP_RECORD_KEY = "tfpipe_step_record"
+
+
+def record_step(run: RunLog, record: dict[str, Any]) -> None:
+    """Write a step record into the run's directory, and share it through XCom: with several
+    workers (CeleryExecutor) each worker has its own home, and the report task, wherever it runs,
+    gathers the records of steps that ran elsewhere (see ``gather_step_records``)."""
+    record = {**record, "worker": hostname()}
+    run.write_step(record)
+    try:
+        get_current_context()["ti"].xcom_push(key=STEP_RECORD_KEY, value=record)
+    except Exception:  # no task context (a unit test calling the body directly)
+        pass
+
+
+def gather_step_records(run: RunLog, pipeline: Pipeline, context: dict[str, Any]) -> int:
+    """Copy into this worker's run directory the step records other workers shared; returns how
+    many were missing here."""
+    local = run.steps()
+    adopted = 0
+    for step in pipeline.steps:
+        if step.name in local:
+            continue
+        record = context["ti"].xcom_pull(task_ids=step.name, key=STEP_RECORD_KEY)
+        if isinstance(record, dict) and record.get("step") == step.name:
+            run.write_step(record)
+            adopted += 1
+    return adopted
 
 
 def run_component(
@@ -188,7 +220,7 @@ def run_component(
         check_upstream(pipeline, step.name, inv)
     except TfpipeError as exc:  # refused before running: recorded, and not worth a retry
         error = {"ok": False, "error": str(exc), "error_type": type(exc).__name__}
-        run.write_step(step_record(step.name, step.component, runtime, error, seconds=0.0))
+        record_step(run, step_record(step.name, step.component, runtime, error, seconds=0.0))
         raise AirflowFailException(
             f"step '{step.name}': {exc}{airflow_hint(pipeline, str(exc))}"
         ) from None
@@ -199,7 +231,7 @@ def run_component(
     record = step_record(
         step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu
     )
-    run.write_step(record)
+    record_step(run, record)
     if record["status"] == "failed":
         message = f"step '{step.name}' failed: {record.get('error')}"
         if record.get("error_type") in PERMANENT_ERRORS:
@@ -301,7 +333,8 @@ def build_dag(
 def write_report(pipeline_ref: str, home: str) -> str:
     """Finish this DAG run's record from its step records and render its report. Fails, after
     writing both, when a step did not complete, so the DAG run's state stays honest."""
-    _pipeline, run, _context = _this_run(pipeline_ref, home)
+    pipeline, run, context = _this_run(pipeline_ref, home)
+    gather_step_records(run, pipeline, context)
     record = finish_run(run)
     if record["status"] == "skipped":
         raise AirflowSkipException(record["skipped"])

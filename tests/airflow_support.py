@@ -102,38 +102,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Standalone:
-    """``airflow standalone`` on 127.0.0.1 with a REST client; stopped as a process group."""
+class AirflowServer:
+    """A REST client of a running Airflow API server (admin login from the simple auth manager's
+    generated password file)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.env = {
-            **env,
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.port}",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
-        }
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(env["AIRFLOW_HOME"], "standalone.log")
-        self.proc = subprocess.Popen(
-            [AIRFLOW, "standalone"],
-            env=self.env,
-            cwd=REPO,
-            stdout=open(self.log_path, "w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def __init__(self, port: int, airflow_home: str, log_path: str) -> None:
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.airflow_home = airflow_home
+        self.log_path = log_path
         self.token = ""
+
+    def alive(self) -> bool:
+        return True
 
     def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         password_file = os.path.join(
-            self.env["AIRFLOW_HOME"], "simple_auth_manager_passwords.json.generated"
+            self.airflow_home, "simple_auth_manager_passwords.json.generated"
         )
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"standalone exited: {open(self.log_path).read()[-4000:]}")
+            if not self.alive():
+                raise AssertionError(f"Airflow exited: {open(self.log_path).read()[-4000:]}")
             try:
                 with urllib.request.urlopen(f"{self.base}/api/v2/monitor/health", timeout=2):
                     pass
@@ -149,7 +139,7 @@ class Standalone:
             except (urllib.error.URLError, ConnectionError, KeyError):
                 pass
             time.sleep(1)
-        raise AssertionError(f"standalone not ready: {open(self.log_path).read()[-4000:]}")
+        raise AssertionError(f"Airflow not ready: {open(self.log_path).read()[-4000:]}")
 
     def request(
         self,
@@ -240,6 +230,34 @@ class Standalone:
     def asset_id(self, name: str) -> int:
         assets = self.request("GET", f"/api/v2/assets?name_pattern={name}")["assets"]
         return next(a["id"] for a in assets if a["name"] == name)
+
+
+class Standalone(AirflowServer):
+    """``airflow standalone`` on 127.0.0.1 with a REST client; stopped as a process group."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        port = free_port()
+        super().__init__(
+            port, env["AIRFLOW_HOME"], os.path.join(env["AIRFLOW_HOME"], "standalone.log")
+        )
+        self.env = {
+            **env,
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        }
+        self.proc = subprocess.Popen(
+            [AIRFLOW, "standalone"],
+            env=self.env,
+            cwd=REPO,
+            stdout=open(self.log_path, "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def stop(self) -> None:
         try:
