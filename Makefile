@@ -4,7 +4,7 @@ PY := .venvs/dev/bin/python
 export PYTHONPATH := $(CURDIR)
 export TFPIPE_HOME ?= $(CURDIR)/.tfpipe
 
-.PHONY: setup system-deps run test test-fast lint bench clean airflow airflow-postgres airflow-stop
+.PHONY: setup system-deps run test test-fast lint bench clean airflow airflow-postgres airflow-celery airflow-stop
 
 ## setup: build (or reuse) the locked environments; a no-op when the locks are unchanged.
 ## modern, estimator: the training runtimes; orchestrator: CLI + Airflow; dev: tests and tools
@@ -38,9 +38,15 @@ airflow: setup
 airflow-postgres: setup
 	@TFPIPE_AIRFLOW_DB=postgres bash infra/airflow/start.sh
 
-## airflow-stop: stop every process `make airflow` started
+## airflow-celery: Airflow across two Celery workers (PostgreSQL, Redis), artifacts and pushed
+## models on an S3-compatible object store ($$TFPIPE_STORE, else a local moto_server)
+airflow-celery: setup system-deps
+	@bash infra/airflow/celery.sh start
+
+## airflow-stop: stop every process `make airflow` or `make airflow-celery` started
 airflow-stop:
 	@bash infra/airflow/stop.sh
+	@bash infra/airflow/celery.sh stop
 
 lint:
 	$(PY) -m ruff check .

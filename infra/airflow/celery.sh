@@ -35,19 +35,21 @@ start_bg() { # name command...: start in its own process group, log to $state/<n
 }
 
 stop_all() {
-  [ -f "$pids" ] || { echo "airflow-celery: not running"; return 0; }
-  # Workers first (they finish or abandon their task), then the rest.
-  tac "$pids" | while read -r name pid; do
-    kill -TERM -- "-$pid" 2>/dev/null || true
-  done
-  for _ in $(seq 30); do
-    alive=0
-    while read -r name pid; do kill -0 "$pid" 2>/dev/null && alive=1; done < "$pids"
-    [ "$alive" = 0 ] && break
-    sleep 1
-  done
-  while read -r name pid; do kill -KILL -- "-$pid" 2>/dev/null || true; done < "$pids"
-  rm -f "$pids"
+  if [ -f "$pids" ]; then
+    # Workers first (they finish or abandon their task), then the rest.
+    tac "$pids" | while read -r name pid; do
+      kill -TERM -- "-$pid" 2>/dev/null || true
+    done
+    for _ in $(seq 30); do
+      alive=0
+      while read -r name pid; do kill -0 "$pid" 2>/dev/null && alive=1; done < "$pids"
+      [ "$alive" = 0 ] && break
+      sleep 1
+    done
+    while read -r name pid; do kill -KILL -- "-$pid" 2>/dev/null || true; done < "$pids"
+    rm -f "$pids"
+  fi
+  command -v pg_lsclusters >/dev/null || { echo "airflow-celery: stopped"; return 0; }
   db="$(cat "$state/pg_db" 2>/dev/null || true)"
   read -r version cluster port _ < <(pg_lsclusters --no-header | head -1)
   if [ "${1:-}" = --purge ] && [ -n "$db" ]; then
