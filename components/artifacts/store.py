@@ -123,6 +123,10 @@ class LocalStore:
             return []
         return remove_dead_dirs(parent, name + STAGING_MARK)
 
+    def scratch_dir(self, artifacts_root: str, step: str, fingerprint: str) -> str:
+        """``<root>/../scratch/<step>/<fingerprint>``: beside the artifacts, on the same disk."""
+        return os.path.join(os.path.dirname(artifacts_root), "scratch", step, fingerprint)
+
 
 @contextlib.contextmanager
 def leased_dir(path: str) -> Iterator[str]:
@@ -166,10 +170,6 @@ def _writer_alive(staging: str) -> bool:
         except BlockingIOError:
             return True
         return False
-
-    def scratch_dir(self, artifacts_root: str, step: str, fingerprint: str) -> str:
-        """``<root>/../scratch/<step>/<fingerprint>``: beside the artifacts, on the same disk."""
-        return os.path.join(os.path.dirname(artifacts_root), "scratch", step, fingerprint)
 
 
 _LOCAL = LocalStore()
