@@ -1,8 +1,9 @@
-"""Transform on other Beam runners, chosen by ``transform.beam_args`` alone: the direct runner in
-``multi_processing`` mode, and the portable runner against a local job service with an EXTERNAL
-SDK worker pool (the deployment shape of Flink, Spark and Dataflow workers), both started here.
-Each must give the same transform graph (vocabularies) and the same transformed rows as the
-in-memory default, and the pipeline must complete on them."""
+"""ExampleGen and Transform on other Beam runners, chosen by ``beam_args`` alone: the in-memory
+direct runner, the direct runner in ``multi_processing`` mode, and the portable runner against a
+local job service with an EXTERNAL SDK worker pool (the deployment shape of Flink, Spark and
+Dataflow workers), both started here. Each must give the same examples and statistics (ExampleGen,
+one file per Beam element) or the same transform graph and transformed rows (Transform) as the
+in-process default, and the pipeline must complete on them."""
 
 from __future__ import annotations
 
@@ -11,13 +12,19 @@ import os
 import socket
 import subprocess
 import time
+from typing import Any
 
 import pytest
 from conftest import run_penguins, step
 
-from components.artifacts import TransformGraph, open_artifact
+from components.artifacts import Examples, TransformGraph, open_artifact
+from components.core.errors import InputDataError
+from components.core.execute import execute
 from components.core.runtime import child_environment, interpreter
+from components.core.tfrecord import read_records
 from components.trainer.cluster import free_ports
+from pipelines.engine import plan
+from pipelines.registry import load_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +72,11 @@ def test_multi_processing_direct_runner_gives_the_same_transform(in_memory):
     assert fingerprint_of_outputs(transform["uri"]) == expected
 
 
-def test_portable_runner_with_a_job_service_and_an_external_worker_pool(in_memory, tmp_path):
-    home, expected = in_memory
+@pytest.fixture(scope="module")
+def portable_args(tmp_path_factory) -> list[str]:
+    """A local Beam job service and an external SDK worker pool in the modern runtime; the
+    options that send a pipeline to them."""
+    logs = tmp_path_factory.mktemp("beam_services")
     job_port, pool_port = free_ports(2)
     python = interpreter("modern")
     env = child_environment("modern")
@@ -76,7 +86,7 @@ def test_portable_runner_with_a_job_service_and_an_external_worker_pool(in_memor
         subprocess.Popen(
             [python, "-m", module, *flags],
             env=env,
-            stdout=open(tmp_path / f"{name}.log", "w"),
+            stdout=open(logs / f"{name}.log", "w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -96,19 +106,121 @@ def test_portable_runner_with_a_job_service_and_an_external_worker_pool(in_memor
     try:
         wait_for_port(job_port)
         wait_for_port(pool_port)
-        args = [
+        yield [
             "--runner=PortableRunner",
             f"--job_endpoint=localhost:{job_port}",
             "--environment_type=EXTERNAL",
             f"--environment_config=localhost:{pool_port}",
         ]
-        record = run_penguins(home, {**FAST, "transform.beam_args": args})
-        logs = {p.name: p.read_text()[-2000:] for p in tmp_path.glob("*.log")}
-        assert record["status"] == "succeeded", (record.get("error"), logs)
-        transform = step(record, "transform")
-        assert transform["status"] == "executed"
-        assert fingerprint_of_outputs(transform["uri"]) == expected
     finally:
         for service in services:
             os.killpg(service.pid, 9)
             service.wait()
+
+
+def test_portable_runner_with_a_job_service_and_an_external_worker_pool(in_memory, portable_args):
+    home, expected = in_memory
+    record = run_penguins(home, {**FAST, "transform.beam_args": portable_args})
+    assert record["status"] == "succeeded", record.get("error")
+    transform = step(record, "transform")
+    assert transform["status"] == "executed"
+    assert fingerprint_of_outputs(transform["uri"]) == expected
+
+
+# -- ExampleGen -------------------------------------------------------------------------------
+MULTI_PROCESSING = [
+    "--runner=DirectRunner",
+    "--direct_running_mode=multi_processing",
+    "--direct_num_workers=2",
+]
+
+
+@pytest.fixture(scope="module")
+def three_files(tmp_path_factory, penguins_csv) -> str:
+    """The penguins data in three files; the last one holds a fractional ``year``, so the column
+    must be widened from int to float in every file's shards."""
+    directory = tmp_path_factory.mktemp("three_files")
+    with open(penguins_csv) as f:
+        header, *rows = f.read().splitlines()
+    year = header.split(",").index("year")
+    last = rows[-1].split(",")
+    last[year] = "2009.5"
+    rows[-1] = ",".join(last)
+    for i in range(3):
+        (directory / f"part-{i}.csv").write_text("\n".join([header, *rows[i::3]]) + "\n")
+    return str(directory / "part-*.csv")
+
+
+def run_example_gen(home: str, data: str, beam_args: list[str] | None) -> Examples:
+    overrides = {"example_gen.input": data, "example_gen.beam_args": beam_args or []}
+    pipeline = load_pipeline("penguins", home).with_overrides(overrides)
+    [inv] = [i for i in plan(pipeline, home) if i.step == "example_gen"]
+    result = execute(inv, "beam-test")
+    assert not result["cached"]
+    return open_artifact(result["uri"], Examples)
+
+
+def contents(examples: Examples) -> dict[str, list[bytes]]:
+    """Every split's serialized examples, in a canonical order (shards may differ)."""
+    return {
+        split: sorted(
+            record for path in examples.split_files(split) for record in read_records(path)
+        )
+        for split in examples.splits()
+    }
+
+
+def stats_digest(examples: Examples) -> dict[str, Any]:
+    """What must not depend on the runner: rows per split, per-column counts, ranges, domains."""
+    stats = examples.statistics()
+    keep = ("count", "missing", "min", "max", "kind", "domain")
+    return {
+        split: {
+            "rows": s["num_rows"],
+            "columns": {
+                name: {k: c.get(k) for k in keep} for name, c in sorted(s["columns"].items())
+            },
+        }
+        for split, s in stats["splits"].items()
+    }
+
+
+@pytest.fixture(scope="module")
+def in_process_examples(tmp_path_factory, three_files) -> Examples:
+    return run_example_gen(str(tmp_path_factory.mktemp("eg_in_process")), three_files, None)
+
+
+@pytest.mark.parametrize("runner", ["in_memory", "multi_processing", "portable"])
+def test_example_gen_on_beam_runners_gives_the_same_examples_and_statistics(
+    runner, in_process_examples, three_files, tmp_path, request
+):
+    args = {
+        "in_memory": ["--runner=DirectRunner"],
+        "multi_processing": MULTI_PROCESSING,
+        "portable": request.getfixturevalue("portable_args") if runner == "portable" else [],
+    }[runner]
+    examples = run_example_gen(str(tmp_path), three_files, args)
+    expected = in_process_examples
+    assert examples.schema().to_json() == expected.schema().to_json()
+    assert examples.schema().column("year").type == "float"  # widened in every file's shards
+    assert contents(examples) == contents(expected)
+    assert stats_digest(examples) == stats_digest(expected)
+    # One shard per file and split, named side by side.
+    assert [os.path.basename(f) for f in examples.split_files("train")] == [
+        f"data-{i:05d}-of-00003.tfrecord" for i in range(3)
+    ]
+    assert examples.summary["rows"] == expected.summary["rows"] == 344
+
+
+def test_example_gen_on_beam_names_the_file_and_line_of_a_malformed_row(tmp_path, three_files):
+    import glob
+    import shutil
+
+    for path in sorted(glob.glob(three_files)):
+        shutil.copy(path, tmp_path)
+    bad = tmp_path / "part-1.csv"
+    lines = bad.read_text().splitlines()
+    lines[5] += ",surplus"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputDataError, match=r"part-1\.csv.*(line|row) 6"):
+        run_example_gen(str(tmp_path / "home"), str(tmp_path / "part-*.csv"), MULTI_PROCESSING)

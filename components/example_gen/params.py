@@ -72,6 +72,13 @@ class ExampleGenParams(ComponentParams):
         "fails the run (the file is probably not what was meant)",
     )
 
+    beam_args: list[str] = pydantic.Field(
+        default_factory=list,
+        description="Beam pipeline options: when given, each input file is converted by a Beam "
+        "worker (e.g. --runner=DirectRunner --direct_running_mode=multi_processing, or a portable "
+        "runner); empty: one streaming pass in the component's process (fastest on one machine)",
+    )
+
     @pydantic.field_validator("split_ratios")
     @classmethod
     def _positive_ratios(cls, ratios: dict[str, float]) -> dict[str, float]:

@@ -11,6 +11,7 @@ import csv
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,18 @@ def shard_counts(p: ExampleGenParams, files: list[str], splits: list[str]) -> di
 class SplitWriter:
     """The shards of every split; splits named by a column are opened as they appear."""
 
-    def __init__(self, out: Examples, shards: dict[str, int], default_shards: int) -> None:
+    def __init__(
+        self,
+        out: Examples,
+        shards: dict[str, int],
+        default_shards: int,
+        file_index: int = 0,
+        file_count: int = 1,
+    ) -> None:
+        """``file_index``/``file_count``: this writer holds one input file's share of the shards
+        (Beam: one file per worker), named so that every file's shards sit side by side."""
         self.out, self.shards, self.default = out, shards, default_shards
+        self.file_index, self.file_count = file_index, file_count
         self.writers: dict[tuple[str, int], TFRecordWriter] = {}
         self.counts: dict[str, int] = {}
 
@@ -57,7 +68,8 @@ class SplitWriter:
                 continue
             key = (split, k)
             if key not in self.writers:
-                self.writers[key] = TFRecordWriter(self.out.shard_path(split, k, count))
+                index, total = self.file_index * count + k, self.file_count * count
+                self.writers[key] = TFRecordWriter(self.out.shard_path(split, index, total))
             self.writers[key].write_many(encode_examples(batch.take(pa.array(rows))))
         self.counts[split] = self.counts.get(split, 0) + batch.num_rows
 
@@ -88,7 +100,12 @@ def run(ctx: Context) -> dict[str, Any]:
     first_unfit: dict[str, str] = {}
     while True:
         try:
-            result = _one_pass(ctx, p, out, source, types, contract, files)
+            if p.beam_args:  # Beam is imported only for this
+                from components.example_gen.beam_pass import beam_pass
+
+                result = beam_pass(ctx.progress, p, out, files, types, contract)
+            else:
+                result = one_pass(ctx.progress, p, out, source, types, contract, files)
             break
         except Widen as wider:
             ctx.progress(f"widening {wider}; restarting the pass")
@@ -152,19 +169,30 @@ def run(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _one_pass(
-    ctx: Context,
+PassResult = tuple[dict[str, int], dict[str, SplitStats], Rejected, dict[str, pa.DataType]]
+
+
+def one_pass(
+    progress: Callable[[str], None],
     p: ExampleGenParams,
     out: Examples,
     source: Any,
     types: dict[str, pa.DataType],
     contract: Contract,
     files: list[str],
-) -> tuple[dict[str, int], dict[str, SplitStats], Rejected, dict[str, pa.DataType]]:
+    file_index: int = 0,
+    file_count: int = 1,
+) -> PassResult:
+    """Read ``source`` once: split, write shards, gather statistics. Raises Widen."""
     splitter = HashSplitter(p.split_ratios)
     planned = [] if p.split_column else list(p.split_ratios)
-    shards = shard_counts(p, files, planned or ["all"])
-    writer = SplitWriter(out, dict(shards) if planned else {}, max(shards.values()))
+    if file_count == 1:
+        shards = shard_counts(p, files, planned or ["all"])
+    else:  # one of several files converted apart: its own shards (p.shards, else one)
+        shards = dict.fromkeys(planned or ["all"], p.shards or 1)
+    writer = SplitWriter(
+        out, dict(shards) if planned else {}, max(shards.values()), file_index, file_count
+    )
     rejected = Rejected()
     stats: dict[str, SplitStats] = {}
     seen, final_types, next_report = 0, dict(types), PROGRESS_EVERY
@@ -191,7 +219,7 @@ def _one_pass(
                 writer.write(split, part, part_hashes)
             seen += batch.num_rows
             if seen >= next_report:
-                ctx.progress(f"{seen:,} rows written")
+                progress(f"{seen:,} rows written")
                 next_report += PROGRESS_EVERY
     finally:
         writer.close()

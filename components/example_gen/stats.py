@@ -192,6 +192,14 @@ class SplitStats:
         for name, col in zip(batch.schema.names, batch.columns, strict=True):
             self.columns[name].add(col, hashes)
 
+    def merge(self, other: SplitStats) -> None:
+        """Fold in the figures of the same split from another part of the input (another file)."""
+        self.rows += other.rows
+        for name, column in other.columns.items():
+            if name not in self.columns:
+                self.columns[name] = ColumnStats(name, column.contract)
+            self.columns[name].merge(column)
+
     def to_json(self, types: dict[str, str]) -> dict[str, Any]:
         return {
             "num_rows": self.rows,
