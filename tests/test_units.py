@@ -311,3 +311,31 @@ def test_a_jobset_pod_gets_the_tf_config_of_its_cluster():
     assert (config.task_type, config.task_index, config.is_chief) == ("worker", 1, False)
     with pytest.raises(ParameterError, match="JOBSET_NAME"):
         ClusterConfig.from_env({"TFPIPE_CLUSTER_ROLES": "chief=1"})
+
+
+@pytest.mark.parametrize(
+    "name,runner",
+    [
+        ("dataflow", "DataflowRunner"),
+        ("flink", "FlinkRunner"),
+        ("spark", "PortableRunner"),
+        ("local-portable", "PortableRunner"),
+    ],
+)
+def test_shipped_beam_option_sets_parse_as_pipeline_options_for_their_runner(name, runner):
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from components.example_gen.params import ExampleGenParams
+    from components.transform.params import TransformParams
+    from pipelines.definition import parse_assignment
+
+    with open(os.path.join(REPO, "infra", "beam", f"{name}.json")) as f:
+        text = f.read()
+    key, args = parse_assignment(f"transform.beam_args={text}")
+    assert key == "transform.beam_args" and all(a.startswith("--") for a in args)
+    options = PipelineOptions(args)
+    assert options.view_as(StandardOptions).runner == runner
+    unknown = [a for a in args if a.split("=")[0].lstrip("-") not in options.get_all_options()]
+    assert not unknown, f"{name}.json: options Beam does not know: {unknown}"
+    ExampleGenParams(input="x.csv", beam_args=args)
+    TransformParams(module_file="m.py", beam_args=args)
