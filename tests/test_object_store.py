@@ -210,3 +210,26 @@ def test_serving_versions_on_the_object_store_publish_cas_prune_and_rollback(s3,
     assert serving.versions() == [v3]
     assert keys(s3, "tfpipe", f"serving/m/{v1}/") == []
     assert keys(s3, "tfpipe", "serving/m/.lock") == []
+
+
+def test_a_live_lease_is_refreshed_and_not_taken_over(s3, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(objects, "LEASE_SECONDS", 2.0)
+    uri = "s3://tfpipe/store/demo/locks/x/live.lock"
+    taken: list[float] = []
+
+    def waiter() -> None:
+        with objects.lease(uri):
+            taken.append(time.time())
+
+    with objects.lease(uri):
+        first = json.loads(objects.get_bytes(uri))["refreshed_at"]
+        thread = threading.Thread(target=waiter, daemon=True)
+        thread.start()
+        time.sleep(4)  # twice the lease time: only a heartbeat keeps it
+        assert json.loads(objects.get_bytes(uri))["refreshed_at"] > first
+        assert taken == []
+        released = time.time()
+    thread.join(10)
+    assert taken and taken[0] >= released
