@@ -24,10 +24,23 @@ PATH_PARAMS = ("data",)
 AIRFLOW_EXTRA_KEYS = ("from_rest_api", "from_trigger")
 
 
+def split_roots(configured: str) -> list[str]:
+    """``$TFPIPE_DATA_ROOTS``: directories and ``s3://bucket/prefix`` roots separated by
+    ``os.pathsep`` (the ``:`` of a URI scheme does not separate)."""
+    parts = configured.split(os.pathsep)
+    roots: list[str] = []
+    for part in parts:
+        if roots and roots[-1] == "s3" and part.startswith("//"):
+            roots[-1] = f"s3:{part}"
+        elif part:
+            roots.append(part)
+    return [r.rstrip("/") if r.startswith("s3://") else os.path.realpath(r) for r in roots]
+
+
 def data_roots(pipeline: Pipeline, home: str) -> list[str]:
     configured = os.environ.get("TFPIPE_DATA_ROOTS")
     if configured:
-        return [os.path.realpath(r) for r in configured.split(os.pathsep) if r]
+        return split_roots(configured)
     roots = [os.path.join(home, "data")]
     for rp in pipeline.run_params:
         if rp.name in PATH_PARAMS:
@@ -70,8 +83,14 @@ def _outside_roots(key: str, value: str | list[str], roots: list[str], source: s
     paths = [value] if isinstance(value, str) else list(value)
     bad = []
     for path in paths:
-        real = os.path.realpath(os.path.expanduser(str(path)))
-        if not any(real == r or real.startswith(r + os.sep) for r in roots):
+        text = str(path)
+        if text.startswith("s3://"):  # a bucket prefix: no "..", inside an s3 root
+            real = text if "/../" not in text + "/" and "/./" not in text + "/" else ""
+            inside = any(real.startswith(r + "/") for r in roots if r.startswith("s3://"))
+        else:
+            real = os.path.realpath(os.path.expanduser(text))
+            inside = any(real == r or real.startswith(r + os.sep) for r in roots)
+        if not inside:
             bad.append(
                 f"{source}: '{key}' {path!r} is outside the data roots {roots} "
                 "(set TFPIPE_DATA_ROOTS on the workers to allow another place)"

@@ -113,3 +113,46 @@ def test_a_pipeline_on_the_object_store_survives_a_kill_serves_from_it_and_cache
     assert again.returncode == 0, again.stdout + again.stderr
     assert "all 6 steps cached: nothing to execute" in again.stdout
     assert not os.path.exists(os.path.join(other_cache, "objects"))
+
+
+def test_data_landing_in_a_bucket_is_read_and_identified_by_its_etags(
+    s3_env, tmp_path, monkeypatch, penguins_csv
+):
+    from conftest import run_penguins, step
+
+    from components.artifacts import object_store
+
+    for name, value in {**s3_env, "TFPIPE_CACHE": str(tmp_path / "cache")}.items():
+        monkeypatch.setenv(name, value)
+    with open(penguins_csv, "rb") as f:
+        data = f.read()
+    object_store.put_bytes("s3://tfpipe/landing/2026-11-24/penguins.csv", data)
+    object_store.put_bytes("s3://tfpipe/landing/2026-11-24/README.txt", b"not data")
+    home = str(tmp_path / "home")
+    fast = {"trainer.train_steps": 100, "evaluator.thresholds": {}}
+    pattern = "s3://tfpipe/landing/*/*.csv"
+
+    first = run_penguins(home, {**fast, "example_gen.input": pattern})
+    assert first["status"] == "succeeded", first.get("error")
+    example_gen = step(first, "example_gen")
+    assert example_gen["summary"]["rows"] == 344
+    assert example_gen["summary"]["files"] == 1
+
+    # The same bytes under another key: same content, so the same fingerprint (cached).
+    object_store.delete("s3://tfpipe/landing/2026-11-24/penguins.csv")
+    object_store.put_bytes("s3://tfpipe/landing/2026-11-25/penguins.csv", data)
+    again = run_penguins(home, {**fast, "example_gen.input": pattern})
+    assert step(again, "example_gen")["status"] == "cached"
+
+    # A new drop beside it: read, and only then is ExampleGen run again.
+    lines = data.decode().splitlines()
+    object_store.put_bytes(
+        "s3://tfpipe/landing/2026-11-26/penguins.csv", ("\n".join(lines[:101]) + "\n").encode()
+    )
+    grown = run_penguins(home, {**fast, "example_gen.input": pattern})
+    assert step(grown, "example_gen")["status"] == "executed"
+    assert step(grown, "example_gen")["summary"]["rows"] == 344 + 100
+
+    nothing = run_penguins(home, {**fast, "example_gen.input": "s3://tfpipe/landing/none/*.csv"})
+    assert nothing["status"] == "failed"
+    assert "s3://tfpipe/landing/none/*.csv' matches no file" in nothing["error"]

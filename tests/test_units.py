@@ -339,3 +339,21 @@ def test_shipped_beam_option_sets_parse_as_pipeline_options_for_their_runner(nam
     assert not unknown, f"{name}.json: options Beam does not know: {unknown}"
     ExampleGenParams(input="x.csv", beam_args=args)
     TransformParams(module_file="m.py", beam_args=args)
+
+
+def test_data_roots_accept_bucket_prefixes_and_refuse_paths_that_climb_out(monkeypatch, tmp_path):
+    from pipelines.registry import load_pipeline
+    from pipelines.triggers import check_values, split_roots
+
+    assert split_roots(f"{tmp_path}:s3://landing/penguins/:/data") == [
+        str(tmp_path),
+        "s3://landing/penguins",
+        "/data",
+    ]
+    monkeypatch.setenv("TFPIPE_DATA_ROOTS", f"{tmp_path}:s3://landing/penguins")
+    pipeline = load_pipeline("penguins", str(tmp_path))
+    ok = check_values(pipeline, str(tmp_path), {"data": "s3://landing/penguins/*.csv"}, "conf")
+    assert ok == []
+    for bad in ("s3://landing/other/*.csv", "s3://landing/penguins/../other/x.csv"):
+        problems = check_values(pipeline, str(tmp_path), {"data": bad}, "conf")
+        assert problems and "outside the data roots" in problems[0], bad

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import glob
 import os
 from typing import Any, Literal
 
 import pydantic
 
 from components.core.errors import InputDataError
-from components.core.fingerprint import data_digest, file_digest
+from components.core.fingerprint import file_digest
 from components.core.spec import ComponentParams, External
+from components.example_gen.inputs import input_digest, match_input, missing_inputs
 
 DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
-
-
-def match_input(patterns: str | list[str]) -> list[str]:
-    """Files matching a path or glob (or several), sorted, each once; a clear error naming the
-    pattern that matches nothing."""
-    files: set[str] = set()
-    for pattern in [patterns] if isinstance(patterns, str) else patterns:
-        matched = {
-            os.path.abspath(p) for p in glob.glob(os.path.expanduser(pattern)) if os.path.isfile(p)
-        }
-        if not matched:
-            raise InputDataError(
-                f"example_gen: input '{pattern}' matches no file; check the path or glob given "
-                "as the data to train on"
-            )
-        files |= matched
-    return sorted(files)
 
 
 class ExampleGenParams(ComponentParams):
@@ -92,15 +75,21 @@ class ExampleGenParams(ComponentParams):
     def resolve_external(
         self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
     ) -> External:
-        """The files the glob matches *now*, frozen: the run reads exactly these (a file landing
-        after planning waits for the next run), identified by content."""
-        files = list((frozen or {}).get("input_files") or match_input(self.input))
-        missing = [f for f in files if not os.path.isfile(f)]
+        """The files (or objects) the glob matches *now*, frozen: the run reads exactly these (a
+        file landing after planning waits for the next run), identified by content."""
+        if frozen and frozen.get("input_files"):
+            files, objects = list(frozen["input_files"]), dict(frozen.get("input_objects") or {})
+        else:
+            files, objects = match_input(self.input)
+        missing = missing_inputs(files)
         if missing:
             raise InputDataError(f"example_gen: input file(s) {missing} disappeared after planning")
-        digests = {"input": data_digest(files)}
+        digests = {"input": input_digest(files, objects)}
         if self.schema_file:
             if not os.path.isfile(self.schema_file):
                 raise InputDataError(f"example_gen: schema_file '{self.schema_file}' not found")
             digests["schema_file"] = file_digest(self.schema_file)
-        return External(values={"input_files": files}, digests=digests)
+        values: dict[str, Any] = {"input_files": files}
+        if objects:
+            values["input_objects"] = objects
+        return External(values=values, digests=digests)

@@ -23,6 +23,7 @@ from components.core.errors import InputDataError
 from components.core.schema import ColumnSchema, Schema
 from components.core.spec import Context
 from components.core.tfrecord import TFRecordWriter, encode_examples
+from components.example_gen.inputs import local_copies
 from components.example_gen.params import ExampleGenParams
 from components.example_gen.readers import Rejected, Widen, open_source
 from components.example_gen.split import HashSplitter, row_hash, shard_of
@@ -79,9 +80,15 @@ class SplitWriter:
 
 
 def run(ctx: Context) -> dict[str, Any]:
+    files = list(ctx.external["input_files"])
+    with local_copies(files, ctx.external.get("input_objects") or {}, ctx.progress) as local:
+        return convert(ctx, local)
+
+
+def convert(ctx: Context, files: list[str]) -> dict[str, Any]:
+    """Everything from local files: encode, split, write shards, statistics, contract."""
     p: ExampleGenParams = ctx.params
     out: Examples = ctx.output
-    files = list(ctx.external["input_files"])
     contract = load_contract(p.schema_file) if p.schema_file else Contract()
     source = open_source(files, p.format, p.na_values, p.on_malformed)
     if p.split_column and p.split_column not in source.columns:
