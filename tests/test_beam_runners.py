@@ -61,8 +61,10 @@ def in_memory(tmp_path_factory) -> tuple[str, dict[str, str]]:
     return home, fingerprint_of_outputs(step(record, "transform")["uri"])
 
 
-def test_multi_processing_direct_runner_gives_the_same_transform(in_memory):
-    home, expected = in_memory
+def test_multi_processing_direct_runner_gives_the_same_transform(in_memory, tmp_path):
+    # A home of its own: the runner is not part of the fingerprint, so the in-memory run's home
+    # would serve the cached transform.
+    home, expected = str(tmp_path), in_memory[1]
     args = ["--runner=DirectRunner", "--direct_running_mode=multi_processing"]
     args.append("--direct_num_workers=2")
     record = run_penguins(home, {**FAST, "transform.beam_args": args})
@@ -118,8 +120,10 @@ def portable_args(tmp_path_factory) -> list[str]:
             service.wait()
 
 
-def test_portable_runner_with_a_job_service_and_an_external_worker_pool(in_memory, portable_args):
-    home, expected = in_memory
+def test_portable_runner_with_a_job_service_and_an_external_worker_pool(
+    in_memory, portable_args, tmp_path
+):
+    home, expected = str(tmp_path), in_memory[1]
     record = run_penguins(home, {**FAST, "transform.beam_args": portable_args})
     assert record["status"] == "succeeded", record.get("error")
     transform = step(record, "transform")
@@ -210,6 +214,8 @@ def test_example_gen_on_beam_runners_gives_the_same_examples_and_statistics(
         f"data-{i:05d}-of-00003.tfrecord" for i in range(3)
     ]
     assert examples.summary["rows"] == expected.summary["rows"] == 344
+    # The runner is how, not what: the same artifact identity as the in-process path.
+    assert examples.fingerprint == expected.fingerprint
 
 
 def test_example_gen_on_beam_names_the_file_and_line_of_a_malformed_row(tmp_path, three_files):

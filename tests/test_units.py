@@ -357,3 +357,29 @@ def test_data_roots_accept_bucket_prefixes_and_refuse_paths_that_climb_out(monke
     for bad in ("s3://landing/other/*.csv", "s3://landing/penguins/../other/x.csv"):
         problems = check_values(pipeline, str(tmp_path), {"data": bad}, "conf")
         assert problems and "outside the data roots" in problems[0], bad
+
+
+def test_where_and_how_are_not_part_of_a_fingerprint_but_what_is(tmp_path, penguins_csv):
+    from components.core.execute import resolve
+
+    copy = tmp_path / "elsewhere" / "penguins.csv"
+    copy.parent.mkdir()
+    shutil.copy(penguins_csv, copy)
+
+    def example_gen(**params):
+        return resolve(
+            component="example_gen",
+            step="example_gen",
+            raw_params=params,
+            input_uris={},
+            input_fingerprints={},
+            runtime="modern",
+            artifacts_root=str(tmp_path / "artifacts"),
+        ).fingerprint
+
+    base = example_gen(input=penguins_csv)
+    assert example_gen(input=str(copy)) == base  # the same bytes elsewhere
+    assert example_gen(input=penguins_csv, beam_args=["--runner=DirectRunner"]) == base
+    assert example_gen(input=penguins_csv, split_ratios={"train": 0.5, "eval": 0.5}) != base
+    copy.write_text(copy.read_text() + copy.read_text().splitlines()[1] + "\n")
+    assert example_gen(input=str(copy)) != base  # other bytes

@@ -87,7 +87,7 @@ def resolve(
     external = params.resolve_external(input_fingerprints, external_values)
     fingerprint = artifact_fingerprint(
         component=component,
-        params=params.model_dump(mode="json"),
+        params=params.fingerprint_params(),
         inputs=input_fingerprints,
         external=external.digests,
         runtime=runtime_identity(runtime),

@@ -18,7 +18,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pydantic
 
@@ -43,6 +43,14 @@ class ComponentParams(pydantic.BaseModel):
     """Base of every parameter schema: unknown keys are errors, values are immutable."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    # Parameters that say *where* or *how* to compute, not *what*: left out of the fingerprint
+    # (e.g. the Beam runner, or a data path whose content ``resolve_external`` digests), so the
+    # same bytes computed elsewhere are the same artifact.
+    FINGERPRINT_EXEMPT: ClassVar[frozenset[str]] = frozenset()
+
+    def fingerprint_params(self) -> dict[str, Any]:
+        dumped = self.model_dump(mode="json")
+        return {k: v for k, v in dumped.items() if k not in self.FINGERPRINT_EXEMPT}
 
     def resolve_external(
         self, inputs: dict[str, str], frozen: dict[str, Any] | None = None

@@ -16,6 +16,9 @@ DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 
 
 class ExampleGenParams(ComponentParams):
+    # The data is fingerprinted by content (resolve_external); the runner changes nothing.
+    FINGERPRINT_EXEMPT = frozenset({"input", "beam_args"})
+
     input: str | list[str] = pydantic.Field(
         description="a file path or glob of CSV, TFRecord or Parquet files, or a list of them"
     )

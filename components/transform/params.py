@@ -15,6 +15,8 @@ DEFAULT_BEAM_ARGS = ("--runner=DirectRunner", "--direct_running_mode=in_memory")
 
 
 class TransformParams(ComponentParams):
+    FINGERPRINT_EXEMPT = frozenset({"beam_args"})  # any runner gives the same graph and rows
+
     module_file: str = pydantic.Field(description="the user module defining preprocessing_fn")
     preprocessing_fn: str = "preprocessing_fn"
     analyze_splits: list[str] = pydantic.Field(
