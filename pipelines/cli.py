@@ -114,12 +114,16 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
     )
     if r.get("overrides"):
         console.print(f"overrides: {r['overrides']}")
-    table = Table("step", "status", "seconds", "summary", "artifact")
+    workers = any(s.get("worker") for s in r["steps"])  # an Airflow run across workers
+    table = Table(
+        "step", "status", "seconds", *(["worker"] if workers else []), "summary", "artifact"
+    )
     for s in r["steps"]:
         table.add_row(
             s["step"],
             s.get("status", ""),
             f"{s.get('seconds', 0):.1f}",
+            *([s.get("worker") or ""] if workers else []),
             summary_line(s),
             s.get("uri", ""),
         )

@@ -13,7 +13,7 @@ import uuid
 import psutil
 import pytest
 from airflow_support import AirflowServer, airflow_env, free_port
-from conftest import REPO
+from conftest import REPO, tfpipe
 from object_store_support import keys
 
 pytestmark = pytest.mark.slow
@@ -93,6 +93,8 @@ def test_the_dag_runs_across_two_celery_workers_with_artifacts_only_in_the_objec
         assert record["status"] == "succeeded"
         assert [s["status"] for s in record["steps"]].count("not run") == 0, record["steps"]
         assert {s.get("worker") for s in record["steps"]} <= {"w1", "w2"}
+        shown = tfpipe("show", record["run_id"], home=home).stdout
+        assert "worker" in shown and ("w1" in shown or "w2" in shown), shown
 
     # Every pushed version is in the object store, in TF Serving's layout (a run evaluated against
     # no model is refused over a newer one; one evaluated against it may push over it).
