@@ -66,7 +66,9 @@ def test_invalid_rest_conf_is_refused_and_creates_no_run(server):
 
 def test_an_asset_event_from_outside_starts_the_retraining_dag(server, penguins_csv, tmp_path):
     drop = tmp_path / "drop-1.csv"
-    drop.write_text(open(penguins_csv).read())
+    # New data (data is identified by content: the shipped file's bytes were trained on already).
+    lines = open(penguins_csv).read().splitlines()
+    drop.write_text("\n".join(lines[:-20]) + "\n")
     asset_id = server.asset_id("penguins_data")
     server.request(
         "POST",
@@ -87,6 +89,7 @@ def test_an_asset_event_from_outside_starts_the_retraining_dag(server, penguins_
     example_gen = server.xcom("penguins_on_new_data", runs[0]["dag_run_id"], "example_gen")
     manifest = open_artifact(example_gen["uri"]).manifest
     assert manifest["parameters"]["input"] == str(drop)  # the run trained on the dropped file
+    assert example_gen["summary"]["rows"] == len(lines) - 1 - 20
 
 
 def test_two_concurrent_runs_both_succeed_with_separate_artifacts(server):
