@@ -148,6 +148,10 @@ for _ in $(seq 240); do
     echo "airflow-celery: ready at $url  (login: admin / $password)"
     echo "airflow-celery: $workers Celery workers (w1..w$workers; scratch under $state/wN), broker redis://127.0.0.1:$redis_port"
     echo "airflow-celery: artifacts and pushed models in $TFPIPE_STORE${TFPIPE_S3_ENDPOINT_URL:+ (endpoint $TFPIPE_S3_ENDPOINT_URL)}"
+    if grep -q "^moto " "$pids"; then
+      echo "airflow-celery: (a local moto_server holds them in memory: stopping loses them; set"
+      echo "                TFPIPE_STORE and TFPIPE_S3_ENDPOINT_URL to a real bucket to keep them)"
+    fi
     exit 0
   fi
   while read -r name pid; do
