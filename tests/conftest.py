@@ -44,6 +44,21 @@ def modern_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str,
     return home, record
 
 
+def example_gen_invocation(artifacts_root: str, **params: Any) -> Any:
+    """The ExampleGen step alone, resolved (validated, fingerprinted) on the modern runtime."""
+    from components.core.execute import resolve
+
+    return resolve(
+        component="example_gen",
+        step="example_gen",
+        raw_params=params,
+        input_uris={},
+        input_fingerprints={},
+        runtime="modern",
+        artifacts_root=artifacts_root,
+    )
+
+
 def tfpipe(*args: str, home: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The real ``tfpipe`` command line, in a fresh process."""
     proc = subprocess.run(

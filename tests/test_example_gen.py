@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import pytest
 import tensorflow as tf
+from conftest import example_gen_invocation
 
 from components.artifacts import Examples, open_artifact
 from components.core.errors import InputDataError, ParameterError
-from components.core.execute import execute, resolve
+from components.core.execute import execute
 
 
 def run_example_gen(tmp_path, **params):
-    inv = resolve(
-        component="example_gen",
-        step="example_gen",
-        raw_params=params,
-        input_uris={},
-        input_fingerprints={},
-        runtime="modern",
-        artifacts_root=str(tmp_path / "store"),
-    )
-    return execute(inv, "test")
+    return execute(example_gen_invocation(str(tmp_path / "store"), **params), "test")
 
 
 def read_split(uri: str, split: str) -> list[dict]:

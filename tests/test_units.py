@@ -360,22 +360,14 @@ def test_data_roots_accept_bucket_prefixes_and_refuse_paths_that_climb_out(monke
 
 
 def test_where_and_how_are_not_part_of_a_fingerprint_but_what_is(tmp_path, penguins_csv):
-    from components.core.execute import resolve
+    from conftest import example_gen_invocation
 
     copy = tmp_path / "elsewhere" / "penguins.csv"
     copy.parent.mkdir()
     shutil.copy(penguins_csv, copy)
 
     def example_gen(**params):
-        return resolve(
-            component="example_gen",
-            step="example_gen",
-            raw_params=params,
-            input_uris={},
-            input_fingerprints={},
-            runtime="modern",
-            artifacts_root=str(tmp_path / "artifacts"),
-        ).fingerprint
+        return example_gen_invocation(str(tmp_path / "artifacts"), **params).fingerprint
 
     base = example_gen(input=penguins_csv)
     assert example_gen(input=str(copy)) == base  # the same bytes elsewhere

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from components.artifacts import object_store as objects
 from components.artifacts.store import (
     absolute_uri,
     join_uri,
@@ -226,8 +227,6 @@ class ObjectServingDirectory(ServingDirectory):
     """A TF Serving model directory under an ``s3://`` prefix (see the module docstring)."""
 
     def local_copy(self, version: int) -> str:
-        from components.artifacts import object_store as objects
-
         uri = self.version_dir(version)
         target = objects.cache_dir(uri, "copy")
         if not os.path.isdir(target):  # versions are never rewritten: a copy stays valid
@@ -240,56 +239,40 @@ class ObjectServingDirectory(ServingDirectory):
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        from components.artifacts.object_store import lease
-
-        with lease(join_uri(self.model_dir, ".lock")):
+        with objects.lease(join_uri(self.model_dir, ".lock")):
             yield
 
     @contextlib.contextmanager
     def _incoming(self) -> Iterator[str]:
-        from components.artifacts.object_store import cache_dir
-
-        parent = cache_dir(self.model_dir)
+        parent = objects.cache_dir(self.model_dir)
         os.makedirs(parent, exist_ok=True)
         with leased_dir(os.path.join(parent, f"{INCOMING}{uuid.uuid4().hex[:8]}")) as tmp:
             yield tmp
 
     def _install(self, model: str, version: int) -> None:
-        from components.artifacts.object_store import upload_tree
-
-        upload_tree(model, self.version_dir(version), last=(SAVED_MODEL,))
+        objects.upload_tree(model, self.version_dir(version), last=(SAVED_MODEL,))
 
     def _delete(self, version: int) -> None:
-        from components.artifacts.object_store import delete_prefix
-
-        delete_prefix(self.version_dir(version), first=(SAVED_MODEL,))
+        objects.delete_prefix(self.version_dir(version), first=(SAVED_MODEL,))
 
     def _move_aside(self, version: int) -> None:
-        from components.artifacts.object_store import copy_prefix, delete_prefix
-
         aside = join_uri(self.model_dir, ROLLED_BACK, str(version))
-        copy_prefix(self.version_dir(version), aside, last=(SAVED_MODEL,))
-        delete_prefix(self.version_dir(version), first=(SAVED_MODEL,))
+        objects.copy_prefix(self.version_dir(version), aside, last=(SAVED_MODEL,))
+        objects.delete_prefix(self.version_dir(version), first=(SAVED_MODEL,))
 
     def _json(self, path: str) -> dict[str, Any] | None:
-        from components.artifacts.object_store import get_json
-
-        found = get_json(path)
+        found = objects.get_json(path)
         return dict(found) if found is not None else None
 
     def _graph_digest(self, path: str) -> str | None:
-        from components.artifacts.object_store import head
-
-        meta = head(path)
+        meta = objects.head(path)
         return str(meta["ETag"]).strip('"') if meta else None
 
     def _int_dirs(self, directory: str) -> list[int]:
         """Versions whose ``saved_model.pb`` is there: one being uploaded or deleted is not."""
-        from components.artifacts.object_store import list_objects
-
         found = {
             rel.split("/")[0]
-            for rel in list_objects(directory)
+            for rel in objects.list_objects(directory)
             if rel.count("/") == 1 and rel.endswith("/" + SAVED_MODEL)
         }
         return sorted(int(d) for d in found if d.isdigit())
