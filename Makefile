@@ -1,7 +1,8 @@
 # tfpipe: the two commands are `make run` (example pipeline end to end) and `make test`.
 SHELL := /bin/bash
 PY := .venvs/dev/bin/python
-export PYTHONPATH := $(CURDIR)
+# Only the tfpipe package on the path (a link in .venvs/src), not the repository root.
+export PYTHONPATH := $(CURDIR)/.venvs/src
 export TFPIPE_HOME ?= $(CURDIR)/.tfpipe
 
 .PHONY: setup system-deps run test test-fast lint bench clean airflow airflow-postgres airflow-celery airflow-stop
@@ -13,6 +14,7 @@ setup:
 	@bash infra/setup_runtime.sh estimator
 	@bash infra/setup_runtime.sh orchestrator
 	@bash infra/setup_runtime.sh dev
+	@mkdir -p .venvs/src && ln -sfn $(CURDIR)/tfpipe .venvs/src/tfpipe
 
 ## run: the example retraining pipeline, end to end, on embedded defaults
 run: setup

@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from airflow_support import AIRFLOW, airflow_env, dag_test  # noqa: E402
 
-from pipelines.local_runner import run_pipeline  # noqa: E402
-from pipelines.registry import load_pipeline  # noqa: E402
+from tfpipe.pipelines.local_runner import run_pipeline  # noqa: E402
+from tfpipe.pipelines.registry import load_pipeline  # noqa: E402
 
 STEPS = ("example_gen", "transform", "trainer", "evaluator", "pusher")
 

@@ -28,13 +28,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-from components.core.runtime import apply_runtime_environment  # noqa: E402
+from tfpipe.components.core.runtime import apply_runtime_environment  # noqa: E402
 
 apply_runtime_environment("modern")
 
-from pipelines.local_runner import run_pipeline  # noqa: E402
-from pipelines.penguins.pipeline import default_data  # noqa: E402
-from pipelines.registry import load_pipeline  # noqa: E402
+from tfpipe.pipelines.local_runner import run_pipeline  # noqa: E402
+from tfpipe.pipelines.penguins.pipeline import default_data  # noqa: E402
+from tfpipe.pipelines.registry import load_pipeline  # noqa: E402
 
 
 def live_descendants() -> list[psutil.Process]:
@@ -49,7 +49,7 @@ def component_processes() -> list[psutil.Process]:
     found = []
     for p in psutil.process_iter(["cmdline"]):
         cmdline = " ".join(p.info["cmdline"] or [])
-        if "-m components" in cmdline and p.status() != psutil.STATUS_ZOMBIE:
+        if "-m tfpipe.components" in cmdline and p.status() != psutil.STATUS_ZOMBIE:
             found.append(p)
     return found
 

@@ -19,8 +19,8 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from pipelines.local_runner import run_pipeline  # noqa: E402
-from pipelines.registry import load_pipeline  # noqa: E402
+from tfpipe.pipelines.local_runner import run_pipeline  # noqa: E402
+from tfpipe.pipelines.registry import load_pipeline  # noqa: E402
 
 CONFIGS = [
     ("Keras model.fit", "modern", {"trainer.backend": "keras"}),

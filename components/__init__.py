@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import importlib
 
-from components.core.errors import ParameterError
-from components.core.spec import ComponentSpec
-from components.registry import COMPONENTS
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.components.core.spec import ComponentSpec
+from tfpipe.components.registry import COMPONENTS
 
 COMPONENT_NAMES = tuple(COMPONENTS)
 

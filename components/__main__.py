@@ -1,4 +1,4 @@
-"""The one component CLI: ``python -m components <name> [options]``.
+"""The one component CLI: ``python -m tfpipe.components <name> [options]``.
 
 The same command runs a component in-process, in another runtime's interpreter, in an Airflow task
 or in a cluster pod. Its last stdout line is a JSON result (artifact URI, fingerprint, cached,
@@ -12,11 +12,11 @@ import json
 import logging
 import sys
 
-from components import COMPONENT_NAMES, get_spec
-from components.core.errors import NothingToCommit, TfpipeError
-from components.core.lifeline import watch_parent
-from components.core.runtime import RUNTIMES, apply_runtime_environment
-from components.core.worker import error_payload, hard_exit
+from tfpipe.components import COMPONENT_NAMES, get_spec
+from tfpipe.components.core.errors import NothingToCommit, TfpipeError
+from tfpipe.components.core.lifeline import watch_parent
+from tfpipe.components.core.runtime import RUNTIMES, apply_runtime_environment
+from tfpipe.components.core.worker import error_payload, hard_exit
 
 
 def _parse_inputs(pairs: list[str]) -> dict[str, str]:
@@ -30,7 +30,7 @@ def _parse_inputs(pairs: list[str]) -> dict[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m components", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tfpipe.components", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMPONENT_NAMES:
         p = sub.add_parser(name, help=f"run the {name} component")
@@ -64,13 +64,13 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(get_spec(args.component).params.model_json_schema(), indent=2))
         return
     if args.command == "worker":
-        from components.core.worker import main as worker_main
+        from tfpipe.components.core.worker import main as worker_main
 
         worker_main(args.result_fd, warm=args.warm)
         return
     code = 0
     try:
-        from components.core.execute import execute, resolve_request
+        from tfpipe.components.core.execute import execute, resolve_request
 
         request = {
             "component": args.command,

@@ -4,8 +4,8 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Param, task
 
-from pipelines.airflow_dag import data_asset
-from pipelines.home import default_home
+from tfpipe import default_home
+from tfpipe.airflow import data_asset
 
 with DAG(
     dag_id="penguins_data_drop",
@@ -25,13 +25,15 @@ with DAG(
 
     @task(outlets=[data_asset("penguins")])
     def land(**context) -> str:
+        import importlib.util
         import os
         import shutil
         import time
 
-        from pipelines.penguins.pipeline import default_data
-
-        source = context["params"]["source"] or default_data()
+        # The example's data: the CSV inside the palmerpenguins package (found, not imported).
+        package = importlib.util.find_spec("palmerpenguins")
+        shipped = os.path.join(os.path.dirname(package.origin), "data", "penguins.csv")
+        source = context["params"]["source"] or shipped
         target_dir = os.path.join(default_home(), "data", "penguins")
         os.makedirs(target_dir, exist_ok=True)
         target = os.path.join(target_dir, f"drop-{int(time.time() * 1000)}.csv")

@@ -17,6 +17,8 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_S
 export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT}"
 # tfpipe's plugin: run reports in the UI, trigger and asset-event validation, run notes.
 export AIRFLOW__CORE__PLUGINS_FOLDER="$repo/plugins"
-export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+# Only the tfpipe package on the path (a link in .venvs/src), not the repository root.
+mkdir -p "$repo/.venvs/src" && ln -sfn "$repo/tfpipe" "$repo/.venvs/src/tfpipe"
+export PYTHONPATH="$repo/.venvs/src${PYTHONPATH:+:$PYTHONPATH}"
 export PATH="$repo/.venvs/orchestrator/bin:$PATH"
 mkdir -p "$AIRFLOW_HOME"

@@ -1,5 +1,5 @@
 import sys
 
-from pipelines.cli import main
+from tfpipe.pipelines.cli import main
 
 sys.exit(main())

@@ -22,13 +22,13 @@ from typing import Any
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from components import get_spec
-from components.artifacts import is_committed
-from components.core.errors import TfpipeError
-from components.core.execute import resolve
-from pipelines.asset_claims import AssetClaims, Event
-from pipelines.definition import Pipeline
-from pipelines.engine import (
+from tfpipe.components import get_spec
+from tfpipe.components.artifacts import is_committed
+from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.core.execute import resolve
+from tfpipe.pipelines.asset_claims import AssetClaims, Event
+from tfpipe.pipelines.definition import Pipeline
+from tfpipe.pipelines.engine import (
     cached_result,
     check_upstream,
     finish_run,
@@ -36,11 +36,11 @@ from pipelines.engine import (
     run_step_process,
     step_record,
 )
-from pipelines.home import artifacts_root, asset_claims_path, default_home
-from pipelines.registry import load_pipeline
-from pipelines.runs import RunLog
-from pipelines.triggers import check_values, merge_event_extras
-from pipelines.worker_name import hostname
+from tfpipe.pipelines.home import artifacts_root, asset_claims_path, default_home
+from tfpipe.pipelines.registry import load_pipeline
+from tfpipe.pipelines.runs import RunLog
+from tfpipe.pipelines.triggers import check_values, merge_event_extras
+from tfpipe.pipelines.worker_name import hostname
 
 DEFAULT_RETRIES = 2
 

@@ -27,8 +27,8 @@ REF_TAG = "tfpipe-ref:"
 
 
 def report_path(dag_id: str, run_id: str) -> str | None:
-    from pipelines.home import default_home
-    from pipelines.runs import RunLog
+    from tfpipe.pipelines.home import default_home
+    from tfpipe.pipelines.runs import RunLog
 
     pipeline = _pipeline_of(dag_id)
     if pipeline is None:
@@ -139,7 +139,7 @@ def _problems(path: str, body: bytes) -> list[str]:
             conf = payload.get("conf") or {}
             return checks(conf, f"conf of {dag_id}") if checks else []
         asset_id = payload.get("asset_id")
-        from pipelines.triggers import AIRFLOW_EXTRA_KEYS
+        from tfpipe.pipelines.triggers import AIRFLOW_EXTRA_KEYS
 
         extra = {
             k: v for k, v in (payload.get("extra") or {}).items() if k not in AIRFLOW_EXTRA_KEYS
@@ -159,9 +159,9 @@ def _dag_checks(dag_id: str) -> Any:
     pipeline_name = _pipeline_of(dag_id)
     if pipeline_name is None:
         return None
-    from pipelines.home import default_home
-    from pipelines.registry import load_pipeline
-    from pipelines.triggers import check_values
+    from tfpipe.pipelines.home import default_home
+    from tfpipe.pipelines.registry import load_pipeline
+    from tfpipe.pipelines.triggers import check_values
 
     home = default_home()
     pipeline = load_pipeline(_pipeline_ref(dag_id, pipeline_name), home)
@@ -217,9 +217,9 @@ class RunNotes:
 
 
 def run_note(dag_id: str, run_id: str, session: Any = None) -> str | None:
-    from components import get_spec
-    from pipelines.home import default_home
-    from pipelines.runs import RunLog
+    from tfpipe.components import get_spec
+    from tfpipe.pipelines.home import default_home
+    from tfpipe.pipelines.runs import RunLog
 
     pipeline = _pipeline_of(dag_id, session)
     if pipeline is None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from components.artifacts import read_json, write_json_atomic
+from tfpipe.components.artifacts import read_json, write_json_atomic
 
 
 @dataclass(frozen=True)

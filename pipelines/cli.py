@@ -16,13 +16,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from components.core.errors import TfpipeError
-from pipelines.definition import parse_assignment
-from pipelines.home import default_home
-from pipelines.local_runner import Events, run_pipeline
-from pipelines.registry import load_pipeline
-from pipelines.report.render import summary_line
-from pipelines.runs import RunLog, find_run, list_runs
+from tfpipe.components.core.errors import TfpipeError
+from tfpipe.pipelines.definition import parse_assignment
+from tfpipe.pipelines.home import default_home
+from tfpipe.pipelines.local_runner import Events, run_pipeline
+from tfpipe.pipelines.registry import load_pipeline
+from tfpipe.pipelines.report.render import summary_line
+from tfpipe.pipelines.runs import RunLog, find_run, list_runs
 
 STATUS_STYLE = {"executed": "green", "cached": "cyan", "failed": "bold red", "not run": "dim"}
 
@@ -134,7 +134,7 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from pipelines.report.render import render_report
+    from tfpipe.pipelines.report.render import render_report
 
     record = find_run(args.home, args.run)
     path = render_report(record, RunLog(args.home, record["pipeline"], record["run_id"]))
@@ -143,7 +143,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def serving_directory(pipeline_ref: str, home: str):
-    from components.artifacts import ServingDirectory
+    from tfpipe.components.artifacts import ServingDirectory
 
     pipeline = load_pipeline(pipeline_ref, home)
     pusher = next((s for s in pipeline.steps if s.component == "pusher"), None)
@@ -164,7 +164,7 @@ def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_tensorboard(args: argparse.Namespace, console: Console) -> int:
-    from components.artifacts import Model, is_committed, open_artifact
+    from tfpipe.components.artifacts import Model, is_committed, open_artifact
 
     record = find_run(args.home, args.run)
     models = [

@@ -9,9 +9,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from components import get_spec
-from components.core.errors import ParameterError
-from components.core.runtime import check_runtime
+from tfpipe.components import get_spec
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.components.core.runtime import check_runtime
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from components.artifacts import is_committed, open_artifact
-from components.core.execute import Invocation, resolve
-from components.core.lifeline import lifeline
-from components.core.runtime import child_environment, interpreter
-from pipelines.definition import Pipeline
-from pipelines.home import artifacts_root
-from pipelines.runs import RunLog
+from tfpipe.components.artifacts import is_committed, open_artifact
+from tfpipe.components.core.execute import Invocation, resolve
+from tfpipe.components.core.lifeline import lifeline
+from tfpipe.components.core.runtime import child_environment, interpreter
+from tfpipe.pipelines.definition import Pipeline
+from tfpipe.pipelines.home import artifacts_root
+from tfpipe.pipelines.runs import RunLog
 
 
 def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
@@ -148,7 +148,7 @@ class Worker:
             [
                 interpreter(runtime),
                 "-m",
-                "components",
+                "tfpipe.components",
                 "worker",
                 "--result-fd",
                 str(write_fd),
@@ -198,7 +198,7 @@ def component_command(inv: Invocation, run_id: str) -> list[str]:
     command = [
         interpreter(inv.runtime),
         "-m",
-        "components",
+        "tfpipe.components",
         inv.spec.name,
         "--params",
         json.dumps(request["params"]),
@@ -295,7 +295,7 @@ def finish_run(
     record = run.assemble(final=True, error=error, seconds=seconds)
     if report:
         try:
-            from pipelines.report import render_report
+            from tfpipe.pipelines.report import render_report
 
             record["report"] = render_report(record, run)
         except Exception as exc:  # a plotting problem is recorded, never fails the run

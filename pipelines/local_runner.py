@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from components.artifacts import is_committed
-from components.core.errors import TfpipeError
-from components.core.execute import Invocation
-from pipelines.definition import Pipeline
-from pipelines.engine import Worker, cached_result, finish_run, plan, run_header, step_record
-from pipelines.runs import RunLog, new_run_id
+from tfpipe.components.artifacts import is_committed
+from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.core.execute import Invocation
+from tfpipe.pipelines.definition import Pipeline
+from tfpipe.pipelines.engine import Worker, cached_result, finish_run, plan, run_header, step_record
+from tfpipe.pipelines.runs import RunLog, new_run_id
 
 
 @dataclass

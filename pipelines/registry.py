@@ -6,10 +6,10 @@ import importlib
 import importlib.util
 import os
 
-from components.core.errors import ParameterError
-from pipelines.definition import Pipeline
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.pipelines.definition import Pipeline
 
-BUILTIN = {"penguins": "pipelines.penguins.pipeline"}
+BUILTIN = {"penguins": "tfpipe.pipelines.penguins.pipeline"}
 
 
 def load_pipeline(ref: str, home: str) -> Pipeline:

@@ -19,9 +19,9 @@ import os
 import uuid
 from typing import Any
 
-from components.artifacts import read_json, utc_now, write_json_atomic
-from components.core.errors import TfpipeError
-from pipelines.home import runs_dir
+from tfpipe.components.artifacts import read_json, utc_now, write_json_atomic
+from tfpipe.components.core.errors import TfpipeError
+from tfpipe.pipelines.home import runs_dir
 
 FINAL = ("succeeded", "failed")
 

@@ -16,8 +16,8 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from components.core.errors import ParameterError
-from pipelines.definition import Pipeline
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.pipelines.definition import Pipeline
 
 PATH_PARAMS = ("data",)
 # Keys Airflow itself adds to asset events (e.g. an event posted through the REST API).
@@ -67,7 +67,15 @@ def check_values(pipeline: Pipeline, home: str, values: dict[str, Any], source: 
             continue
         rp = known[key]
         schema = dict(rp.schema)
-        if value is None and pipeline.run_param_default(rp) is None:
+        if value is None:
+            # The trigger form sends every field, an empty optional one as null: unset, so the
+            # pipeline's own value applies (e.g. its default data).
+            default = pipeline.run_param_default(rp)
+            if rp.optional or default is None:
+                continue
+            problems.append(
+                f"{source}: '{key}' is empty; give a value or leave the default {default!r}"
+            )
             continue
         try:
             jsonschema.validate(value, schema)

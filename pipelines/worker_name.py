@@ -2,7 +2,8 @@
 
 Airflow records ``[core] hostname_callable`` as each task instance's hostname. Two Celery workers
 on one machine (``make airflow-celery``) would both record the same FQDN; each is started with its
-own ``TFPIPE_WORKER_NAME`` and ``AIRFLOW__CORE__HOSTNAME_CALLABLE=pipelines.worker_name.hostname``,
+own ``TFPIPE_WORKER_NAME`` and
+``AIRFLOW__CORE__HOSTNAME_CALLABLE=tfpipe.pipelines.worker_name.hostname``,
 so the UI, the REST API and tfpipe's step records say which worker ran what.
 """
 

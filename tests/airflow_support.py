@@ -15,7 +15,7 @@ from typing import Any
 
 from conftest import REPO
 
-from pipelines.penguins.pipeline import default_data
+from tfpipe.pipelines.penguins.pipeline import default_data
 
 # Airflow runs in the orchestrator environment (no TensorFlow there): components run in the
 # training runtimes' interpreters, as in a deployment.

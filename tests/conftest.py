@@ -12,15 +12,15 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from components.core.runtime import apply_runtime_environment  # noqa: E402
+from tfpipe.components.core.runtime import apply_runtime_environment  # noqa: E402
 
 # Tests run components in-process (the dev environment holds the modern runtime's packages):
 # set the modern runtime's TensorFlow switches before anything imports TensorFlow.
 apply_runtime_environment("modern")
 
-from pipelines.local_runner import run_pipeline  # noqa: E402
-from pipelines.penguins.pipeline import default_data  # noqa: E402
-from pipelines.registry import load_pipeline  # noqa: E402
+from tfpipe.pipelines.local_runner import run_pipeline  # noqa: E402
+from tfpipe.pipelines.penguins.pipeline import default_data  # noqa: E402
+from tfpipe.pipelines.registry import load_pipeline  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +46,7 @@ def modern_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str,
 
 def example_gen_invocation(artifacts_root: str, **params: Any) -> Any:
     """The ExampleGen step alone, resolved (validated, fingerprinted) on the modern runtime."""
-    from components.core.execute import resolve
+    from tfpipe.components.core.execute import resolve
 
     return resolve(
         component="example_gen",

@@ -10,8 +10,8 @@ from typing import Any
 
 from conftest import REPO
 
-from pipelines.definition import Pipeline, Step
-from pipelines.home import serving_base
+from tfpipe.pipelines.definition import Pipeline, Step
+from tfpipe.pipelines.home import serving_base
 
 MODULES = os.path.join(REPO, "tests", "modules")
 

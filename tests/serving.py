@@ -6,7 +6,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from components.artifacts import Examples, open_artifact
+from tfpipe.components.artifacts import Examples, open_artifact
 
 
 def raw_example(row: dict[str, Any]) -> bytes:

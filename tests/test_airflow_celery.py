@@ -84,7 +84,7 @@ def test_the_dag_runs_across_two_celery_workers_with_artifacts_only_in_the_objec
         assert os.path.isdir(os.path.join(state, worker, "cache", "objects")), worker
 
     # The run record written by the report task names every step, wherever it ran.
-    from pipelines.runs import RunLog
+    from tfpipe.pipelines.runs import RunLog
 
     for run_id in runs:
         report_worker = server.task_instances("penguins", run_id)["report"]["hostname"]
@@ -103,7 +103,7 @@ def test_the_dag_runs_across_two_celery_workers_with_artifacts_only_in_the_objec
         monkeypatch.setenv(name, value)
     from serving import served_accuracy
 
-    from components.artifacts import ServingDirectory
+    from tfpipe.components.artifacts import ServingDirectory
 
     serving = ServingDirectory.at("s3://tfpipe/airflow/serving/penguins")
     pushers = [server.xcom("penguins", r, "pusher")["summary"] for r in all_runs]

@@ -10,8 +10,8 @@ import pytest
 from airflow_support import PYTHON, airflow_env, dag_test
 from conftest import REPO
 
-from components.artifacts import open_artifact
-from pipelines.runs import find_run
+from tfpipe.components.artifacts import open_artifact
+from tfpipe.pipelines.runs import find_run
 
 PARSE = """
 import os, sys, time, json

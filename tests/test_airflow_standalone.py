@@ -12,8 +12,8 @@ import time
 import pytest
 from airflow_support import Standalone, airflow_env
 
-from components.artifacts import open_artifact
-from pipelines.runs import RunLog, find_run, safe_run_id
+from tfpipe.components.artifacts import open_artifact
+from tfpipe.pipelines.runs import RunLog, find_run, safe_run_id
 
 pytestmark = pytest.mark.slow
 

@@ -55,8 +55,8 @@ def test_the_orchestrator_environment_plans_without_tensorflow(tmp_path):
     code = (
         "import importlib.util, sys\n"
         "assert importlib.util.find_spec('tensorflow') is None, 'TensorFlow is installed here'\n"
-        "from pipelines.registry import load_pipeline\n"
-        "from pipelines.engine import plan\n"
+        "from tfpipe.pipelines.registry import load_pipeline\n"
+        "from tfpipe.pipelines.engine import plan\n"
         "invocations = plan(load_pipeline('penguins', sys.argv[1]), sys.argv[1])\n"
         "print(len(invocations), len({i.fingerprint for i in invocations}))\n"
     )
@@ -74,8 +74,8 @@ def test_the_orchestrator_environment_plans_without_tensorflow(tmp_path):
 
 ROW_COUNT_INIT = '''"""RowCount: counts the records of each split (a toy StatisticsGen)."""
 
-from components.artifacts import Artifact
-from components.core.spec import ComponentParams, ComponentSpec
+from tfpipe.components.artifacts import Artifact
+from tfpipe.components.core.spec import ComponentParams, ComponentSpec
 
 
 class RowCounts(Artifact):
@@ -94,10 +94,10 @@ SPEC = ComponentSpec(
     name="row_count",
     artifact_type=RowCounts,
     params=RowCountParams,
-    entry_point="components.row_count.run:run",
+    entry_point="tfpipe.components.row_count.run:run",
     inputs=("examples",),
     summary_line=summary_line,
-    report_section="components.row_count.run:report",
+    report_section="tfpipe.components.row_count.run:report",
     outlet="row_counts",
     announce=lambda summary: {"counts": summary["counts"]},
 )
@@ -127,8 +127,8 @@ def report(artifact, step):
 """
 
 PIPELINE = """import os
-from pipelines.definition import Pipeline, Step
-from pipelines.penguins.pipeline import default_data
+from tfpipe.pipelines.definition import Pipeline, Step
+from tfpipe.pipelines.penguins.pipeline import default_data
 
 
 def build(home):
@@ -141,7 +141,7 @@ def build(home):
     )
 """
 
-DAG = """from pipelines.airflow_dag import build_dag
+DAG = """from tfpipe.pipelines.airflow_dag import build_dag
 
 dag = build_dag(__import__("os").path.join(__import__("os").path.dirname(__file__), "..",
                 "counting_pipeline.py"), schedule=None)
@@ -164,7 +164,7 @@ def test_a_new_component_is_one_package_plus_one_registry_line(tmp_path, penguin
     (package / "run.py").write_text(ROW_COUNT_RUN)
     registry = copy / "components" / "registry.py"
     text = registry.read_text()
-    registry.write_text(text.replace("}\n", '    "row_count": "components.row_count",\n}\n'))
+    registry.write_text(text.replace("}\n", '    "row_count": "tfpipe.components.row_count",\n}\n'))
     (copy / "counting_pipeline.py").write_text(PIPELINE)
     dags = copy / "toy_dags"
     dags.mkdir()
@@ -177,7 +177,7 @@ def test_a_new_component_is_one_package_plus_one_registry_line(tmp_path, penguin
         "TFPIPE_HOME": str(home),
         "TOY_DATA": penguins_csv,
     }
-    tfpipe = [ORCHESTRATOR_PYTHON, "-m", "pipelines"]
+    tfpipe = [ORCHESTRATOR_PYTHON, "-m", "tfpipe.pipelines"]
     run = subprocess.run(
         [*tfpipe, "run", str(copy / "counting_pipeline.py")],
         cwd=copy,

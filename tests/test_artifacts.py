@@ -13,7 +13,7 @@ import time
 import pytest
 from conftest import REPO
 
-from components.artifacts import (
+from tfpipe.components.artifacts import (
     ArtifactNotCommitted,
     is_committed,
     open_artifact,
@@ -48,7 +48,7 @@ def test_failure_leaves_nothing_behind(tmp_path):
 
 WRITER = """
 import sys, time
-from components.artifacts import staged
+from tfpipe.components.artifacts import staged
 with staged(sys.argv[1], {"type": "T", "fingerprint": "abc"}) as out:
     open(out.path("part"), "w").write("x")
     print("writing", flush=True)

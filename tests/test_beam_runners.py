@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from conftest import run_penguins, step
 
-from components.artifacts import Examples, TransformGraph, open_artifact
-from components.core.errors import InputDataError
-from components.core.execute import execute
-from components.core.runtime import child_environment, interpreter
-from components.core.tfrecord import read_records
-from components.trainer.cluster import free_ports
-from pipelines.engine import plan
-from pipelines.registry import load_pipeline
+from tfpipe.components.artifacts import Examples, TransformGraph, open_artifact
+from tfpipe.components.core.errors import InputDataError
+from tfpipe.components.core.execute import execute
+from tfpipe.components.core.runtime import child_environment, interpreter
+from tfpipe.components.core.tfrecord import read_records
+from tfpipe.components.trainer.cluster import free_ports
+from tfpipe.pipelines.engine import plan
+from tfpipe.pipelines.registry import load_pipeline
 
 pytestmark = pytest.mark.slow
 

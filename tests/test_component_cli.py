@@ -1,4 +1,4 @@
-"""``python -m components <name>``: the one CLI that Airflow tasks and cluster pods run."""
+"""``python -m tfpipe.components <name>``: the one CLI that Airflow tasks and cluster pods run."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from conftest import REPO
 def component(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": REPO}
     return subprocess.run(
-        [sys.executable, "-m", "components", *args],
+        [sys.executable, "-m", "tfpipe.components", *args],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -11,7 +11,7 @@ import os
 import pytest
 from conftest import REPO, run_penguins, step
 
-from components.artifacts import Examples, ExampleValidation, open_artifact
+from tfpipe.components.artifacts import Examples, ExampleValidation, open_artifact
 
 CONTRACT = os.path.join(REPO, "pipelines", "penguins", "schema.pbtxt")
 

@@ -11,9 +11,9 @@ from conftest import step
 from datasets import DATASETS, load_frame
 from sklearn import metrics as skm
 
-from components.artifacts import Examples, ModelEvaluation, ServingDirectory, open_artifact
-from pipelines.home import serving_base
-from pipelines.local_runner import run_pipeline
+from tfpipe.components.artifacts import Examples, ModelEvaluation, ServingDirectory, open_artifact
+from tfpipe.pipelines.home import serving_base
+from tfpipe.pipelines.local_runner import run_pipeline
 
 pytestmark = pytest.mark.slow
 TOLERANCE = 1e-4

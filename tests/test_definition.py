@@ -8,9 +8,9 @@ import sys
 import pytest
 from conftest import REPO
 
-from components.core.errors import ParameterError
-from pipelines.definition import Pipeline, Step, parse_assignment
-from pipelines.registry import load_pipeline
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.pipelines.definition import Pipeline, Step, parse_assignment
+from tfpipe.pipelines.registry import load_pipeline
 
 
 def test_overrides_reach_nested_step_parameters(tmp_path):
@@ -54,8 +54,8 @@ def test_wiring_errors_name_expected_and_got():
 
 def test_defining_and_planning_a_pipeline_imports_no_tensorflow(tmp_path):
     code = (
-        "import sys; from pipelines.registry import load_pipeline; "
-        "from pipelines.local_runner import plan; "
+        "import sys; from tfpipe.pipelines.registry import load_pipeline; "
+        "from tfpipe.pipelines.local_runner import plan; "
         "p = load_pipeline('penguins', sys.argv[1]); plan(p, sys.argv[1]); "
         "heavy = [m for m in ('tensorflow', 'apache_beam', 'tensorflow_transform') "
         "if m in sys.modules]; assert not heavy, heavy"

@@ -12,7 +12,12 @@ import subprocess
 import pytest
 from conftest import run_penguins, step, tfpipe
 
-from components.artifacts import ModelEvaluation, PushedModel, ServingDirectory, open_artifact
+from tfpipe.components.artifacts import (
+    ModelEvaluation,
+    PushedModel,
+    ServingDirectory,
+    open_artifact,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 from conftest import example_gen_invocation
 
-from components.artifacts import Examples, open_artifact
-from components.core.errors import InputDataError, ParameterError
-from components.core.execute import execute
+from tfpipe.components.artifacts import Examples, open_artifact
+from tfpipe.components.core.errors import InputDataError, ParameterError
+from tfpipe.components.core.execute import execute
 
 
 def run_example_gen(tmp_path, **params):

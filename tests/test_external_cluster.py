@@ -12,11 +12,11 @@ import subprocess
 import pytest
 from conftest import run_penguins
 
-from components.artifacts import Model, is_committed, open_artifact
-from components.core.runtime import child_environment, interpreter
-from components.trainer.cluster import free_ports
-from pipelines.engine import plan
-from pipelines.registry import load_pipeline
+from tfpipe.components.artifacts import Model, is_committed, open_artifact
+from tfpipe.components.core.runtime import child_environment, interpreter
+from tfpipe.components.trainer.cluster import free_ports
+from tfpipe.pipelines.engine import plan
+from tfpipe.pipelines.registry import load_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def test_an_externally_started_two_task_cluster_trains_and_only_the_chief_commit
     command = [
         interpreter("modern"),
         "-m",
-        "components",
+        "tfpipe.components",
         "trainer",
         "--params",
         trainer.params.model_dump_json(),

@@ -13,7 +13,7 @@ import os
 import pytest
 from conftest import run_penguins, step
 
-from components.artifacts import Examples, is_committed, open_artifact
+from tfpipe.components.artifacts import Examples, is_committed, open_artifact
 
 pytestmark = pytest.mark.slow
 

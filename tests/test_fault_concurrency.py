@@ -16,11 +16,11 @@ import time
 import pytest
 from conftest import REPO, run_penguins, step
 
-from components.artifacts import ServingDirectory, StaleBaseline, write_model_card
-from components.core.execute import execute
-from pipelines.engine import plan
-from pipelines.home import serving_base
-from pipelines.registry import load_pipeline
+from tfpipe.components.artifacts import ServingDirectory, StaleBaseline, write_model_card
+from tfpipe.components.core.execute import execute
+from tfpipe.pipelines.engine import plan
+from tfpipe.pipelines.home import serving_base
+from tfpipe.pipelines.registry import load_pipeline
 
 
 @pytest.mark.slow

@@ -15,8 +15,8 @@ import tempfile
 import pytest
 from conftest import REPO, run_penguins
 
-from components.core.runtime import child_environment
-from pipelines.runs import safe_run_id
+from tfpipe.components.core.runtime import child_environment
+from tfpipe.pipelines.runs import safe_run_id
 
 SECRET = "s3cr3t-Pa55word-do-not-leak"
 SECRETS = {
@@ -31,8 +31,8 @@ SECRETS = {
 def test_trigger_values_refuse_unknown_keys_bad_types_and_paths_outside_the_data_roots(
     tmp_path, monkeypatch
 ):
-    from pipelines.registry import load_pipeline
-    from pipelines.triggers import check_values
+    from tfpipe.pipelines.registry import load_pipeline
+    from tfpipe.pipelines.triggers import check_values
 
     monkeypatch.setenv("TFPIPE_DATA_ROOTS", str(tmp_path))
     pipeline = load_pipeline("penguins", str(tmp_path))
@@ -51,8 +51,28 @@ def test_trigger_values_refuse_unknown_keys_bad_types_and_paths_outside_the_data
     assert any("outside the data roots" in p for p in problems)
 
 
+def test_the_trigger_forms_defaults_are_accepted_and_an_emptied_required_field_is_named(
+    tmp_path,
+):
+    """Airflow's trigger form sends every Param, an empty optional one as null."""
+    from tfpipe.pipelines.airflow_dag import dag_params
+    from tfpipe.pipelines.registry import load_pipeline
+    from tfpipe.pipelines.triggers import check_values
+
+    pipeline = load_pipeline("penguins", str(tmp_path))
+    form = {name: param.value for name, param in dag_params(pipeline).items()}
+    assert form["data"] is None  # the optional field: shown empty
+    assert check_values(pipeline, str(tmp_path), form, "conf") == []
+    for name in form:  # each optional field empty, every other one filled with its default
+        assert check_values(pipeline, str(tmp_path), {**form, name: None}, "conf") == [] or (
+            name != "data"
+        )
+    problems = check_values(pipeline, str(tmp_path), {**form, "train_steps": None}, "conf")
+    assert problems == ["conf: 'train_steps' is empty; give a value or leave the default 1000"]
+
+
 def test_asset_events_merge_all_their_files_and_refuse_disagreeing_settings():
-    from pipelines.triggers import merge_event_extras
+    from tfpipe.pipelines.triggers import merge_event_extras
 
     merged, problems = merge_event_extras(
         [

@@ -20,9 +20,9 @@ import psutil
 import pytest
 from conftest import REPO, run_penguins, step
 
-from components.artifacts import is_committed
-from components.artifacts.serving import ServingDirectory
-from pipelines.home import serving_base
+from tfpipe.components.artifacts import is_committed
+from tfpipe.components.artifacts.serving import ServingDirectory
+from tfpipe.pipelines.home import serving_base
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ import os
 import yaml
 from conftest import REPO
 
-from components.trainer.cluster_config import ClusterConfig
-from components.trainer.params import TrainerParams
+from tfpipe.components.trainer.cluster_config import ClusterConfig
+from tfpipe.components.trainer.params import TrainerParams
 
 K8S = os.path.join(REPO, "infra", "k8s")
 
@@ -52,7 +52,7 @@ def test_the_tfjob_runs_the_trainer_component_on_chief_workers_and_a_ps():
     for spec in replicas.values():
         [container] = spec["template"]["spec"]["containers"]
         assert container["name"] == "tensorflow"  # the operator finds the TF container by name
-        assert container["command"][1:] == ["-m", "components", "trainer"]
+        assert container["command"][1:] == ["-m", "tfpipe.components", "trainer"]
         assert trainer_args(container["args"])["--runtime"] == "estimator"
 
 

@@ -12,7 +12,7 @@ import time
 import pytest
 from object_store_support import keys, moto_server
 
-from components.artifacts import (
+from tfpipe.components.artifacts import (
     Examples,
     ServingDirectory,
     StaleBaseline,
@@ -23,8 +23,8 @@ from components.artifacts import (
     remove_stale_staging,
     staged,
 )
-from components.artifacts import object_store as objects
-from components.artifacts.store import store_for
+from tfpipe.components.artifacts import object_store as objects
+from tfpipe.components.artifacts.store import store_for
 
 ROOT = "s3://tfpipe/store/demo/artifacts"
 

@@ -81,7 +81,7 @@ def test_a_pipeline_on_the_object_store_survives_a_kill_serves_from_it_and_cache
     # The pushed model is in the store, in TF Serving's layout, and serves raw examples.
     from serving import served_accuracy
 
-    from components.artifacts import ServingDirectory
+    from tfpipe.components.artifacts import ServingDirectory
 
     for name, value in {**s3_env, "TFPIPE_CACHE": str(tmp_path / "reader-cache")}.items():
         monkeypatch.setenv(name, value)
@@ -96,7 +96,8 @@ def test_a_pipeline_on_the_object_store_survives_a_kill_serves_from_it_and_cache
     # decided from manifests alone: no download, no TensorFlow (run by this interpreter, which
     # has TensorFlow: the assertion can fail).
     code = (
-        "import sys; from pipelines.cli import main; rc = main(['--home', sys.argv[1], 'run', "
+        "import sys; from tfpipe.pipelines.cli import main; "
+        "rc = main(['--home', sys.argv[1], 'run', "
         "'penguins']); assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; "
         "sys.exit(rc)"
     )
@@ -120,7 +121,7 @@ def test_data_landing_in_a_bucket_is_read_and_identified_by_its_etags(
 ):
     from conftest import run_penguins, step
 
-    from components.artifacts import object_store
+    from tfpipe.components.artifacts import object_store
 
     for name, value in {**s3_env, "TFPIPE_CACHE": str(tmp_path / "cache")}.items():
         monkeypatch.setenv(name, value)

@@ -1,10 +1,12 @@
 """``pip install`` of a built wheel gives a working ``tfpipe`` CLI and DAG builder outside the
-source tree (the training runtimes are found through ``TFPIPE_VENVS``)."""
+source tree (the training runtimes are found through ``TFPIPE_VENVS``), installs nothing at the
+top level but ``tfpipe``, and lives beside a user's own ``pipelines`` and ``components``."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import zipfile
 
 import pytest
 from conftest import REPO
@@ -22,6 +24,10 @@ def test_a_wheel_installs_the_cli_and_the_dag_builder(tmp_path, penguins_csv):
     dist, venv = tmp_path / "dist", tmp_path / "venv"
     sh("uv", "build", "--quiet", "--wheel", "--out-dir", str(dist), REPO, cwd=tmp_path)
     wheel = next(dist.glob("tfpipe-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        top = {name.split("/")[0] for name in archive.namelist()}
+        top = {name for name in top if not name.endswith((".dist-info", ".data"))}
+    assert top == {"tfpipe"}, top
     sh("uv", "venv", "--quiet", "--python", "3.11", str(venv))
     python = str(venv / "bin" / "python")
     sh("uv", "pip", "install", "--quiet", "--python", python, f"{wheel}[airflow]")
@@ -31,6 +37,12 @@ def test_a_wheel_installs_the_cli_and_the_dag_builder(tmp_path, penguins_csv):
         if k not in ("PYTHONPATH", "TFPIPE_LOCKS") and not k.startswith("AIRFLOW")
     }
     env.update(TFPIPE_VENVS=os.path.join(REPO, ".venvs"), TFPIPE_HOME=str(tmp_path / "home"))
+    # The user's own packages named like the repository's folders, first on the path.
+    user = tmp_path / "user"
+    for package in ("pipelines", "components"):
+        (user / package).mkdir(parents=True)
+        (user / package / "__init__.py").write_text(f"MINE = '{package}'\n")
+    env["PYTHONPATH"] = str(user)
     env["TFPIPE_CACHE"] = str(tmp_path / "cache")  # links to the installed packages go here
     tfpipe = str(venv / "bin" / "tfpipe")
     args = ["run", "penguins", "--set", f"data={penguins_csv}", "--set", "train_steps=100"]
@@ -44,7 +56,8 @@ def test_a_wheel_installs_the_cli_and_the_dag_builder(tmp_path, penguins_csv):
     assert any(name.startswith("src-") for name in links), links
     dag_file = tmp_path / "my_dag.py"
     dag_file.write_text(
-        "from pipelines.airflow_dag import build_dag\ndag = build_dag('penguins')\n"
+        "import pipelines\nfrom tfpipe.airflow import build_dag\n"
+        "assert pipelines.MINE == 'pipelines'\ndag = build_dag('penguins')\n"
     )
     airflow_env = {**env, "AIRFLOW_HOME": str(tmp_path / "airflow")}
     built = sh(

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import REPO, run_penguins, step, tfpipe
 
-from components.artifacts import Model, open_artifact
+from tfpipe.components.artifacts import Model, open_artifact
 
 pytestmark = pytest.mark.slow
 
@@ -109,7 +109,8 @@ def test_manifests_record_lineage_parameters_and_fingerprints(modern_run):
 def test_second_run_executes_nothing_and_imports_no_tensorflow(modern_run):
     home, _ = modern_run
     code = (
-        "import sys; from pipelines.cli import main; rc = main(['--home', sys.argv[1], 'run', "
+        "import sys; from tfpipe.pipelines.cli import main; "
+        "rc = main(['--home', sys.argv[1], 'run', "
         "'penguins']); assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'; "
         "sys.exit(rc)"
     )

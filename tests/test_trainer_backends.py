@@ -8,7 +8,7 @@ import os
 import pytest
 from conftest import REPO, run_penguins, step
 
-from components.artifacts import Model, open_artifact
+from tfpipe.components.artifacts import Model, open_artifact
 
 pytestmark = pytest.mark.slow
 

@@ -10,16 +10,16 @@ import shutil
 import pytest
 from conftest import REPO
 
-from components.artifacts import ServingDirectory, StaleBaseline
-from components.core.errors import InputDataError, ParameterError
-from components.core.fingerprint import content_digests, data_digest, digest
-from components.core.runtime import pinned_packages, runtime_identity
-from components.core.user_code import module_digest
-from components.example_gen.split import HashSplitter, row_hash
-from components.trainer.cluster_config import ClusterConfig
-from components.trainer.decision import decide
-from components.trainer.params import TrainerParams
-from pipelines.runs import RunLog, safe_run_id
+from tfpipe.components.artifacts import ServingDirectory, StaleBaseline
+from tfpipe.components.core.errors import InputDataError, ParameterError
+from tfpipe.components.core.fingerprint import content_digests, data_digest, digest
+from tfpipe.components.core.runtime import pinned_packages, runtime_identity
+from tfpipe.components.core.user_code import module_digest
+from tfpipe.components.example_gen.split import HashSplitter, row_hash
+from tfpipe.components.trainer.cluster_config import ClusterConfig
+from tfpipe.components.trainer.decision import decide
+from tfpipe.components.trainer.params import TrainerParams
+from tfpipe.pipelines.runs import RunLog, safe_run_id
 
 
 def params(**kw) -> TrainerParams:
@@ -100,7 +100,7 @@ def test_hash_split_is_stable_follows_ratios_and_survives_int_to_float_widening(
 
 
 def test_csv_reader_widens_a_column_that_changes_type_late(tmp_path):
-    from components.example_gen.readers import CsvSource, Rejected, Widen
+    from tfpipe.components.example_gen.readers import CsvSource, Rejected, Widen
 
     rows = ["a,b"] + [f"{i},x" for i in range(600_000)] + ["oops,y"]  # beyond block 1
     (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
@@ -117,8 +117,8 @@ def test_column_statistics_sample_histogram_and_contract_violations():
     import numpy as np
     import pyarrow as pa
 
-    from components.core.contract import ColumnContract
-    from components.example_gen.stats import ColumnStats
+    from tfpipe.components.core.contract import ColumnContract
+    from tfpipe.components.example_gen.stats import ColumnStats
 
     stats = ColumnStats("v", ColumnContract("v", "float", min=0.0, max=10.0))
     values = pa.array([1.0, 2.0, None, 12.0, -1.0, 5.0])
@@ -133,7 +133,7 @@ def test_column_statistics_sample_histogram_and_contract_violations():
 
 
 def test_contract_round_trips_through_tensorflow_metadata(tmp_path):
-    from components.core.contract import ColumnContract, Contract, load_contract, to_text
+    from tfpipe.components.core.contract import ColumnContract, Contract, load_contract, to_text
 
     contract = Contract(
         {
@@ -265,7 +265,7 @@ def test_run_record_marks_unrecorded_steps_not_run_and_names_the_failure(tmp_pat
 
 
 def test_asset_claims_give_each_event_to_exactly_one_run_and_sweep_in_lost_ones(tmp_path):
-    from pipelines.asset_claims import AssetClaims, Event
+    from tfpipe.pipelines.asset_claims import AssetClaims, Event
 
     def ev(i: int) -> Event:
         stamp = f"2026-01-01T00:00:0{i}+00:00"
@@ -325,9 +325,9 @@ def test_a_jobset_pod_gets_the_tf_config_of_its_cluster():
 def test_shipped_beam_option_sets_parse_as_pipeline_options_for_their_runner(name, runner):
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-    from components.example_gen.params import ExampleGenParams
-    from components.transform.params import TransformParams
-    from pipelines.definition import parse_assignment
+    from tfpipe.components.example_gen.params import ExampleGenParams
+    from tfpipe.components.transform.params import TransformParams
+    from tfpipe.pipelines.definition import parse_assignment
 
     with open(os.path.join(REPO, "infra", "beam", f"{name}.json")) as f:
         text = f.read()
@@ -342,8 +342,8 @@ def test_shipped_beam_option_sets_parse_as_pipeline_options_for_their_runner(nam
 
 
 def test_data_roots_accept_bucket_prefixes_and_refuse_paths_that_climb_out(monkeypatch, tmp_path):
-    from pipelines.registry import load_pipeline
-    from pipelines.triggers import check_values, split_roots
+    from tfpipe.pipelines.registry import load_pipeline
+    from tfpipe.pipelines.triggers import check_values, split_roots
 
     assert split_roots(f"{tmp_path}:s3://landing/penguins/:/data") == [
         str(tmp_path),

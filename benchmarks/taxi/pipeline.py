@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 
-from pipelines.definition import Pipeline, Step
-from pipelines.home import serving_base
+from tfpipe import Pipeline, Step, serving_base
 
 USER_MODULE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "user_module.py")
 

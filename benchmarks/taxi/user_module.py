@@ -10,7 +10,7 @@ split once. ``build_keras_model``: a small wide-and-deep network with one sigmoi
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.transform.helpers import fill_missing, scale_to_z_score_filled
+from tfpipe.transform import fill_missing, scale_to_z_score_filled
 
 DENSE_FLOAT = ["trip_miles", "fare", "trip_seconds"]
 VOCABULARY = ["payment_type", "company"]

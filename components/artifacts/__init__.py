@@ -1,7 +1,7 @@
 """The artifact catalog: typed accessors for every artifact type, the commit protocol, the store
 that does the I/O, and the TF Serving directory that pushed models go to."""
 
-from components.artifacts.base import (
+from tfpipe.components.artifacts.base import (
     Artifact,
     ArtifactNotCommitted,
     artifact_lock,
@@ -12,9 +12,9 @@ from components.artifacts.base import (
     staged,
     utc_now,
 )
-from components.artifacts.serving import ServingDirectory, StaleBaseline
-from components.artifacts.store import read_json, write_json_atomic
-from components.artifacts.types import (
+from tfpipe.components.artifacts.serving import ServingDirectory, StaleBaseline
+from tfpipe.components.artifacts.store import read_json, write_json_atomic
+from tfpipe.components.artifacts.types import (
     Examples,
     ExampleValidation,
     Model,

@@ -2,7 +2,8 @@
 
 :class:`Artifact` is the typed view of one committed (or, for its producer, staged) artifact: the
 manifest's fields, the lineage it records, and the payload's layout, which each subclass in
-``components.artifacts.types`` owns. Nothing outside this package spells an artifact's file names.
+``tfpipe.components.artifacts.types`` owns. Nothing outside this package spells an
+artifact's file names.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
-from components.artifacts.store import read_json, store_for, write_json_atomic
+from tfpipe.components.artifacts.store import read_json, store_for, write_json_atomic
 
 A = TypeVar("A", bound="Artifact")
 

@@ -37,9 +37,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from components.artifacts.store import LEASE, MANIFEST, leased_dir, remove_dead_dirs
-from components.core.errors import TfpipeError
-from components.core.faults import fault_point
+from tfpipe.components.artifacts.store import LEASE, MANIFEST, leased_dir, remove_dead_dirs
+from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.core.faults import fault_point
 
 SCHEME = "s3://"
 PAYLOAD = "payload-"

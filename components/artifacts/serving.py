@@ -23,17 +23,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from components.artifacts import object_store as objects
-from components.artifacts.store import (
+from tfpipe.components.artifacts import object_store as objects
+from tfpipe.components.artifacts.store import (
     absolute_uri,
     join_uri,
     leased_dir,
     read_json,
     remove_dead_dirs,
 )
-from components.artifacts.types import ASSETS_EXTRA, MODEL_CARD, MODEL_INFO
-from components.core.errors import TfpipeError
-from components.core.faults import fault_point
+from tfpipe.components.artifacts.types import ASSETS_EXTRA, MODEL_CARD, MODEL_INFO
+from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.core.faults import fault_point
 
 ROLLED_BACK = ".rolled_back"
 INCOMING = ".incoming-"
@@ -213,7 +213,7 @@ class ServingDirectory:
         return dict(read_json(path)) if os.path.exists(path) else None
 
     def _graph_digest(self, path: str) -> str | None:
-        from components.core.fingerprint import file_digest
+        from tfpipe.components.core.fingerprint import file_digest
 
         return file_digest(path) if os.path.exists(path) else None
 

@@ -1,7 +1,8 @@
 """Where artifacts live: the one place that does I/O on artifact URIs.
 
 An artifact URI is a directory: a local (or mounted) path, or an ``s3://bucket/prefix`` with the
-same layout (``components.artifacts.object_store``). Everything that reads or writes artifact bytes
+same layout (``tfpipe.components.artifacts.object_store``). Everything that reads or writes
+artifact bytes
 goes through the store :func:`store_for` picks, so a backend is one class, not an edit in every
 component.
 
@@ -25,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from components.core.faults import fault_point
+from tfpipe.components.core.faults import fault_point
 
 MANIFEST = "manifest.json"
 STAGING_MARK = ".staging-"
@@ -178,7 +179,7 @@ _LOCAL = LocalStore()
 def store_for(uri: str) -> Any:
     """The store that serves ``uri``: an object store for ``s3://``, else the local filesystem."""
     if uri.startswith("s3://"):
-        from components.artifacts.object_store import ObjectStore
+        from tfpipe.components.artifacts.object_store import ObjectStore
 
         return ObjectStore()
     return _LOCAL

@@ -11,9 +11,9 @@ import glob
 import os
 from typing import Any
 
-from components.artifacts.base import Artifact
-from components.core.errors import InputDataError
-from components.core.schema import Schema
+from tfpipe.components.artifacts.base import Artifact
+from tfpipe.components.core.errors import InputDataError
+from tfpipe.components.core.schema import Schema
 
 
 class Examples(Artifact):
@@ -201,13 +201,13 @@ MODEL_CARD_MD = "model_card.md"
 
 def saved_model_info(saved_model_dir: str) -> dict[str, Any]:
     """What the trainer recorded next to a SavedModel (task, classes, label, how it was trained)."""
-    from components.artifacts.store import read_json
+    from tfpipe.components.artifacts.store import read_json
 
     return dict(read_json(os.path.join(saved_model_dir, ASSETS_EXTRA, MODEL_INFO)))
 
 
 def write_model_card(directory: str, card: dict[str, Any], markdown: str) -> None:
-    from components.artifacts.store import write_json_atomic
+    from tfpipe.components.artifacts.store import write_json_atomic
 
     extra = os.path.join(directory, ASSETS_EXTRA)
     os.makedirs(extra, exist_ok=True)

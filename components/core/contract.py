@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.core.errors import InputDataError
+from tfpipe.components.core.errors import InputDataError
 
 TFMD_TYPES = {"int": "INT", "float": "FLOAT", "string": "BYTES"}
 

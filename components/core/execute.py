@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from components import get_spec
-from components.artifacts import (
+from tfpipe.components import get_spec
+from tfpipe.components.artifacts import (
     Artifact,
     artifact_lock,
     is_committed,
@@ -26,11 +26,11 @@ from components.artifacts import (
     staged,
     utc_now,
 )
-from components.artifacts.store import absolute_uri, join_uri, store_for
-from components.core.errors import TfpipeError
-from components.core.fingerprint import artifact_fingerprint, code_version
-from components.core.runtime import runtime_identity
-from components.core.spec import ComponentParams, ComponentSpec, Context, External
+from tfpipe.components.artifacts.store import absolute_uri, join_uri, store_for
+from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.core.fingerprint import artifact_fingerprint, code_version
+from tfpipe.components.core.runtime import runtime_identity
+from tfpipe.components.core.spec import ComponentParams, ComponentSpec, Context, External
 
 
 class HaltedByInput(TfpipeError):

@@ -16,8 +16,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-from components.core.errors import ParameterError
-from components.core.fingerprint import digest
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.components.core.fingerprint import digest
 
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Development tools never change what a component computes: left out of runtime identities.
@@ -104,22 +104,25 @@ def runtime_identity(name: str) -> str:
 
 
 def source_root() -> str:
-    """A directory that holds tfpipe's packages (``components``, ``pipelines``) and nothing else
-    that could shadow a runtime's own packages: the source checkout, or for an installed wheel a
-    cache directory of links to the installed packages."""
-    if os.path.isdir(os.path.join(PACKAGE_ROOT, ".git")) or os.path.isfile(
-        os.path.join(PACKAGE_ROOT, "pyproject.toml")
-    ):
-        return PACKAGE_ROOT
+    """A directory that holds the ``tfpipe`` package and nothing else, for a component process's
+    ``PYTHONPATH``: a link to this checkout's (or this wheel's) ``tfpipe`` package in a cache
+    directory, so that neither the repository's other folders (``components/``, ``pipelines/``,
+    ``tests/``) nor anything beside an installed package can shadow the runtime's or the user's
+    own modules."""
+    import tfpipe
+
+    package = os.path.dirname(os.path.realpath(tfpipe.__file__))
     target = os.path.join(
         os.path.expanduser(os.environ.get("TFPIPE_CACHE", "~/.cache/tfpipe")),
-        f"src-{digest(PACKAGE_ROOT)[:10]}",
+        f"src-{digest(package)[:10]}",
     )
-    os.makedirs(target, exist_ok=True)
-    for package in ("components", "pipelines"):
-        link = os.path.join(target, package)
-        if not os.path.lexists(link):
-            os.symlink(os.path.join(PACKAGE_ROOT, package), link)
+    link = os.path.join(target, "tfpipe")
+    if not os.path.lexists(link):
+        os.makedirs(target, exist_ok=True)
+        try:
+            os.symlink(package, link)
+        except FileExistsError:  # another process made it first
+            pass
     return target
 
 

@@ -4,7 +4,7 @@ the value domain of low-cardinality strings). Later components turn it into a tf
 feature spec. No TensorFlow here.
 
 The *contract* new data is held to is a separate, user-owned file (a tensorflow-metadata Schema;
-see ``components.core.contract``).
+see ``tfpipe.components.core.contract``).
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 import pydantic
 
-from components.artifacts.base import Artifact
-from components.core.errors import ParameterError
+from tfpipe.components.artifacts.base import Artifact
+from tfpipe.components.core.errors import ParameterError
 
 
 @dataclass(frozen=True)

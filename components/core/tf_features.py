@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from components.core.schema import Schema
+from tfpipe.components.core.schema import Schema
 
 DTYPES = {"int": tf.int64, "float": tf.float32, "string": tf.string}
 

@@ -67,7 +67,7 @@ def encode_examples(batch: pa.RecordBatch) -> list[bytes]:
     feature, as tf.Example intends (tfx-bsl's encoder would write an empty one, which
     ``FixedLenFeature`` parsing rejects). List columns (tf.Transform output): tfx-bsl's encoder."""
     if all(not (pa.types.is_list(c.type) or pa.types.is_large_list(c.type)) for c in batch.columns):
-        from components.core.example_codec import serialize_batch
+        from tfpipe.components.core.example_codec import serialize_batch
 
         buffer, offsets = serialize_batch(batch)
         data = buffer.tobytes()

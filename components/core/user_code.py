@@ -10,10 +10,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from components.core.errors import UserCodeError
-from components.core.fingerprint import digest, file_digest
-
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tfpipe.components.core.errors import UserCodeError
+from tfpipe.components.core.fingerprint import digest, file_digest
 
 
 def module_digest(module_file: str, what: str) -> str:
@@ -57,16 +55,18 @@ def _local_imports(path: str) -> list[str]:
             names.append(os.path.join(base, rel))
     found = []
     for name in names:
-        parts = name.split(".") if not os.path.isabs(name) else [name]
-        roots = [""]
-        if not os.path.isabs(name):
+        if os.path.isabs(name):
+            places = [name]
+        else:
             # Beside the module, or tfpipe's own packages (never an installed library: the
             # runtime's identity covers those, and where they live differs between processes).
-            roots = [os.path.dirname(path)]
-            if parts[0] in ("components", "pipelines"):
-                roots.append(_PACKAGE_ROOT)
-        for root in roots:
-            base = os.path.join(root, *parts)
+            parts = name.split(".")
+            places = [os.path.join(os.path.dirname(path), *parts)]
+            if parts[0] == "tfpipe":
+                import tfpipe
+
+                places += [os.path.join(root, *parts[1:]) for root in tfpipe.__path__]
+        for base in places:
             for candidate in (base + ".py", os.path.join(base, "__init__.py")):
                 if os.path.isfile(candidate):
                     found.append(os.path.realpath(candidate))

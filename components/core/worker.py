@@ -14,8 +14,8 @@ import threading
 import traceback
 from typing import IO, Any
 
-from components.core.errors import NothingToCommit, TfpipeError
-from components.core.execute import execute, resolve_request
+from tfpipe.components.core.errors import NothingToCommit, TfpipeError
+from tfpipe.components.core.execute import execute, resolve_request
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from components.artifacts import ModelEvaluation
-from components.core.spec import ComponentSpec
-from components.evaluator.params import EvaluatorParams
+from tfpipe.components.artifacts import ModelEvaluation
+from tfpipe.components.core.spec import ComponentSpec
+from tfpipe.components.evaluator.params import EvaluatorParams
 
 
 def summary_line(summary: dict[str, Any]) -> str:
@@ -19,10 +19,10 @@ SPEC = ComponentSpec(
     name="evaluator",
     artifact_type=ModelEvaluation,
     params=EvaluatorParams,
-    entry_point="components.evaluator.run:run",
+    entry_point="tfpipe.components.evaluator.run:run",
     inputs=("examples", "model"),
     description=__doc__ or "",
     summary_line=summary_line,
-    report_section="components.evaluator.report:report",
+    report_section="tfpipe.components.evaluator.report:report",
     in_run_note=True,
 )

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from components.evaluator.params import LOWER_IS_BETTER
+from tfpipe.components.evaluator.params import LOWER_IS_BETTER
 
 CALIBRATION_BINS = 10
 # ROC/PR-AUC are computed from per-threshold confusion counts: more thresholds, less bucketing

@@ -6,10 +6,10 @@ from typing import Any, Literal
 
 import pydantic
 
-from components.artifacts import ServingDirectory
-from components.core.errors import ParameterError
-from components.core.fingerprint import digest
-from components.core.spec import ComponentParams, External
+from tfpipe.components.artifacts import ServingDirectory
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.components.core.fingerprint import digest
+from tfpipe.components.core.spec import ComponentParams, External
 
 CLASSIFICATION_METRICS = (
     "accuracy",

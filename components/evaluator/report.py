@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.artifacts import ModelEvaluation
-from components.core.presentation import esc, figure_uri, fmt, img, pyplot, section, table
+from tfpipe.components.artifacts import ModelEvaluation
+from tfpipe.components.core.presentation import esc, figure_uri, fmt, img, pyplot, section, table
 
 
 def verdict_html(ev: dict[str, Any]) -> str:

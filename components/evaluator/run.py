@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.artifacts import Examples, Model, ModelEvaluation, ServingDirectory
-from components.core.errors import InputDataError
-from components.core.spec import Context
-from components.evaluator.metrics import check_thresholds, compare_with_baseline
-from components.evaluator.params import EvaluatorParams
-from components.evaluator.scoring import score
+from tfpipe.components.artifacts import Examples, Model, ModelEvaluation, ServingDirectory
+from tfpipe.components.core.errors import InputDataError
+from tfpipe.components.core.spec import Context
+from tfpipe.components.evaluator.metrics import check_thresholds, compare_with_baseline
+from tfpipe.components.evaluator.params import EvaluatorParams
+from tfpipe.components.evaluator.scoring import score
 
 
 def comparability(

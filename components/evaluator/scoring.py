@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from components.artifacts import saved_model_info
-from components.core.errors import InputDataError
-from components.core.schema import Schema
-from components.core.tf_features import DTYPES
-from components.evaluator.metrics import ClassificationMetrics, RegressionMetrics
+from tfpipe.components.artifacts import saved_model_info
+from tfpipe.components.core.errors import InputDataError
+from tfpipe.components.core.schema import Schema
+from tfpipe.components.core.tf_features import DTYPES
+from tfpipe.components.evaluator.metrics import ClassificationMetrics, RegressionMetrics
 
 MISSING = "(missing)"
 OTHER = "(other)"

@@ -3,9 +3,9 @@ were encoded with, and per-split column statistics."""
 
 from typing import Any
 
-from components.artifacts import Examples
-from components.core.spec import ComponentSpec
-from components.example_gen.params import ExampleGenParams
+from tfpipe.components.artifacts import Examples
+from tfpipe.components.core.spec import ComponentSpec
+from tfpipe.components.example_gen.params import ExampleGenParams
 
 
 def summary_line(summary: dict[str, Any]) -> str:
@@ -20,9 +20,9 @@ SPEC = ComponentSpec(
     name="example_gen",
     artifact_type=Examples,
     params=ExampleGenParams,
-    entry_point="components.example_gen.run:run",
+    entry_point="tfpipe.components.example_gen.run:run",
     description=__doc__ or "",
     summary_line=summary_line,
-    report_section="components.example_gen.report:report",
+    report_section="tfpipe.components.example_gen.report:report",
     needs_tensorflow=False,
 )

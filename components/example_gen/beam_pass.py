@@ -23,13 +23,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from components.artifacts import Examples
-from components.core.contract import Contract
-from components.core.errors import TfpipeError
-from components.example_gen.params import ExampleGenParams
-from components.example_gen.readers import LADDER, Rejected, Widen, open_source
-from components.example_gen.run import PassResult, one_pass
-from components.example_gen.stats import SplitStats
+from tfpipe.components.artifacts import Examples
+from tfpipe.components.core.contract import Contract
+from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.example_gen.params import ExampleGenParams
+from tfpipe.components.example_gen.readers import LADDER, Rejected, Widen, open_source
+from tfpipe.components.example_gen.run import PassResult, one_pass
+from tfpipe.components.example_gen.stats import SplitStats
 
 RESULTS = "_beam_results"
 

@@ -19,8 +19,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from components.core.errors import InputDataError
-from components.core.fingerprint import data_digest, digest
+from tfpipe.components.core.errors import InputDataError
+from tfpipe.components.core.fingerprint import data_digest, digest
 
 S3 = "s3://"
 
@@ -51,7 +51,7 @@ def match_input(patterns: str | list[str]) -> tuple[list[str], dict[str, dict[st
 
 
 def _match_objects(pattern: str) -> dict[str, dict[str, Any]]:
-    from components.artifacts import object_store
+    from tfpipe.components.artifacts import object_store
 
     bucket, key = object_store.split_uri(pattern)
     wild = min((key.find(c) for c in "*?[" if c in key), default=-1)
@@ -100,7 +100,7 @@ def _download(
     progress: Callable[[str], None],
     root: str,
 ) -> list[str]:
-    from components.artifacts import object_store
+    from tfpipe.components.artifacts import object_store
 
     size = sum(objects[f]["size"] for f in remote)
     progress(f"downloading {len(remote)} object(s), {size / 1e6:.1f} MB, from the object store")

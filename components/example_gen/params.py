@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 import pydantic
 
-from components.core.errors import InputDataError
-from components.core.fingerprint import file_digest
-from components.core.spec import ComponentParams, External
-from components.example_gen.inputs import input_digest, match_input, missing_inputs
+from tfpipe.components.core.errors import InputDataError
+from tfpipe.components.core.fingerprint import file_digest
+from tfpipe.components.core.spec import ComponentParams, External
+from tfpipe.components.example_gen.inputs import input_digest, match_input, missing_inputs
 
 DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 

@@ -19,8 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from components.core.errors import InputDataError
-from components.example_gen.stats import NUMBER, arrow_kind
+from tfpipe.components.core.errors import InputDataError
+from tfpipe.components.example_gen.stats import NUMBER, arrow_kind
 
 LADDER = [pa.null(), pa.int64(), pa.float64(), pa.string()]
 ARROW = {"int": pa.int64(), "float": pa.float64(), "string": pa.string()}

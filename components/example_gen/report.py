@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from components.artifacts import Examples
-from components.core.presentation import esc, figure_uri, img, pyplot, section, table
+from tfpipe.components.artifacts import Examples
+from tfpipe.components.core.presentation import esc, figure_uri, img, pyplot, section, table
 
 
 def columns_figure(splits: dict[str, Any]) -> str:

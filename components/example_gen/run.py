@@ -17,17 +17,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from components.artifacts import Examples
-from components.core.contract import Contract, infer_contract, load_contract, to_text
-from components.core.errors import InputDataError
-from components.core.schema import ColumnSchema, Schema
-from components.core.spec import Context
-from components.core.tfrecord import TFRecordWriter, encode_examples
-from components.example_gen.inputs import local_copies
-from components.example_gen.params import ExampleGenParams
-from components.example_gen.readers import Rejected, Widen, open_source
-from components.example_gen.split import HashSplitter, row_hash, shard_of
-from components.example_gen.stats import ColumnStats, SplitStats, arrow_kind
+from tfpipe.components.artifacts import Examples
+from tfpipe.components.core.contract import Contract, infer_contract, load_contract, to_text
+from tfpipe.components.core.errors import InputDataError
+from tfpipe.components.core.schema import ColumnSchema, Schema
+from tfpipe.components.core.spec import Context
+from tfpipe.components.core.tfrecord import TFRecordWriter, encode_examples
+from tfpipe.components.example_gen.inputs import local_copies
+from tfpipe.components.example_gen.params import ExampleGenParams
+from tfpipe.components.example_gen.readers import Rejected, Widen, open_source
+from tfpipe.components.example_gen.split import HashSplitter, row_hash, shard_of
+from tfpipe.components.example_gen.stats import ColumnStats, SplitStats, arrow_kind
 
 PROGRESS_EVERY = 500_000
 SHARD_BYTES = 64 << 20  # about one shard per 64 MB of input
@@ -108,7 +108,7 @@ def convert(ctx: Context, files: list[str]) -> dict[str, Any]:
     while True:
         try:
             if p.beam_args:  # Beam is imported only for this
-                from components.example_gen.beam_pass import beam_pass
+                from tfpipe.components.example_gen.beam_pass import beam_pass
 
                 result = beam_pass(ctx.progress, p, out, files, types, contract)
             else:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from components.core.contract import ColumnContract
+from tfpipe.components.core.contract import ColumnContract
 
 TRACK_DISTINCT = 10_000
 SAMPLE = 20_000

@@ -4,9 +4,9 @@ data the served model was trained on (drift)."""
 
 from typing import Any
 
-from components.artifacts import ExampleValidation
-from components.core.spec import ComponentSpec
-from components.example_validator.params import ExampleValidatorParams
+from tfpipe.components.artifacts import ExampleValidation
+from tfpipe.components.core.spec import ComponentSpec
+from tfpipe.components.example_validator.params import ExampleValidatorParams
 
 
 def summary_line(summary: dict[str, Any]) -> str:
@@ -22,10 +22,10 @@ SPEC = ComponentSpec(
     name="example_validator",
     artifact_type=ExampleValidation,
     params=ExampleValidatorParams,
-    entry_point="components.example_validator.run:run",
+    entry_point="tfpipe.components.example_validator.run:run",
     inputs=("examples",),
     description=__doc__ or "",
     summary_line=summary_line,
-    report_section="components.example_validator.report:report",
+    report_section="tfpipe.components.example_validator.report:report",
     needs_tensorflow=False,
 )

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from components.core.contract import Contract
+from tfpipe.components.core.contract import Contract
 
 KINDS = (
     "missing_column",

@@ -6,9 +6,9 @@ from typing import Any
 
 import pydantic
 
-from components.artifacts import ServingDirectory
-from components.core.fingerprint import digest
-from components.core.spec import ComponentParams, External
+from tfpipe.components.artifacts import ServingDirectory
+from tfpipe.components.core.fingerprint import digest
+from tfpipe.components.core.spec import ComponentParams, External
 
 
 class ExampleValidatorParams(ComponentParams):

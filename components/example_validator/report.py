@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.artifacts import ExampleValidation
-from components.core.presentation import esc, figure_uri, fmt, img, pyplot, section, table
+from tfpipe.components.artifacts import ExampleValidation
+from tfpipe.components.core.presentation import esc, figure_uri, fmt, img, pyplot, section, table
 
 
 def drift_figure(columns: dict[str, float], threshold: float | None) -> str:

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.artifacts import ArtifactNotCommitted, Examples, ExampleValidation, open_artifact
-from components.core.contract import Contract, parse_contract
-from components.core.spec import Context
-from components.example_validator.checks import allowed, anomalies, drift
-from components.example_validator.params import ExampleValidatorParams
+from tfpipe.components.artifacts import (
+    ArtifactNotCommitted,
+    Examples,
+    ExampleValidation,
+    open_artifact,
+)
+from tfpipe.components.core.contract import Contract, parse_contract
+from tfpipe.components.core.spec import Context
+from tfpipe.components.example_validator.checks import allowed, anomalies, drift
+from tfpipe.components.example_validator.params import ExampleValidatorParams
 
 
 def run(ctx: Context) -> dict[str, Any]:

@@ -3,9 +3,9 @@ over the version it was evaluated against."""
 
 from typing import Any
 
-from components.artifacts import PushedModel
-from components.core.spec import ComponentSpec
-from components.pusher.params import PusherParams
+from tfpipe.components.artifacts import PushedModel
+from tfpipe.components.core.spec import ComponentSpec
+from tfpipe.components.pusher.params import PusherParams
 
 
 def summary_line(summary: dict[str, Any]) -> str:
@@ -29,11 +29,11 @@ SPEC = ComponentSpec(
     name="pusher",
     artifact_type=PushedModel,
     params=PusherParams,
-    entry_point="components.pusher.run:run",
+    entry_point="tfpipe.components.pusher.run:run",
     inputs=("model", "evaluation"),
     description=__doc__ or "",
     summary_line=summary_line,
-    report_section="components.pusher.report:report",
+    report_section="tfpipe.components.pusher.report:report",
     outlet="pushed_model",
     announce=announce,
     needs_tensorflow=False,

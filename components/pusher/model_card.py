@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.artifacts import Examples, Model, ModelEvaluation, utc_now
+from tfpipe.components.artifacts import Examples, Model, ModelEvaluation, utc_now
 
 
 def build_card(model: Model, evaluation: ModelEvaluation, run_id: str) -> dict[str, Any]:

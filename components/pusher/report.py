@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.artifacts import PushedModel
-from components.core.presentation import esc, section
+from tfpipe.components.artifacts import PushedModel
+from tfpipe.components.core.presentation import esc, section
 
 
 def report(artifact: PushedModel, step: dict[str, Any]) -> str:
-    from components.pusher import summary_line
+    from tfpipe.components.pusher import summary_line
 
     return section("Push", f"<p>{esc(summary_line(artifact.summary))}</p>")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.artifacts import (
+from tfpipe.components.artifacts import (
     Examples,
     Model,
     ModelEvaluation,
@@ -15,10 +15,10 @@ from components.artifacts import (
     StaleBaseline,
     write_model_card,
 )
-from components.core.spec import Context
-from components.pusher.model_card import build_card, card_markdown
-from components.pusher.params import PusherParams
-from components.pusher.validate import same_files, validate_saved_model
+from tfpipe.components.core.spec import Context
+from tfpipe.components.pusher.model_card import build_card, card_markdown
+from tfpipe.components.pusher.params import PusherParams
+from tfpipe.components.pusher.validate import same_files, validate_saved_model
 
 
 def refusal_reason(verdict: dict[str, Any]) -> str:

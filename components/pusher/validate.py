@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from components.core.errors import TfpipeError
+from tfpipe.components.core.errors import TfpipeError
 
 
 def same_files(source: str, copy: str) -> dict[str, Any]:
     """Every file of the copy has the source's bytes (the source is the SavedModel the Evaluator
     loaded and scored through serving_default): a SavedModel refers to its files by relative
     paths, so an identical copy serves identically."""
-    from components.core.fingerprint import file_digest
+    from tfpipe.components.core.fingerprint import file_digest
 
     names = sorted(
         os.path.relpath(os.path.join(root, f), source)

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from components.artifacts import Model
-from components.core.spec import ComponentSpec
-from components.trainer.params import TrainerParams
+from tfpipe.components.artifacts import Model
+from tfpipe.components.core.spec import ComponentSpec
+from tfpipe.components.trainer.params import TrainerParams
 
 
 def summary_line(summary: dict[str, Any]) -> str:
@@ -23,9 +23,9 @@ SPEC = ComponentSpec(
     name="trainer",
     artifact_type=Model,
     params=TrainerParams,
-    entry_point="components.trainer.run:run",
+    entry_point="tfpipe.components.trainer.run:run",
     inputs=("transform",),
     description=__doc__ or "",
     summary_line=summary_line,
-    report_section="components.trainer.report:report",
+    report_section="tfpipe.components.trainer.report:report",
 )

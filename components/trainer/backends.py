@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.trainer.job import TrainingJob
+from tfpipe.components.trainer.job import TrainingJob
 
 
 def backend_for(job: TrainingJob) -> Any:
     if job.decision.backend == "keras":
-        from components.trainer.keras_backend import KerasBackend
+        from tfpipe.components.trainer.keras_backend import KerasBackend
 
         return KerasBackend(job)
-    from components.trainer.estimator_backend import EstimatorBackend
+    from tfpipe.components.trainer.estimator_backend import EstimatorBackend
 
     return EstimatorBackend(job)

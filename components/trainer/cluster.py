@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from components.core.errors import TfpipeError
-from components.core.lifeline import lifeline
+from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.core.lifeline import lifeline
 
 PROGRESS_MARK = "@@progress "
 GRACE_SECONDS = 5.0
@@ -107,8 +107,8 @@ def run_cluster(
 ) -> None:
     """Run ``command`` once per task of ``roles`` and supervise the cluster until it is done.
 
-    Each task holds a lifeline to this process (``components.core.lifeline``): when this process
-    dies, however it dies, the tasks end themselves, so no task outlives its supervisor.
+    Each task holds a lifeline to this process (``tfpipe.components.core.lifeline``): when this
+    process dies, however it dies, the tasks end themselves, so no task outlives its supervisor.
     """
     layout = [
         (role, i)

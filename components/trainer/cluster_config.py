@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.core.errors import ParameterError
-from components.core.fingerprint import digest
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.components.core.fingerprint import digest
 
 
 def jobset_tf_config(env: Any) -> str | None:

@@ -9,9 +9,9 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.artifacts import TransformGraph
-from components.core.errors import ParameterError
-from components.trainer.params import TrainerParams
+from tfpipe.components.artifacts import TransformGraph
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.components.trainer.params import TrainerParams
 
 
 @dataclass(frozen=True)

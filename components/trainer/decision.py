@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from components.core.runtime import RUNTIMES
-from components.trainer.cluster_config import ClusterConfig
-from components.trainer.params import TrainerParams
+from tfpipe.components.core.runtime import RUNTIMES
+from tfpipe.components.trainer.cluster_config import ClusterConfig
+from tfpipe.components.trainer.params import TrainerParams
 
 DISTRIBUTED = ("multi_worker", "parameter_server")
 

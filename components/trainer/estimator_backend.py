@@ -12,19 +12,19 @@ from typing import Any
 
 import tensorflow as tf
 
-from components.core.errors import ParameterError
-from components.core.user_code import guarded, load_function
-from components.trainer.data import (
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.components.core.user_code import guarded, load_function
+from tfpipe.components.trainer.data import (
     FeatureInfo,
     input_throughput,
     make_dataset,
     transform_output,
 )
-from components.trainer.decision import Decision
-from components.trainer.export import classifier_outputs
-from components.trainer.job import TrainingJob
-from components.trainer.keras_backend import build_model
-from components.trainer.params import TrainerParams
+from tfpipe.components.trainer.decision import Decision
+from tfpipe.components.trainer.export import classifier_outputs
+from tfpipe.components.trainer.job import TrainingJob
+from tfpipe.components.trainer.keras_backend import build_model
+from tfpipe.components.trainer.params import TrainerParams
 
 CLASSIFIERS = (
     "LinearClassifier",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from components.trainer.data import transform_output
-from components.trainer.job import TrainingJob
+from tfpipe.components.trainer.data import transform_output
+from tfpipe.components.trainer.job import TrainingJob
 
 SIGNATURE = "serving_default"
 RAW_SIGNATURE = "serving_raw"

@@ -7,10 +7,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from components.artifacts import TransformGraph
-from components.trainer.cluster_config import ClusterConfig
-from components.trainer.decision import Decision, decide
-from components.trainer.params import TrainerParams
+from tfpipe.components.artifacts import TransformGraph
+from tfpipe.components.trainer.cluster_config import ClusterConfig
+from tfpipe.components.trainer.decision import Decision, decide
+from tfpipe.components.trainer.params import TrainerParams
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class TrainingJob:
     @functools.cached_property
     def schema(self) -> Any:
         """Features, label classes and class names, from the transformed schema (imports TF)."""
-        from components.core.errors import InputDataError
-        from components.trainer.data import describe_features
+        from tfpipe.components.core.errors import InputDataError
+        from tfpipe.components.trainer.data import describe_features
 
         schema = describe_features(self.transform, self.p)
         if self.p.task == "classification" and schema.classes and len(schema.classes) < 2:
@@ -99,7 +99,7 @@ class TrainingJob:
 
     @classmethod
     def from_request(cls, request: dict[str, Any], cluster: ClusterConfig) -> TrainingJob:
-        from components.artifacts import open_artifact
+        from tfpipe.components.artifacts import open_artifact
 
         return cls(
             TrainerParams.model_validate(request["params"]),

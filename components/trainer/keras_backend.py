@@ -12,12 +12,12 @@ from typing import Any
 
 import tensorflow as tf
 
-from components.artifacts import read_json, write_json_atomic
-from components.core.errors import UserCodeError
-from components.core.user_code import guarded, load_function
-from components.trainer.data import input_throughput, make_dataset
-from components.trainer.export import export_keras
-from components.trainer.job import TrainingJob
+from tfpipe.components.artifacts import read_json, write_json_atomic
+from tfpipe.components.core.errors import UserCodeError
+from tfpipe.components.core.user_code import guarded, load_function
+from tfpipe.components.trainer.data import input_throughput, make_dataset
+from tfpipe.components.trainer.export import export_keras
+from tfpipe.components.trainer.job import TrainingJob
 
 FINAL_WEIGHTS = "final.weights.h5"
 FINAL_STATS = "final_stats.json"  # written after FINAL_WEIGHTS: training is complete

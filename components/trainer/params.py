@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 import pydantic
 
-from components.core.errors import ParameterError
-from components.core.spec import ComponentParams, External
-from components.core.user_code import module_digest
+from tfpipe.components.core.errors import ParameterError
+from tfpipe.components.core.spec import ComponentParams, External
+from tfpipe.components.core.user_code import module_digest
 
 
 class TrainerParams(ComponentParams):
@@ -72,7 +72,7 @@ class TrainerParams(ComponentParams):
     ) -> External:
         """The user module (and what it imports), and the cluster this process was started in:
         a TF_CONFIG changes how the model is trained, so it changes the fingerprint."""
-        from components.trainer.cluster_config import ClusterConfig
+        from tfpipe.components.trainer.cluster_config import ClusterConfig
 
         cluster = ClusterConfig.from_env()
         digests = {"module_file": module_digest(self.module_file, "trainer")}

@@ -10,8 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from components.artifacts import Model
-from components.core.presentation import esc, figure_uri, img, pyplot, section
+from tfpipe.components.artifacts import Model
+from tfpipe.components.core.presentation import esc, figure_uri, img, pyplot, section
 
 
 def read_events(path: str) -> Iterator[Any]:

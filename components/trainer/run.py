@@ -10,15 +10,15 @@ import shutil
 import sys
 from typing import Any
 
-from components.artifacts import Model, TransformGraph
-from components.core.errors import NothingToCommit
-from components.core.runtime import child_environment
-from components.core.spec import Context
-from components.trainer.backends import backend_for
-from components.trainer.cluster import run_cluster
-from components.trainer.cluster_config import ClusterConfig
-from components.trainer.job import TrainingJob
-from components.trainer.task import STATS_FILE
+from tfpipe.components.artifacts import Model, TransformGraph
+from tfpipe.components.core.errors import NothingToCommit
+from tfpipe.components.core.runtime import child_environment
+from tfpipe.components.core.spec import Context
+from tfpipe.components.trainer.backends import backend_for
+from tfpipe.components.trainer.cluster import run_cluster
+from tfpipe.components.trainer.cluster_config import ClusterConfig
+from tfpipe.components.trainer.job import TrainingJob
+from tfpipe.components.trainer.task import STATS_FILE
 
 log = logging.getLogger("tfpipe.trainer")
 
@@ -92,7 +92,7 @@ def _train_on_local_cluster(ctx: Context, job: TrainingJob) -> dict[str, Any]:
 
     run_cluster(
         job.decision.cluster,
-        [sys.executable, "-m", "components.trainer.task", request_path],
+        [sys.executable, "-m", "tfpipe.components.trainer.task", request_path],
         child_environment(job.runtime),
         state_file=os.path.join(job.work_dir, "cluster.json"),
         log=log_line,

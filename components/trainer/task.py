@@ -1,4 +1,4 @@
-"""One task of a training cluster: ``python -m components.trainer.task REQUEST.json``.
+"""One task of a training cluster: ``python -m tfpipe.components.trainer.task REQUEST.json``.
 
 Started by the local launcher (or a cluster manifest) with TF_CONFIG naming this task's role. The
 chief records its training figures in the work directory for the launching component to export.
@@ -11,9 +11,9 @@ import json
 import os
 import sys
 
-from components.core.lifeline import watch_parent
-from components.core.worker import hard_exit
-from components.trainer.cluster import PROGRESS_MARK
+from tfpipe.components.core.lifeline import watch_parent
+from tfpipe.components.core.worker import hard_exit
+from tfpipe.components.trainer.cluster import PROGRESS_MARK
 
 STATS_FILE = "chief_stats.json"
 
@@ -23,14 +23,14 @@ def progress(message: str) -> None:
 
 
 def main(request_path: str) -> None:
-    from components.core.runtime import apply_runtime_environment
+    from tfpipe.components.core.runtime import apply_runtime_environment
 
     with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
     apply_runtime_environment(request["runtime"])
-    from components.trainer.backends import backend_for
-    from components.trainer.cluster_config import ClusterConfig
-    from components.trainer.job import TrainingJob
+    from tfpipe.components.trainer.backends import backend_for
+    from tfpipe.components.trainer.cluster_config import ClusterConfig
+    from tfpipe.components.trainer.job import TrainingJob
 
     job = TrainingJob.from_request(request, ClusterConfig.from_env())
     stats = backend_for(job).train(progress)

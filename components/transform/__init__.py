@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from components.artifacts import TransformGraph
-from components.core.spec import ComponentSpec
-from components.transform.params import TransformParams
+from tfpipe.components.artifacts import TransformGraph
+from tfpipe.components.core.spec import ComponentSpec
+from tfpipe.components.transform.params import TransformParams
 
 
 def summary_line(summary: dict[str, Any]) -> str:
@@ -18,7 +18,7 @@ SPEC = ComponentSpec(
     name="transform",
     artifact_type=TransformGraph,
     params=TransformParams,
-    entry_point="components.transform.run:run",
+    entry_point="tfpipe.components.transform.run:run",
     inputs=("examples",),
     description=__doc__ or "",
     summary_line=summary_line,

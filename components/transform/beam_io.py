@@ -68,7 +68,7 @@ class DecodeShards(beam.DoFn):
         self._decoder = ParsingDecoder(spec)
 
     def process(self, path: str) -> Iterator[pa.RecordBatch]:
-        from components.core.tfrecord import read_records
+        from tfpipe.components.core.tfrecord import read_records
 
         chunk: list[bytes] = []
         for record in read_records(path):
@@ -94,7 +94,7 @@ class WriteShards(beam.DoFn):
         self._writer: Any = None
 
     def process(self, element: Any) -> Iterator[int]:
-        from components.core.tfrecord import TFRecordWriter, encode_examples
+        from tfpipe.components.core.tfrecord import TFRecordWriter, encode_examples
 
         batch = element[0] if isinstance(element, tuple) else element
         if self._writer is None:

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 import pydantic
 
-from components.core.spec import ComponentParams, External
-from components.core.user_code import module_digest
+from tfpipe.components.core.spec import ComponentParams, External
+from tfpipe.components.core.user_code import module_digest
 
 AUTO_MATERIALIZE_ROWS = 250_000
 # Beam >= 2.68's DirectRunner tries Prism first (a binary download); name the mode explicitly.

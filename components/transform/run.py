@@ -21,13 +21,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 from tfx_bsl.public import tfxio
 
-from components.artifacts import Examples, TransformGraph
-from components.core.errors import UserCodeError
-from components.core.spec import Context
-from components.core.tf_features import raw_feature_spec
-from components.core.user_code import guarded, load_function
-from components.transform.beam_io import DecodeShards, WriteShards
-from components.transform.params import TransformParams
+from tfpipe.components.artifacts import Examples, TransformGraph
+from tfpipe.components.core.errors import UserCodeError
+from tfpipe.components.core.spec import Context
+from tfpipe.components.core.tf_features import raw_feature_spec
+from tfpipe.components.core.user_code import guarded, load_function
+from tfpipe.components.transform.beam_io import DecodeShards, WriteShards
+from tfpipe.components.transform.params import TransformParams
 
 JOINT_PIPELINE_ROWS = 250_000
 

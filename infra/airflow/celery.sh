@@ -134,7 +134,7 @@ for i in $(seq "$workers"); do
   extra=(); [ "$i" -gt 1 ] && extra=(--skip-serve-logs)
   start_bg "$name" env TFPIPE_WORKER_NAME="$name" TFPIPE_HOME="$state/$name/home" \
     TFPIPE_CACHE="$state/$name/cache" AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$log_port" \
-    AIRFLOW__CORE__HOSTNAME_CALLABLE=pipelines.worker_name.hostname \
+    AIRFLOW__CORE__HOSTNAME_CALLABLE=tfpipe.pipelines.worker_name.hostname \
     airflow celery worker --celery-hostname "$name@%h" \
     --concurrency "${TFPIPE_WORKER_CONCURRENCY:-1}" "${extra[@]}"
 done

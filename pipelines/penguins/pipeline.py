@@ -5,8 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from pipelines.definition import Pipeline, RunParam, Step
-from pipelines.home import serving_base
+from tfpipe import Pipeline, RunParam, Step, serving_base
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER_MODULE = os.path.join(HERE, "user_module.py")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.transform.helpers import fill_missing, scale_to_z_score_filled
+from tfpipe.transform import fill_missing, scale_to_z_score_filled
 
 LABEL = "species"
 NUMERIC = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]

@@ -1,5 +1,5 @@
 """The run report: one self-contained HTML page per run (plots embedded, no network needed)."""
 
-from pipelines.report.render import render_report
+from tfpipe.pipelines.report.render import render_report
 
 __all__ = ["render_report"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.core.presentation import figure_uri, pyplot
+from tfpipe.components.core.presentation import figure_uri, pyplot
 
 STATUS_COLOURS = {
     "executed": "#4caf50",

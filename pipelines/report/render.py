@@ -10,11 +10,11 @@ import json
 import os
 from typing import Any
 
-from components import get_spec
-from components.artifacts import is_committed, open_artifact
-from components.core.presentation import esc, img, table
-from pipelines.report.dag import dag_figure
-from pipelines.runs import RunLog
+from tfpipe.components import get_spec
+from tfpipe.components.artifacts import is_committed, open_artifact
+from tfpipe.components.core.presentation import esc, img, table
+from tfpipe.pipelines.report.dag import dag_figure
+from tfpipe.pipelines.runs import RunLog
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }

@@ -4,7 +4,7 @@ class id; ``trainer.num_classes`` says there are ten."""
 
 import tensorflow as tf
 
-from components.transform.helpers import fill_missing
+from tfpipe.transform import fill_missing
 
 PIXELS = [f"pixel_{i}" for i in range(64)]
 

@@ -8,7 +8,7 @@ transform graph. The model ends in one sigmoid unit.
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.transform.helpers import fill_missing, fill_missing_with_mean
+from tfpipe.transform import fill_missing, fill_missing_with_mean
 
 NUMERIC = ["age", "yrs_married", "children", "educ"]
 CATEGORICAL = ["rate_marriage", "religious", "occupation", "occupation_husb"]

@@ -4,7 +4,7 @@
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.transform.helpers import fill_missing_with_mean
+from tfpipe.transform import fill_missing_with_mean
 
 NUMERIC = ["lncoins", "lpi", "fmde", "physlm", "disea", "hlthg", "hlthf", "hlthp", "idp"]
 

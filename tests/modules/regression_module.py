@@ -2,7 +2,7 @@
 
 import tensorflow_transform as tft
 
-from components.transform.helpers import fill_missing, fill_missing_with_mean
+from tfpipe.transform import fill_missing, fill_missing_with_mean
 
 
 def preprocessing_fn(inputs):

@@ -1,0 +1,7 @@
+"""``python -m tfpipe``: the tfpipe CLI."""
+
+import sys
+
+from tfpipe.pipelines.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""TFX module paths for TFX user modules (see tfpipe.tfx.v1)."""
