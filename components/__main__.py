@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--external", default="{}", help="external inputs frozen by the planner (JSON)"
         )
+        p.add_argument(
+            "--planned",
+            default="{}",
+            help="the planner's resolution of this step (JSON: fingerprint, digests, code and "
+            "runtime identities); absent: the step is resolved here",
+        )
         p.add_argument("--input", action="append", default=[], metavar="NAME=URI")
         p.add_argument("--artifacts-root", required=True, help="where artifacts are stored")
         p.add_argument("--step", default=name, help="the step name in its pipeline")
@@ -70,19 +76,20 @@ def main(argv: list[str] | None = None) -> None:
         return
     code = 0
     try:
-        from tfpipe.components.core.execute import execute, resolve_request
+        from tfpipe.components.core.execute import Invocation, execute
 
         request = {
             "component": args.command,
             "step": args.step,
             "params": json.loads(args.params),
             "external": json.loads(args.external) or None,
+            "planned": json.loads(args.planned) or None,
             "inputs": _parse_inputs(args.input),
             "runtime": args.runtime,
             "artifacts_root": args.artifacts_root,
             "run_id": args.run_id,
         }
-        inv = resolve_request(request)
+        inv = Invocation.from_request(request)
         result = {"ok": True, **execute(inv, args.run_id, progress=lambda m: print(m, flush=True))}
     except NothingToCommit as done:
         result = {"ok": True, "committed": False, "step": args.step, "message": str(done)}

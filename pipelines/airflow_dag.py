@@ -25,18 +25,17 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from tfpipe.components import get_spec
 from tfpipe.components.artifacts import is_committed
 from tfpipe.components.core.errors import TfpipeError
-from tfpipe.components.core.execute import resolve
 from tfpipe.pipelines.asset_claims import AssetClaims, Event
 from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.engine import (
     cached_result,
-    check_upstream,
     finish_run,
+    resolve_step,
     run_header,
     run_step_process,
     step_record,
 )
-from tfpipe.pipelines.home import artifacts_root, asset_claims_path, default_home
+from tfpipe.pipelines.home import asset_claims_path, default_home
 from tfpipe.pipelines.registry import load_pipeline
 from tfpipe.pipelines.runs import RunLog
 from tfpipe.pipelines.triggers import check_values, merge_event_extras
@@ -208,16 +207,12 @@ def run_component(
     step = pipeline.step(step_name)
     runtime = pipeline.step_runtime(step)
     try:
-        inv = resolve(
-            component=step.component,
-            step=step.name,
-            raw_params=step.params,
-            input_uris={name: upstream["uri"] for name, upstream in inputs.items()},
-            input_fingerprints={n: upstream["fingerprint"] for n, upstream in inputs.items()},
-            runtime=runtime,
-            artifacts_root=artifacts_root(home, pipeline.name),
+        inv = resolve_step(
+            pipeline,
+            step.name,
+            {name: (up["uri"], up["fingerprint"]) for name, up in inputs.items()},
+            home,
         )
-        check_upstream(pipeline, step.name, inv)
     except TfpipeError as exc:  # refused before running: recorded, and not worth a retry
         error = {"ok": False, "error": str(exc), "error_type": type(exc).__name__}
         record_step(run, step_record(step.name, step.component, runtime, error, seconds=0.0))

@@ -32,32 +32,42 @@ from tfpipe.pipelines.runs import RunLog
 
 def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
     """Resolve every step in topological order."""
-    root = artifacts_root(home, pipeline.name)
     resolved: dict[str, Invocation] = {}
     for step in pipeline.topological():
         upstream = {name: resolved[src] for name, src in step.inputs.items()}
-        inv = resolved[step.name] = resolve(
-            component=step.component,
-            step=step.name,
-            raw_params=step.params,
-            input_uris={n: inv.uri for n, inv in upstream.items()},
-            input_fingerprints={n: inv.fingerprint for n, inv in upstream.items()},
-            runtime=pipeline.step_runtime(step),
-            artifacts_root=root,
+        resolved[step.name] = resolve_step(
+            pipeline,
+            step.name,
+            {n: (inv.uri, inv.fingerprint) for n, inv in upstream.items()},
+            home,
         )
-        check_upstream(pipeline, step.name, inv)
     return list(resolved.values())
 
 
-def check_upstream(pipeline: Pipeline, step_name: str, inv: Invocation) -> None:
-    """Cross-step parameter checks (see ``ComponentParams.check_upstream``)."""
+def resolve_step(
+    pipeline: Pipeline, step_name: str, upstream: dict[str, tuple[str, str]], home: str
+) -> Invocation:
+    """The one resolution of a step, from its upstream results (``{input name: (URI,
+    fingerprint)}``): validated parameters, what it reads from outside the store, its
+    fingerprint, and the cross-step checks (see ``ComponentParams.check_upstream``). The planner
+    and the Airflow tasks call it; the process that runs the step receives its result."""
     step = pipeline.step(step_name)
+    inv = resolve(
+        component=step.component,
+        step=step.name,
+        raw_params=step.params,
+        input_uris={name: uri for name, (uri, _) in upstream.items()},
+        input_fingerprints={name: fingerprint for name, (_, fingerprint) in upstream.items()},
+        runtime=pipeline.step_runtime(step),
+        artifacts_root=artifacts_root(home, pipeline.name),
+    )
     inv.params.check_upstream(
         {
             name: (pipeline.step(src).component, dict(pipeline.step(src).params))
             for name, src in step.inputs.items()
         }
     )
+    return inv
 
 
 def run_header(pipeline: Pipeline, runner: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -204,6 +214,8 @@ def component_command(inv: Invocation, run_id: str) -> list[str]:
         json.dumps(request["params"]),
         "--external",
         json.dumps(request["external"]),
+        "--planned",
+        json.dumps(request["planned"]),
         "--artifacts-root",
         request["artifacts_root"],
         "--step",

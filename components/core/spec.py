@@ -10,6 +10,11 @@ the report and the Airflow builder iterate over steps without knowing any compon
   it may use matplotlib);
 - ``outlet``/``announce``: an Airflow asset the step's task updates, and the event extra for a
   result (``None``: no event for this result).
+
+Parameters are pure data. What a step reads from outside the artifact store (the files a glob
+matches, a user module, the served model) is the job of one *resolve hook* per component
+(``resolve``: ``"module:function"``, ``(params, inputs, frozen) -> External``), called once when
+the step is resolved (see ``tfpipe.components.core.execute.resolve``).
 """
 
 from __future__ import annotations
@@ -44,21 +49,13 @@ class ComponentParams(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
     # Parameters that say *where* or *how* to compute, not *what*: left out of the fingerprint
-    # (e.g. the Beam runner, or a data path whose content ``resolve_external`` digests), so the
-    # same bytes computed elsewhere are the same artifact.
+    # (e.g. the Beam runner, or a data path whose content the component's resolve hook
+    # digests), so the same bytes computed elsewhere are the same artifact.
     FINGERPRINT_EXEMPT: ClassVar[frozenset[str]] = frozenset()
 
     def fingerprint_params(self) -> dict[str, Any]:
         dumped = self.model_dump(mode="json")
         return {k: v for k, v in dumped.items() if k not in self.FINGERPRINT_EXEMPT}
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        """Resolve what this run reads from outside the artifact store (data files, user code, a
-        served model) and digest it. ``inputs``: fingerprints of the input artifacts. ``frozen``:
-        values an earlier resolution of the same run chose, to be used as they are."""
-        return External()
 
     def validate_for_runtime(self, runtime: str) -> None:
         """Refuse parameter combinations the runtime cannot run (raise ParameterError)."""
@@ -81,7 +78,7 @@ class Context:
     runtime: str
     scratch_dir: str = ""  # survives a failed attempt (checkpoints to resume from); not an artifact
     progress: Callable[[str], None] = field(default=lambda message: None)
-    external: dict[str, Any] = field(default_factory=dict)  # see ComponentParams.resolve_external
+    external: dict[str, Any] = field(default_factory=dict)  # see ComponentSpec.resolve
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("tfpipe"))
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -123,6 +120,9 @@ class ComponentSpec:
     needs_tensorflow: bool = True
     # Is its summary part of the one-paragraph outcome of a run (e.g. an Airflow run's note)?
     in_run_note: bool = False
+    # "module:function" (params, input fingerprints, frozen values) -> External: what the step
+    # reads from outside the artifact store, digested into its fingerprint. None: nothing.
+    resolve: str | None = None
 
     def validate_params(self, raw: dict[str, Any], step: str, runtime: str) -> ComponentParams:
         try:
@@ -138,6 +138,19 @@ class ComponentSpec:
             raise ParameterError(
                 f"step '{step}' ({self.name}) expects inputs {expected}, but got {got}"
             )
+
+    def resolve_external(
+        self,
+        params: ComponentParams,
+        inputs: dict[str, str],
+        frozen: dict[str, Any] | None = None,
+    ) -> External:
+        """What this step reads from outside the artifact store, resolved and digested.
+        ``inputs``: fingerprints of the input artifacts. ``frozen``: values an earlier resolution
+        of the same run chose, to be used as they are."""
+        if not self.resolve:
+            return External()
+        return _load(self.resolve)(params, inputs, frozen)
 
     def load_entry_point(self) -> Callable[[Context], dict[str, Any]]:
         return _load(self.entry_point)

@@ -1,5 +1,6 @@
 """ExampleGen on a Beam runner: each input file is one Beam element, converted by a Beam worker
-with the same streaming pass as the in-process path (``run.one_pass``) into its own shards.
+with the same streaming pass as the in-process path (``streaming_pass.one_pass``) into its own
+shards.
 
 The driver merges what the workers report (row counts, per-split statistics, rejected rows, the
 types the columns were encoded with). A file that needs a wider column type than assumed reports
@@ -28,8 +29,8 @@ from tfpipe.components.core.contract import Contract
 from tfpipe.components.core.errors import TfpipeError
 from tfpipe.components.example_gen.params import ExampleGenParams
 from tfpipe.components.example_gen.readers import LADDER, Rejected, Widen, open_source
-from tfpipe.components.example_gen.run import PassResult, one_pass
 from tfpipe.components.example_gen.stats import SplitStats
+from tfpipe.components.example_gen.streaming_pass import PassResult, one_pass
 
 RESULTS = "_beam_results"
 

@@ -23,6 +23,7 @@ SPEC = ComponentSpec(
     artifact_type=ExampleValidation,
     params=ExampleValidatorParams,
     entry_point="tfpipe.components.example_validator.run:run",
+    resolve="tfpipe.components.example_validator.resolve:resolve",
     inputs=("examples",),
     description=__doc__ or "",
     summary_line=summary_line,

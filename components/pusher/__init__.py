@@ -30,6 +30,7 @@ SPEC = ComponentSpec(
     artifact_type=PushedModel,
     params=PusherParams,
     entry_point="tfpipe.components.pusher.run:run",
+    resolve="tfpipe.components.pusher.resolve:resolve",
     inputs=("model", "evaluation"),
     description=__doc__ or "",
     summary_line=summary_line,

@@ -7,8 +7,7 @@ from typing import Any, Literal
 import pydantic
 
 from tfpipe.components.core.errors import ParameterError
-from tfpipe.components.core.spec import ComponentParams, External
-from tfpipe.components.core.user_code import module_digest
+from tfpipe.components.core.spec import ComponentParams
 
 
 class TrainerParams(ComponentParams):
@@ -66,19 +65,6 @@ class TrainerParams(ComponentParams):
     )
     hyperparameters: dict[str, Any] = pydantic.Field(default_factory=dict)
     seed: int = 42
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        """The user module (and what it imports), and the cluster this process was started in:
-        a TF_CONFIG changes how the model is trained, so it changes the fingerprint."""
-        from tfpipe.components.trainer.cluster_config import ClusterConfig
-
-        cluster = ClusterConfig.from_env()
-        digests = {"module_file": module_digest(self.module_file, "trainer")}
-        if cluster.is_cluster:
-            digests["tf_config_cluster"] = cluster.identity()
-        return External(digests=digests, commits=cluster.is_chief)
 
     @pydantic.model_validator(mode="after")
     def _estimator_named(self) -> TrainerParams:
