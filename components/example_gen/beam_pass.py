@@ -25,8 +25,8 @@ from typing import Any
 import pyarrow as pa
 
 from tfpipe.components.artifacts import Examples
-from tfpipe.components.core.contract import Contract
 from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.core.schema import Schema
 from tfpipe.components.example_gen.params import ExampleGenParams
 from tfpipe.components.example_gen.readers import LADDER, Rejected, Widen, open_source
 from tfpipe.components.example_gen.stats import SplitStats
@@ -41,7 +41,7 @@ def convert_file(
     params: dict[str, Any],
     out_root: str,
     types: dict[str, pa.DataType],
-    contract: Contract,
+    contract: Schema,
     file_count: int,
 ) -> int:
     """The Beam step: convert one file; write its outcome for the driver. Runs on a worker."""
@@ -74,7 +74,7 @@ def beam_pass(
     out: Examples,
     files: list[str],
     types: dict[str, pa.DataType],
-    contract: Contract,
+    contract: Schema,
 ) -> PassResult:
     """Convert ``files`` on the Beam runner ``p.beam_args`` names; raises Widen like one_pass."""
     import apache_beam as beam

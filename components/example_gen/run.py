@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from tfpipe.components.artifacts import Examples
-from tfpipe.components.core.contract import Contract, infer_contract, load_contract, to_text
+from tfpipe.components.core.contract import infer_contract, load_contract, to_text
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.schema import ColumnSchema, Schema
 from tfpipe.components.core.spec import Context
@@ -35,7 +35,7 @@ def convert(ctx: Context, files: list[str]) -> dict[str, Any]:
     """Everything from local files: encode, split, write shards, statistics, contract."""
     p: ExampleGenParams = ctx.params
     out: Examples = ctx.output
-    contract = load_contract(p.schema_file) if p.schema_file else Contract()
+    contract = load_contract(p.schema_file) if p.schema_file else Schema()
     source = open_source(files, p.format, p.na_values, p.on_malformed)
     if p.split_column and p.split_column not in source.columns:
         raise InputDataError(
@@ -123,17 +123,16 @@ def convert(ctx: Context, files: list[str]) -> dict[str, Any]:
 
 
 def _schema(columns: dict[str, dict[str, Any]], rows: int, max_domain: int) -> Schema:
+    """The schema the data was encoded with: types, observed presence, values and range."""
     out = []
     for name, s in columns.items():
         values = s.get("values")
         domain = (
-            sorted(values)
+            tuple(sorted(values))
             if s["type"] == "string" and values is not None and len(values) <= max_domain
             else None
         )
-        out.append(
-            ColumnSchema(
-                name, s["type"], s["count"], s["missing"], s.get("min"), s.get("max"), domain
-            )
-        )
-    return Schema(out, rows)
+        total = s["count"] + s["missing"]
+        presence = s["count"] / total if total else 0.0
+        out.append(ColumnSchema(name, s["type"], presence, domain, s.get("min"), s.get("max")))
+    return Schema.of(out, rows)

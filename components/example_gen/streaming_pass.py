@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from tfpipe.components.artifacts import Examples
-from tfpipe.components.core.contract import Contract
+from tfpipe.components.core.schema import Schema
 from tfpipe.components.core.tfrecord import TFRecordWriter, encode_examples
 from tfpipe.components.example_gen.params import ExampleGenParams
 from tfpipe.components.example_gen.readers import Rejected
@@ -78,7 +78,7 @@ def one_pass(
     out: Examples,
     source: Any,
     types: dict[str, pa.DataType],
-    contract: Contract,
+    contract: Schema,
     files: list[str],
     file_index: int = 0,
     file_count: int = 1,

@@ -12,7 +12,8 @@ from tfpipe.components.artifacts import (
     ExampleValidation,
     open_artifact,
 )
-from tfpipe.components.core.contract import Contract, parse_contract
+from tfpipe.components.core.contract import parse_contract
+from tfpipe.components.core.schema import Schema
 from tfpipe.components.core.spec import Context
 from tfpipe.components.example_validator.checks import allowed, anomalies, drift
 from tfpipe.components.example_validator.params import ExampleValidatorParams
@@ -24,7 +25,7 @@ def run(ctx: Context) -> dict[str, Any]:
     out: ExampleValidation = ctx.output
     statistics = examples.statistics()
     text = examples.contract_text()
-    contract = parse_contract(text, f"the contract of {examples.uri}") if text else Contract()
+    contract = parse_contract(text, f"the contract of {examples.uri}") if text else Schema()
     found = anomalies(statistics, contract)
     for anomaly in found:
         anomaly["allowed"] = allowed(anomaly, p.allow)
