@@ -60,11 +60,12 @@ def dag_params(pipeline: Pipeline) -> dict[str, Param]:
     params = {}
     for rp in pipeline.run_params:
         default = None if rp.optional else pipeline.run_param_default(rp)
-        schema = dict(rp.schema)
+        schema = pipeline.run_param_schema(rp)
         if default is None:  # optional: absent unless given
             kinds = schema.get("type", "string")
             schema["type"] = [*(kinds if isinstance(kinds, list) else [kinds]), "null"]
-        params[rp.name] = Param(default, description=rp.description or rp.target, **schema)
+        schema.pop("description", None)
+        params[rp.name] = Param(default, description=pipeline.run_param_description(rp), **schema)
     return params
 
 
@@ -361,7 +362,10 @@ def _announce(step_name: str, pipeline_ref: str, home: str, result: dict[str, An
 
 def _dag_doc(pipeline: Pipeline) -> str:
     steps = " → ".join(s.name for s in pipeline.topological())
-    params = "\n".join(f"- `{p.name}` → `{p.target}`: {p.description}" for p in pipeline.run_params)
+    params = "\n".join(
+        f"- `{p.name}` → `{p.target}`: {pipeline.run_param_description(p)}"
+        for p in pipeline.run_params
+    )
     return (
         f"### {pipeline.name}\n{pipeline.description}\n\n{steps}\n\nRuntime: "
         f"`{pipeline.runtime}`. Per-run parameters (trigger form / REST conf):\n{params}"

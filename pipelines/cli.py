@@ -143,13 +143,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def serving_directory(pipeline_ref: str, home: str):
-    from tfpipe.components.artifacts import ServingDirectory
-
-    pipeline = load_pipeline(pipeline_ref, home)
-    pusher = next((s for s in pipeline.steps if s.component == "pusher"), None)
-    if pusher is None:
-        raise TfpipeError(f"pipeline '{pipeline.name}' has no pusher step")
-    return ServingDirectory.of(pusher.params["serving_base"], pusher.params["model_name"])
+    return load_pipeline(pipeline_ref, home).serving_directory()
 
 
 def cmd_rollback(args: argparse.Namespace, console: Console) -> int:

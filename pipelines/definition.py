@@ -38,9 +38,11 @@ class Step:
 class RunParam:
     """A per-run knob (UI trigger form, REST conf, ``--set name=…``) that sets one step parameter.
 
-    ``schema`` is a JSON schema fragment (type, enum, minimum, …) that values are validated against.
-    ``optional``: the trigger form shows it empty (unset means the pipeline's own value, e.g. its
-    default data, whose path is nothing a person needs to see).
+    Its JSON schema is the targeted parameter's own (from the component's pydantic schema: type,
+    enum, bounds); ``schema`` adds only what this knob narrows (e.g. ``{"maximum": 1_000_000}``).
+    ``description`` defaults to the parameter's. ``optional``: the trigger form shows it empty
+    (unset means the pipeline's own value, e.g. its default data, whose path is nothing a person
+    needs to see).
     """
 
     name: str
@@ -104,6 +106,31 @@ class Pipeline:
                 pending.remove(s)
         return [self.step(n) for n in done]
 
+    def serving_directory(self) -> Any:
+        """The serving directory this pipeline publishes to (its publishing step's), or a
+        ParameterError when no step publishes models."""
+        for step in self.steps:
+            spec = get_spec(step.component)
+            if spec.serving is not None:
+                params = spec.validate_params(step.params, step.name, self.step_runtime(step))
+                return spec.serving(params)
+        raise ParameterError(f"pipeline '{self.name}' has no step that publishes models")
+
+    def run_param_schema(self, param: RunParam) -> dict[str, Any]:
+        """The JSON schema of the parameter ``param`` targets, narrowed by ``param.schema``."""
+        if param.target == "runtime":
+            from tfpipe.components.core.runtime import RUNTIMES
+
+            derived: dict[str, Any] = {"type": "string", "enum": list(RUNTIMES)}
+        else:
+            step_name, _, path = param.target.partition(".")
+            model = get_spec(self.step(step_name).component).params
+            derived = field_schema(model.model_json_schema(), path.split("."), param.target)
+        return {**derived, **param.schema}
+
+    def run_param_description(self, param: RunParam) -> str:
+        return param.description or self.run_param_schema(param).get("description", param.target)
+
     def run_param_default(self, param: RunParam) -> Any:
         if param.target == "runtime":
             return self.runtime
@@ -156,6 +183,42 @@ class Pipeline:
             steps = tuple(replace(s, params=params) if s is step else s for s in pipeline.steps)
             pipeline = replace(pipeline, steps=steps)
         return pipeline
+
+
+def field_schema(schema: dict[str, Any], path: list[str], target: str) -> dict[str, Any]:
+    """The JSON schema at ``path`` (a field, then keys into mappings or sub-models) of a pydantic
+    model's schema, ``$ref``s resolved and ``X | None`` read as ``X`` (unset is the default)."""
+    defs = schema.get("$defs", {})
+    node: dict[str, Any] = schema
+    for part in path:
+        node = _flatten(node, defs)
+        if part in node.get("properties", {}):
+            node = node["properties"][part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            raise ParameterError(f"run parameter target '{target}': no parameter '{part}' there")
+    node = _flatten(node, defs)
+    return {k: v for k, v in node.items() if k not in ("title", "default")}
+
+
+def _flatten(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        node = {
+            **defs[node["$ref"].rsplit("/", 1)[-1]],
+            **{k: v for k, v in node.items() if k != "$ref"},
+        }
+    options = [_flatten(o, defs) for o in node.get("anyOf", []) if o.get("type") != "null"]
+    if not options:
+        return node
+    rest = {k: v for k, v in node.items() if k != "anyOf"}
+    if len(options) == 1:
+        return {**options[0], **rest}
+    merged: dict[str, Any] = {"type": []}
+    for option in options:  # e.g. str | list[str] -> {"type": ["string", "array"], "items": …}
+        merged["type"].append(option.get("type"))
+        merged.update({k: v for k, v in option.items() if k != "type"})
+    return {**merged, **rest}
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

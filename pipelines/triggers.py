@@ -66,7 +66,7 @@ def check_values(pipeline: Pipeline, home: str, values: dict[str, Any], source: 
             )
             continue
         rp = known[key]
-        schema = dict(rp.schema)
+        schema = pipeline.run_param_schema(rp)
         if value is None:
             # The trigger form sends every field, an empty optional one as null: unset, so the
             # pipeline's own value applies (e.g. its default data).

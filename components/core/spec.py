@@ -123,6 +123,9 @@ class ComponentSpec:
     # "module:function" (params, input fingerprints, frozen values) -> External: what the step
     # reads from outside the artifact store, digested into its fingerprint. None: nothing.
     resolve: str | None = None
+    # The serving directory a step of this component publishes models to (params -> a
+    # ServingDirectory), for commands that act on a pipeline's served model (rollback, scoring).
+    serving: Callable[[Any], Any] | None = None
 
     def validate_params(self, raw: dict[str, Any], step: str, runtime: str) -> ComponentParams:
         try:

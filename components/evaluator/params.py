@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import pydantic
 
+from tfpipe.components import get_spec
 from tfpipe.components.core.errors import ParameterError
 from tfpipe.components.core.spec import ComponentParams
 
@@ -114,9 +115,9 @@ class EvaluatorParams(ComponentParams):
 
     def check_upstream(self, upstream: dict[str, tuple[str, dict[str, Any]]]) -> None:
         component, params = upstream.get("model", ("", {}))
-        task = self.task or (
-            params.get("task", "classification") if component == "trainer" else None
-        )
+        # The upstream step's own `task` parameter (or its default), whichever component it is.
+        field = get_spec(component).params.model_fields.get("task") if component else None
+        task = self.task or (params.get("task", field.default) if field else None)
         if task:
             self.check_metrics(
                 task,
