@@ -2,7 +2,7 @@
 
 tfpipe run penguins [--set trainer.train_steps=200 ...]
 tfpipe runs [pipeline]
-tfpipe show <run-id | latest>
+tfpipe show <run-id | latest> [pipeline]
 """
 
 from __future__ import annotations
@@ -107,7 +107,9 @@ def cmd_runs(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:
-    r = find_run(args.home, args.run)
+    r = find_run(args.home, args.run, args.pipeline)
+    if r.get("picked"):
+        console.print(r["picked"], highlight=False)
     console.print(
         f"[bold]run {r['run_id']}[/bold] pipeline {r['pipeline']} runtime "
         f"{r['runtime']}: {r['status']} ({r.get('seconds', 0):.1f}s)"
@@ -136,7 +138,9 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from tfpipe.pipelines.report.render import render_report
 
-    record = find_run(args.home, args.run)
+    record = find_run(args.home, args.run, args.pipeline)
+    if record.get("picked"):
+        console.print(record["picked"], highlight=False)
     path = render_report(record, RunLog(args.home, record["pipeline"], record["run_id"]))
     console.print(path)
     return 0
@@ -160,7 +164,7 @@ def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
 def cmd_tensorboard(args: argparse.Namespace, console: Console) -> int:
     from tfpipe.components.artifacts import Model, is_committed, open_artifact
 
-    record = find_run(args.home, args.run)
+    record = find_run(args.home, args.run, args.pipeline)
     models = [
         s["uri"]
         for s in record["steps"]
@@ -202,13 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("pipeline", nargs="?")
     show = sub.add_parser("show", help="show one run's steps and artifacts")
     show.add_argument("run", help="a run id (or prefix), or 'latest'")
+    show.add_argument("pipeline", nargs="?", help="only this pipeline's runs")
     report = sub.add_parser("report", help="(re)write a run's HTML report and print its path")
     report.add_argument("run", help="a run id (or prefix), or 'latest'")
+    report.add_argument("pipeline", nargs="?", help="only this pipeline's runs")
     rollback = sub.add_parser("rollback", help="serve the previous pushed version again")
     rollback.add_argument("pipeline")
     rollback.add_argument("--to", type=int, default=None, help="a version (default: previous)")
     tensorboard = sub.add_parser("tensorboard", help="start TensorBoard on a run's training logs")
     tensorboard.add_argument("run")
+    tensorboard.add_argument("pipeline", nargs="?", help="only this pipeline's runs")
     tensorboard.add_argument("--host", default="127.0.0.1")
     tensorboard.add_argument("--port", type=int, default=6006)
     return parser

@@ -65,12 +65,16 @@ def run(ctx: Context) -> dict[str, Any]:
         for a in blocking
     ] + [f"{n}: drift {distances[n]:.3f} > {p.drift_threshold}" for n in drifted]
     summary: dict[str, Any] = {
+        "contract": bool(text),
         "anomalies": len(found),
         "blocking": len(blocking),
         "kinds": sorted({a["kind"] for a in found}),
         "drifted_columns": drifted,
         "max_drift": max(distances.values(), default=None),
     }
+    if not text:
+        # Nothing to check against: say so, and where a proposal to start from was written.
+        summary["inferred_contract"] = examples.inferred_contract_path
     if reasons:
         ctx.progress("anomalies stop the run: " + "; ".join(reasons))
         summary["halt"] = (
