@@ -9,7 +9,7 @@ import sys
 
 from conftest import REPO
 
-PIPELINE = '''
+PIPELINE = """
 from tfpipe import Pipeline, Step
 
 def build(home):
@@ -20,7 +20,7 @@ def build(home):
             Step("example_validator", "example_validator", inputs={{"examples": "example_gen"}}),
         ),
     )
-'''
+"""
 
 
 def tfpipe(home, *args: str) -> subprocess.CompletedProcess[str]:
