@@ -53,6 +53,28 @@ class RunParam:
 
 
 @dataclass(frozen=True)
+class Label:
+    """What the model learns to predict, said once for the whole pipeline; every step whose
+    component takes a label (the trainer's ``label``/``raw_label``/``label_vocabulary``, the
+    evaluator's ``label``) takes it from here.
+
+    ``feature``: the ``preprocessing_fn`` output the model trains on. ``column``: the raw column
+    it comes from, or None when ``preprocessing_fn`` derives it from several (e.g. ``tips > 0.2 *
+    fare``; the evaluator then reads it back through the model's ``transform_features``).
+    ``vocabulary``: the ``vocab_filename`` of a string label's vocabulary, so served predictions
+    name the classes. ``Label.column_named("species")`` is a raw column that ``preprocessing_fn``
+    outputs under its own name."""
+
+    feature: str
+    column: str | None = None
+    vocabulary: str | None = None
+
+    @classmethod
+    def column_named(cls, name: str, vocabulary: str | None = None) -> Label:
+        return cls(feature=name, column=name, vocabulary=vocabulary)
+
+
+@dataclass(frozen=True)
 class Pipeline:
     name: str
     steps: tuple[Step, ...]
@@ -60,6 +82,7 @@ class Pipeline:
     schedule: str | None = None
     description: str = ""
     run_params: tuple[RunParam, ...] = ()
+    label: Label | None = None
 
     def __post_init__(self) -> None:
         check_runtime(self.runtime)
@@ -79,6 +102,29 @@ class Pipeline:
                         f"pipeline '{self.name}' (steps: {names})"
                     )
         self.topological()
+        for step in self.steps:
+            self.step_params(step)  # a label parameter that disagrees is refused here
+
+    def step_params(self, step: Step) -> dict[str, Any]:
+        """The step's parameters, with what it says about the label taken from the pipeline's
+        ``label`` (a parameter the step sets must agree with it)."""
+        params = dict(step.params)
+        if self.label is None:
+            return params
+        component = get_spec(step.component)
+        for field_name, part in component.params.LABEL_FIELDS.items():
+            value = getattr(self.label, part)
+            if value is None:
+                continue
+            given = params.get(field_name)
+            if given is not None and given != value:
+                raise ParameterError(
+                    f"step '{step.name}': {step.name}.{field_name} {given!r} disagrees with the "
+                    f"pipeline's label ({part} {value!r}); remove it from the step (the "
+                    "pipeline's label is enough) or make the two agree"
+                )
+            params[field_name] = value
+        return params
 
     def step_runtime(self, step: Step) -> str:
         return step.runtime or self.runtime
@@ -112,7 +158,9 @@ class Pipeline:
         for step in self.steps:
             spec = get_spec(step.component)
             if spec.serving is not None:
-                params = spec.validate_params(step.params, step.name, self.step_runtime(step))
+                params = spec.validate_params(
+                    self.step_params(step), step.name, self.step_runtime(step)
+                )
                 return spec.serving(params)
         raise ParameterError(f"pipeline '{self.name}' has no step that publishes models")
 
@@ -137,7 +185,7 @@ class Pipeline:
         step_name, _, path = param.target.partition(".")
         step = self.step(step_name)
         first = path.split(".")[0]
-        node: Any = dict(step.params)
+        node: Any = self.step_params(step)
         if first not in node:  # not set by the pipeline: the component's own default
             field_info = get_spec(step.component).params.model_fields.get(first)
             if field_info is not None and not field_info.is_required():

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import resource
@@ -21,7 +22,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from tfpipe.components.artifacts import is_committed, open_artifact
+from tfpipe.components import get_spec
+from tfpipe.components.artifacts import is_committed, open_artifact, read_manifest
+from tfpipe.components.core.errors import ParameterError
 from tfpipe.components.core.execute import Invocation, resolve
 from tfpipe.components.core.lifeline import lifeline
 from tfpipe.components.core.runtime import child_environment, interpreter
@@ -55,7 +58,7 @@ def resolve_step(
     inv = resolve(
         component=step.component,
         step=step.name,
-        raw_params=step.params,
+        raw_params=pipeline.step_params(step),
         input_uris={name: uri for name, (uri, _) in upstream.items()},
         input_fingerprints={name: fingerprint for name, (_, fingerprint) in upstream.items()},
         runtime=pipeline.step_runtime(step),
@@ -63,11 +66,67 @@ def resolve_step(
     )
     inv.params.check_upstream(
         {
-            name: (pipeline.step(src).component, dict(pipeline.step(src).params))
+            name: (pipeline.step(src).component, pipeline.step_params(pipeline.step(src)))
             for name, src in step.inputs.items()
         }
     )
+    check_columns(pipeline, step.name, data_columns(list(inv.input_uris.values())))
     return inv
+
+
+COLUMNS = "column_names"  # the summary key of a step that says which columns the data has
+
+
+def data_columns(input_uris: list[str]) -> list[str] | None:
+    """The data's columns as the nearest committed upstream artifact that knows them says (an
+    ExampleGen's summary), following manifests' inputs; None while none is committed."""
+    pending, seen = list(input_uris), set()
+    while pending:
+        uri = pending.pop(0)
+        if uri in seen:
+            continue
+        seen.add(uri)
+        manifest = read_manifest(uri)
+        if manifest is None:
+            continue
+        columns = (manifest.get("summary") or {}).get(COLUMNS)
+        if columns is not None:
+            return list(columns)
+        pending += [i["uri"] for i in (manifest.get("inputs") or {}).values() if i.get("uri")]
+    return None
+
+
+def check_columns(pipeline: Pipeline, step_name: str, columns: list[str] | None) -> None:
+    """Refuse a raw column that this step or any step after it names (a label, a slice, a
+    passthrough column) and the data does not have: as soon as the columns are known, so a run
+    stops before Transform instead of failing after training."""
+    if columns is None:
+        return
+    known = set(columns)
+    downstream = {step_name}
+    problems = []
+    for step in pipeline.topological():
+        if step.name != step_name and not downstream & set(step.upstream):
+            continue
+        downstream.add(step.name)
+        spec = get_spec(step.component)
+        if not spec.params.COLUMN_FIELDS:
+            continue
+        params = spec.validate_params(
+            pipeline.step_params(step), step.name, pipeline.step_runtime(step)
+        )
+        for field_name, names in params.named_columns().items():
+            for name in names:
+                if name not in known:
+                    near = difflib.get_close_matches(name, columns, n=1)
+                    problems.append(
+                        f"{step.name}.{field_name} names '{name}', which is not a column of the "
+                        "data" + (f" (did you mean '{near[0]}'?)" if near else "")
+                    )
+    if problems:
+        raise ParameterError(
+            "; ".join(problems) + f". The data's columns: {', '.join(sorted(columns))}"
+        )
 
 
 def run_header(pipeline: Pipeline, runner: str, overrides: dict[str, Any]) -> dict[str, Any]:

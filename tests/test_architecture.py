@@ -357,6 +357,7 @@ def test_the_public_api_is_small_and_imports_neither_tensorflow_nor_airflow():
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.replace("'", '"')) == [
+        "Label",
         "ParameterError",
         "Pipeline",
         "RunParam",

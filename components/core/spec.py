@@ -52,6 +52,23 @@ class ComponentParams(pydantic.BaseModel):
     # (e.g. the Beam runner, or a data path whose content the component's resolve hook
     # digests), so the same bytes computed elsewhere are the same artifact.
     FINGERPRINT_EXEMPT: ClassVar[frozenset[str]] = frozenset()
+    # Parameters that name the pipeline's label, by the part they name: "feature" (what
+    # preprocessing_fn outputs and the model learns), "column" (the raw column) or "vocabulary"
+    # (the tf.Transform vocabulary of its class names). Unset, they take the pipeline's label;
+    # set, they must agree with it (see tfpipe.pipelines.definition.Label).
+    LABEL_FIELDS: ClassVar[dict[str, str]] = {}
+    # Parameters that name raw columns of the data (a str or a list of them): checked against
+    # the data's columns as soon as they are known, never after training.
+    COLUMN_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def named_columns(self) -> dict[str, list[str]]:
+        """``{parameter: [raw column, …]}`` for the parameters in ``COLUMN_FIELDS`` that are set."""
+        named = {}
+        for name in self.COLUMN_FIELDS:
+            value = getattr(self, name)
+            if value:
+                named[name] = [value] if isinstance(value, str) else list(value)
+        return named
 
     def fingerprint_params(self) -> dict[str, Any]:
         dumped = self.model_dump(mode="json")

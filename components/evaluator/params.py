@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic
 
@@ -56,6 +56,9 @@ class Change(pydantic.BaseModel):
 
 
 class EvaluatorParams(ComponentParams):
+    LABEL_FIELDS: ClassVar[dict[str, str]] = {"label": "column"}
+    COLUMN_FIELDS = ("label", "slice_by")
+
     label: str | None = pydantic.Field(
         default=None,
         description="the raw label column (as ExampleGen read it); unset: the model's own label "

@@ -116,6 +116,7 @@ def convert(ctx: Context, files: list[str]) -> dict[str, Any]:
         "rows": rows,
         "splits": splits,
         "columns": len(encoded),
+        "column_names": list(encoded),
         "files": len(files),
         "rejected_rows": len(rejected.rows),
         "rows_per_second": round(rows / seconds) if seconds else None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic
 
@@ -11,6 +11,13 @@ from tfpipe.components.core.spec import ComponentParams
 
 
 class TrainerParams(ComponentParams):
+    LABEL_FIELDS: ClassVar[dict[str, str]] = {
+        "label": "feature",
+        "raw_label": "column",
+        "label_vocabulary": "vocabulary",
+    }
+    COLUMN_FIELDS = ("raw_label",)
+
     module_file: str = pydantic.Field(description="the user module defining the model builder")
     model_fn: str = pydantic.Field(
         default="build_keras_model",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from tfpipe import Pipeline, RunParam, Step, serving_base
+from tfpipe import Label, Pipeline, RunParam, Step, serving_base
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER_MODULE = os.path.join(HERE, "user_module.py")
@@ -25,6 +25,9 @@ def build(home: str) -> Pipeline:
         description="Classify penguin species from body measurements (Palmer penguins).",
         runtime="modern",
         schedule="@daily",
+        # The label, said once: preprocessing_fn's "label" output, from the raw "species"
+        # column through the "species" vocabulary (the trainer and evaluator take it from here).
+        label=Label("label", column="species", vocabulary="species"),
         # Each knob's schema is its target parameter's (types, enums, bounds); only narrowing
         # is spelled out here.
         run_params=(
@@ -89,9 +92,6 @@ def build(home: str) -> Pipeline:
                 "trainer",
                 params={
                     "module_file": USER_MODULE,
-                    "label": "label",
-                    "label_vocabulary": "species",
-                    "raw_label": "species",
                     "train_steps": 1000,
                     "steps_per_epoch": 100,
                     "hyperparameters": {"hidden_units": [16, 8], "learning_rate": 0.01},
@@ -102,7 +102,6 @@ def build(home: str) -> Pipeline:
                 "evaluator",
                 "evaluator",
                 params={
-                    "label": "species",
                     "slice_by": ["island", "sex"],
                     "thresholds": {"accuracy": {"lower": 0.9}},
                     # Compare with the model being served now; allow a little noise.
