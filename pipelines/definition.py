@@ -109,9 +109,14 @@ class Pipeline:
         """The step's parameters, with what it says about the label taken from the pipeline's
         ``label`` (a parameter the step sets must agree with it)."""
         params = dict(step.params)
+        component = get_spec(step.component)
+        for field_name in component.params.BASELINE_FIELDS:
+            if params.get(field_name) is None and component.serving is None:
+                served = self._served_model_dir()
+                if served is not None:
+                    params[field_name] = served
         if self.label is None:
             return params
-        component = get_spec(step.component)
         for field_name, part in component.params.LABEL_FIELDS.items():
             value = getattr(self.label, part)
             if value is None:
@@ -151,6 +156,12 @@ class Pipeline:
                 done.append(s.name)
                 pending.remove(s)
         return [self.step(n) for n in done]
+
+    def _served_model_dir(self) -> str | None:
+        try:
+            return str(self.serving_directory().model_dir)
+        except ParameterError:
+            return None  # no step publishes models: nothing to compare with
 
     def serving_directory(self) -> Any:
         """The serving directory this pipeline publishes to (its publishing step's), or a

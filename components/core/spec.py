@@ -60,6 +60,10 @@ class ComponentParams(pydantic.BaseModel):
     # Parameters that name raw columns of the data (a str or a list of them): checked against
     # the data's columns as soon as they are known, never after training.
     COLUMN_FIELDS: ClassVar[tuple[str, ...]] = ()
+    # Parameters that name the model being served now (a TF Serving model directory): unset, they
+    # take the directory the pipeline's own publishing step pushes to, so a pipeline compares
+    # each new model with the one it replaces without saying so.
+    BASELINE_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     def named_columns(self) -> dict[str, list[str]]:
         """``{parameter: [raw column, …]}`` for the parameters in ``COLUMN_FIELDS`` that are set."""

@@ -56,6 +56,7 @@ class Change(pydantic.BaseModel):
 
 
 class EvaluatorParams(ComponentParams):
+    BASELINE_FIELDS = ("baseline_model_dir",)
     LABEL_FIELDS: ClassVar[dict[str, str]] = {"label": "column"}
     COLUMN_FIELDS = ("label", "slice_by")
 

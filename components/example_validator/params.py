@@ -8,6 +8,7 @@ from tfpipe.components.core.spec import ComponentParams
 
 
 class ExampleValidatorParams(ComponentParams):
+    BASELINE_FIELDS = ("baseline_model_dir",)
     allow: list[str] = pydantic.Field(
         default_factory=list,
         description="anomalies that do not stop the run: a kind (missing_column, new_column, "
