@@ -131,6 +131,17 @@ class Pipeline:
             params[field_name] = value
         return params
 
+    def upstream_of(self, step_name: str) -> list[str]:
+        """Every step ``step_name`` depends on, directly or not (nearest first)."""
+        found: list[str] = []
+        pending = list(self.step(step_name).upstream)
+        while pending:
+            name = pending.pop(0)
+            if name not in found:
+                found.append(name)
+                pending += self.step(name).upstream
+        return found
+
     def step_runtime(self, step: Step) -> str:
         return step.runtime or self.runtime
 

@@ -44,6 +44,19 @@ def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
             {n: (inv.uri, inv.fingerprint) for n, inv in upstream.items()},
             home,
         )
+        # Before any data is read, a contract says which columns the data will have.
+        contract = next(
+            (
+                resolved[name].external.values["contract_columns"]
+                for name in pipeline.upstream_of(step.name)
+                if "contract_columns" in resolved[name].external.values
+            ),
+            None,
+        )
+        if contract is not None and not any(
+            is_committed(resolved[name].uri) for name in pipeline.upstream_of(step.name)
+        ):
+            check_columns(pipeline, step.name, contract)
     return list(resolved.values())
 
 

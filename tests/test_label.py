@@ -43,8 +43,10 @@ def test_every_step_takes_the_pipelines_label_and_disagreement_is_refused(tmp_pa
     ids=["label-column", "slice-column"],
 )
 def test_a_column_the_data_lacks_is_refused_before_transform_runs(tmp_path, change, named):
+    """Without a contract, the columns are known once ExampleGen has read the data."""
     home = str(tmp_path)
-    pipeline = load_pipeline("penguins", home).with_overrides(change.get("overrides", {}))
+    no_contract = {"example_gen.schema_file": None, **change.get("overrides", {})}
+    pipeline = load_pipeline("penguins", home).with_overrides(no_contract)
     if "label" in change:
         pipeline = dataclasses.replace(pipeline, label=change["label"])
     record = run_pipeline(pipeline, home)
@@ -61,3 +63,15 @@ def test_a_column_the_data_lacks_is_refused_before_transform_runs(tmp_path, chan
     again = run_pipeline(pipeline, home)
     assert again["status"] == "failed" and named in again["error"]
     assert all(s["status"] == "not run" for s in again["steps"]), again["steps"]
+
+
+def test_a_contract_names_the_columns_before_any_data_is_read(tmp_path):
+    home = str(tmp_path)
+    pipeline = load_pipeline("penguins", home).with_overrides(
+        {"evaluator.slice_by": ["islands"]}  # penguins' contract (schema.pbtxt) has "island"
+    )
+    record = run_pipeline(pipeline, home)
+    assert record["status"] == "failed"
+    assert "evaluator.slice_by names 'islands', which is not a column" in record["error"]
+    assert "(did you mean 'island'?)" in record["error"]
+    assert all(s["status"] == "not run" for s in record["steps"])  # refused at planning

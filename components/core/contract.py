@@ -29,6 +29,31 @@ def load_contract(path: str) -> Schema:
         raise InputDataError(f"schema_file '{path}' not found") from None
 
 
+def contract_columns(path: str) -> list[str]:
+    """The feature names of a contract file, read without tensorflow-metadata (the planner has
+    none): a two-message descriptor with only ``feature`` and ``name``; other fields skipped."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
+
+    file = descriptor_pb2.FileDescriptorProto(name="tfpipe_contract_names.proto", package="tfp")
+    feature = file.message_type.add(name="Feature")
+    feature.field.add(name="name", number=1, type=9, label=1)  # optional string
+    schema = file.message_type.add(name="Schema")
+    schema.field.add(name="feature", number=1, type=11, label=3, type_name=".tfp.Feature")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    message = message_factory.GetMessageClass(pool.FindMessageTypeByName("tfp.Schema"))()
+    try:
+        with open(path, encoding="utf-8") as f:
+            text_format.Parse(f.read(), message, allow_unknown_field=True)
+    except FileNotFoundError:
+        raise InputDataError(f"schema_file '{path}' not found") from None
+    except text_format.ParseError as exc:
+        raise InputDataError(
+            f"schema_file '{path}' is not a tensorflow-metadata Schema in text format: {exc}"
+        ) from None
+    return [f.name for f in message.feature]
+
+
 def parse_contract(text: str, where: str = "contract") -> Schema:
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2

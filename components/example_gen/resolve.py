@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tfpipe.components.core.contract import contract_columns
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.fingerprint import file_digest
 from tfpipe.components.core.spec import External
@@ -31,6 +32,8 @@ def resolve(
             raise InputDataError(f"example_gen: schema_file '{params.schema_file}' not found")
         digests["schema_file"] = file_digest(params.schema_file)
     values: dict[str, Any] = {"input_files": files}
+    if params.schema_file:  # the columns the data must have, known before it is read
+        values["contract_columns"] = contract_columns(params.schema_file)
     if objects:
         values["input_objects"] = objects
     return External(values=values, digests=digests)
