@@ -57,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--warm", action="store_true", help="import TensorFlow before serving the first request"
     )
+    warm = sub.add_parser(
+        "warm",
+        help="a warm worker: import the runtime once, then fork a component process for each "
+        "Airflow task that asks (see tfpipe.components.core.warm)",
+    )
+    warm.add_argument("--runtime", default="modern", choices=sorted(RUNTIMES))
+    warm.add_argument("--socket", default=None, help="default: under $TFPIPE_CACHE/warm")
+    warm.add_argument(
+        "--idle-seconds", type=float, default=0.0, help="stop after this long unused (0: never)"
+    )
     return parser
 
 
@@ -69,6 +79,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "schema":
         print(json.dumps(get_spec(args.component).params.model_json_schema(), indent=2))
         return
+    if args.command == "warm":
+        from tfpipe.components.core.warm import serve
+
+        sys.exit(serve(args.runtime, args.socket, args.idle_seconds))
     if args.command == "worker":
         from tfpipe.components.core.worker import main as worker_main
 

@@ -182,6 +182,18 @@ def cmd_tensorboard(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_warm(args: argparse.Namespace, console: Console) -> int:
+    """Become this host's warm worker of a runtime (see tfpipe.components.core.warm)."""
+    from tfpipe.components.core.runtime import child_environment, interpreter
+
+    python = interpreter(args.runtime)
+    argv = [python, "-m", "tfpipe.components", "warm", "--runtime", args.runtime]
+    if args.idle_seconds:
+        argv += ["--idle-seconds", str(args.idle_seconds)]
+    os.execve(python, argv, child_environment(args.runtime))
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfpipe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -218,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
     tensorboard.add_argument("pipeline", nargs="?", help="only this pipeline's runs")
     tensorboard.add_argument("--host", default="127.0.0.1")
     tensorboard.add_argument("--port", type=int, default=6006)
+    warm = sub.add_parser(
+        "warm",
+        help="keep a runtime's interpreter warm (TensorFlow imported) for this host's Airflow "
+        "tasks to fork their steps from",
+    )
+    warm.add_argument("runtime", choices=["modern", "estimator"])
+    warm.add_argument("--idle-seconds", type=float, default=0.0)
     return parser
 
 
@@ -234,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": cmd_report,
         "rollback": cmd_rollback,
         "tensorboard": cmd_tensorboard,
+        "warm": cmd_warm,
     }
     try:
         return commands[args.command](args, console)
