@@ -1,6 +1,8 @@
 """Per-split column statistics, accumulated over Arrow record batches in bounded memory.
 
-Per column: count, missing, min / max / mean / std of numbers, value counts of integers and strings
+Per column: count, missing, min / max / mean / std of numbers (Chan's parallel form of Welford's
+update, merged batch by batch and split by split: a mean of squares minus a squared mean loses
+every digit for values like 1e9 ± 1), value counts of integers and strings
 (dropped once a column has more than ``TRACK_DISTINCT`` distinct values), whether every number
 was a whole number (a float column that arrived all-integer), a histogram from a bounded uniform
 sample (the ``SAMPLE`` smallest row hashes: deterministic), and, given a contract, how many rows
@@ -45,7 +47,8 @@ class ColumnStats:
         self.count = self.missing = 0
         self.min: float | None = None
         self.max: float | None = None
-        self.sum = self.sum_sq = 0.0
+        self.numbers = 0  # how many numeric values the mean and m2 summarise
+        self.mean = self.m2 = 0.0  # running mean and sum of squared deviations from it
         self.whole = True  # every number seen was integral
         self.kind = "null"
         self.values: Counter | None = Counter()
@@ -68,8 +71,8 @@ class ColumnStats:
             self.min = lo if self.min is None else min(self.min, lo)
             self.max = hi if self.max is None else max(self.max, hi)
             values = floats.to_numpy()
-            self.sum += float(values.sum())
-            self.sum_sq += float((values * values).sum())
+            mean = float(values.mean())
+            self._fold(len(values), mean, float(np.square(values - mean).sum()))
             if self.kind == "float" and self.whole:
                 self.whole = bool(np.all(np.floor(values) == values))
             self._sample(values, hashes[~np.asarray(col.is_null())] if nulls else hashes)
@@ -83,6 +86,16 @@ class ColumnStats:
                 self.values = None
         if self.contract is not None:
             self._check(present)
+
+    def _fold(self, n: int, mean: float, m2: float) -> None:
+        """Combine (count, mean, m2) of more values into the running figures (Chan et al.)."""
+        if not n:
+            return
+        total = self.numbers + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.numbers * n / total
+        self.numbers = total
 
     def _sample(self, values: np.ndarray, hashes: np.ndarray) -> None:
         """Keep the values of the SAMPLE smallest row hashes: a uniform, reproducible sample."""
@@ -122,8 +135,7 @@ class ColumnStats:
             mine, theirs = getattr(self, attr), getattr(other, attr)
             if theirs is not None:
                 setattr(self, attr, theirs if mine is None else pick(mine, theirs))
-        self.sum += other.sum
-        self.sum_sq += other.sum_sq
+        self._fold(other.numbers, other.mean, other.m2)
         self.whole = self.whole and other.whole
         if self.values is not None and other.values is not None:
             self.values.update(other.values)
@@ -146,12 +158,11 @@ class ColumnStats:
             "missing": self.missing,
         }
         if self.kind in ("int", "float") and self.count:
-            mean = self.sum / self.count
             d.update(
                 min=self.min,
                 max=self.max,
-                mean=mean,
-                std=float(np.sqrt(max(self.sum_sq / self.count - mean * mean, 0.0))),
+                mean=self.mean,
+                std=float(np.sqrt(self.m2 / self.numbers)) if self.numbers else 0.0,
                 histogram=_histogram(self.sample, self.min, self.max),
                 quantiles=np.quantile(self.sample, np.linspace(0, 1, 11)).tolist()
                 if len(self.sample)
