@@ -233,3 +233,59 @@ def test_a_live_lease_is_refreshed_and_not_taken_over(s3, monkeypatch):
         released = time.time()
     thread.join(10)
     assert taken and taken[0] >= released
+
+
+ESCAPE_KEY = "drops/../../../../../../../../tmp/tfpipe-escape/penguins.csv"
+ESCAPED = "/tmp/tfpipe-escape/penguins.csv"
+
+
+def test_object_keys_that_climb_out_are_refused_by_name_and_written_nowhere(
+    s3, tmp_path, penguins_csv
+):
+    """The key from issue 25: matched by ``s3://landing/drops/*.csv``, it used to be downloaded
+    to /tmp/tfpipe-escape/penguins.csv."""
+    import boto3
+    from conftest import example_gen_invocation
+
+    from tfpipe.components.core.errors import InputDataError
+    from tfpipe.components.core.execute import execute
+    from tfpipe.components.example_gen.inputs import local_copies
+
+    boto3.client(
+        "s3",
+        endpoint_url=s3["TFPIPE_S3_ENDPOINT_URL"],
+        region_name="us-east-1",
+    ).create_bucket(Bucket="landing")
+    if os.path.exists(ESCAPED):
+        os.remove(ESCAPED)
+    uri = f"s3://landing/{ESCAPE_KEY}"
+    objects.put_bytes(uri, open(penguins_csv, "rb").read())
+    assert keys(s3, "landing") == [ESCAPE_KEY]  # the store keeps the key as it is
+
+    store = str(tmp_path / "store")
+    with pytest.raises(InputDataError) as planned:  # refused at planning, naming the object
+        execute(example_gen_invocation(store, input="s3://landing/drops/*.csv"), "t")
+    assert repr(ESCAPE_KEY) in str(planned.value) and "'..'" in str(planned.value)
+    # A request that names the object anyway (frozen at planning elsewhere) is refused too.
+    meta = objects.head(uri)
+    with pytest.raises(InputDataError, match="not a plain relative path"):
+        with local_copies([uri], {uri: {"size": meta["ContentLength"], "etag": meta["ETag"]}}, str):
+            pass
+    # A serving version holding such a key is not copied out of the cache either.
+    serving = ServingDirectory.at("s3://tfpipe/serving/escape")
+    objects.put_bytes("s3://tfpipe/serving/escape/7/saved_model.pb", b"graph")
+    objects.put_bytes("s3://tfpipe/serving/escape/7/" + "../" * 30 + "tmp/tfpipe-escape/x", b"x")
+    assert serving.versions() == [7]
+    with pytest.raises(objects.UnsafeKey, match="not a plain relative path"):
+        serving.local_copy(7)
+    # ... nor a manifest whose payload prefix climbs out of the cache.
+    artifact = f"{ROOT}/example_gen/climb"
+    objects.put_bytes(
+        f"{artifact}/manifest.json",
+        json.dumps(
+            {"type": "Examples", "payload": {"prefix": "../../../../x", "files": {}}}
+        ).encode(),
+    )
+    with pytest.raises(objects.UnsafeKey):
+        _ = open_artifact(artifact).root
+    assert not os.path.exists(ESCAPED) and not os.path.exists("/tmp/tfpipe-escape/x")

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tfpipe.components.artifacts.store import LEASE, MANIFEST, leased_dir, remove_dead_dirs
-from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.core.errors import InputDataError, TfpipeError
 from tfpipe.components.core.faults import fault_point
 
 SCHEME = "s3://"
@@ -48,6 +48,29 @@ LEASE_SECONDS = 60.0  # a lease not refreshed for this long belongs to a dead wr
 
 class ObjectStoreError(TfpipeError):
     """The object store refused or failed a request (named with the URI, never the secrets)."""
+
+
+class UnsafeKey(ObjectStoreError, InputDataError):
+    """An object key (or a name from a manifest) that is not a plain relative path: as a local
+    path it would leave the directory it is downloaded into."""
+
+
+def local_path(root: str, key: str, where: str) -> str:
+    """``root/<key>``: the local place of an object whose key (relative to a prefix) is ``key``.
+    Keys are names, not paths, on an object store; any ``..`` or ``.`` segment, empty segment
+    (an absolute key, ``a//b``) or NUL is refused here, naming the object, so that nobody who can
+    write to a bucket can make a worker write outside ``root``."""
+    parts = key.split("/")
+    bad = [p for p in parts if p in ("", ".", "..") or "\0" in p]
+    path = os.path.normpath(os.path.join(root, *parts))
+    inside = os.path.commonpath([path, os.path.normpath(root)]) == os.path.normpath(root)
+    if bad or not inside:
+        which = "an empty" if "" in bad else f"a {bad[0]!r}" if bad else "an escaping"
+        raise UnsafeKey(
+            f"object key {key!r} under {where} is not a plain relative path (it has {which} "
+            "segment), so it cannot be stored locally; rename the object (keys like a/b/c.csv)"
+        )
+    return path
 
 
 def is_object_uri(uri: str) -> bool:
@@ -258,7 +281,7 @@ def download_tree(prefix_uri: str, files: dict[str, Any], dest: str) -> None:
     bucket, prefix = split_uri(prefix_uri)
     with _named(prefix_uri):
         for rel, meta in files.items():
-            path = os.path.join(dest, *rel.split("/"))
+            path = local_path(dest, rel, prefix_uri)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             response = client().get_object(Bucket=bucket, Key=f"{prefix}/{rel}")
             with open(path, "wb") as f:
@@ -330,8 +353,10 @@ def cache_root() -> str:
 
 
 def cache_dir(uri: str, *parts: str) -> str:
+    """The local cache's place for ``uri`` (plus ``parts``, e.g. a manifest's payload prefix),
+    confined to the cache: a hostile key or manifest cannot point it elsewhere."""
     bucket, key = split_uri(uri)
-    return os.path.join(cache_root(), bucket, *key.split("/"), *parts)
+    return local_path(cache_root(), "/".join([bucket, key, *parts]), uri)
 
 
 class ObjectStore:

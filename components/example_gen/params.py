@@ -10,14 +10,20 @@ import pydantic
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.fingerprint import file_digest
 from tfpipe.components.core.spec import ComponentParams, External
-from tfpipe.components.example_gen.inputs import input_digest, match_input, missing_inputs
+from tfpipe.components.example_gen.inputs import (
+    check_inside,
+    check_unchanged,
+    input_digest,
+    match_input,
+    missing_inputs,
+)
 
 DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 
 
 class ExampleGenParams(ComponentParams):
     # The data is fingerprinted by content (resolve_external); the runner changes nothing.
-    FINGERPRINT_EXEMPT = frozenset({"input", "beam_args"})
+    FINGERPRINT_EXEMPT = frozenset({"input", "beam_args", "data_roots"})
 
     input: str | list[str] = pydantic.Field(
         description="a file path or glob of CSV, TFRecord or Parquet files, or a list of them"
@@ -65,6 +71,13 @@ class ExampleGenParams(ComponentParams):
         "runner); empty: one streaming pass in the component's process (fastest on one machine)",
     )
 
+    data_roots: list[str] | None = pydantic.Field(
+        default=None,
+        description="directories (or s3:// prefixes) every input file must lie in once symbolic "
+        "links are resolved; set by the Airflow DAG when a trigger or a data drop names the data "
+        "(see TFPIPE_DATA_ROOTS); unset: no confinement (the pipeline's own data)",
+    )
+
     @pydantic.field_validator("split_ratios")
     @classmethod
     def _positive_ratios(cls, ratios: dict[str, float]) -> dict[str, float]:
@@ -82,17 +95,23 @@ class ExampleGenParams(ComponentParams):
         file landing after planning waits for the next run), identified by content."""
         if frozen and frozen.get("input_files"):
             files, objects = list(frozen["input_files"]), dict(frozen.get("input_objects") or {})
+            if self.data_roots is not None:
+                check_inside(files, self.data_roots, "given as input")
         else:
-            files, objects = match_input(self.input)
+            files, objects = match_input(self.input, self.data_roots)
         missing = missing_inputs(files)
         if missing:
             raise InputDataError(f"example_gen: input file(s) {missing} disappeared after planning")
-        digests = {"input": input_digest(files, objects)}
+        if frozen and frozen.get("input_stamps") is not None:
+            # Resolved again where the step runs: the files must be the ones planned on.
+            check_unchanged(files, frozen["input_stamps"])
+        identity, stamps = input_digest(files, objects)
+        digests = {"input": identity}
         if self.schema_file:
             if not os.path.isfile(self.schema_file):
                 raise InputDataError(f"example_gen: schema_file '{self.schema_file}' not found")
             digests["schema_file"] = file_digest(self.schema_file)
-        values: dict[str, Any] = {"input_files": files}
+        values: dict[str, Any] = {"input_files": files, "input_stamps": stamps}
         if objects:
             values["input_objects"] = objects
         return External(values=values, digests=digests)
