@@ -141,3 +141,49 @@ def test_no_secret_reaches_user_code_logs_manifests_records_or_reports(tmp_path,
                     leaks.append(path)
     assert leaks == []
     assert os.listdir(private_tmp) == []
+
+
+def test_symlinks_and_globs_inside_a_data_root_do_not_reach_outside_it(tmp_path, monkeypatch):
+    """From the trigger's check through the step's glob match to its read."""
+    from conftest import example_gen_invocation
+
+    from tfpipe.components.core.errors import InputDataError
+    from tfpipe.components.core.execute import execute
+    from tfpipe.pipelines.registry import load_pipeline
+    from tfpipe.pipelines.triggers import check_values
+
+    root, outside = tmp_path / "drops", tmp_path / "private"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.csv").write_text("password\nhunter2\n")
+    (tmp_path / "beside.csv").write_text("password\nhunter3\n")
+    (root / "good.csv").write_text("a\n1\n")
+    (root / "link.csv").symlink_to(outside / "secret.csv")
+    (root / "sub").symlink_to(outside)
+    monkeypatch.setenv("TFPIPE_DATA_ROOTS", str(root))
+    pipeline = load_pipeline("penguins", str(tmp_path))
+
+    assert check_values(pipeline, str(tmp_path), {"data": str(root / "good.csv")}, "conf") == []
+    for hostile in (
+        str(root / "*.csv"),  # matches link.csv → private/secret.csv
+        str(root / "*" / ".." / "beside.csv"),  # sub/.. is tmp_path, not drops
+    ):
+        problems = check_values(pipeline, str(tmp_path), {"data": hostile}, "conf")
+        assert problems and "outside the data roots" in problems[0], hostile
+
+    # The step itself is handed the roots, and confines what it matches ...
+    from tfpipe.pipelines.triggers import confine
+
+    assert confine(pipeline, str(tmp_path), {"data": str(root / "*.csv")}) == {
+        "example_gen.data_roots": [str(root)]
+    }
+    store = str(tmp_path / "store")
+    with pytest.raises(InputDataError, match=r"link\.csv matched by .* outside the data roots"):
+        example_gen_invocation(store, input=str(root / "*.csv"), data_roots=[str(root)])
+    # ... and what it reads: a file swapped for a link after planning is refused by name.
+    planned = example_gen_invocation(store, input=str(root / "good.csv"), data_roots=[str(root)])
+    (root / "good.csv").unlink()
+    (root / "good.csv").symlink_to(outside / "secret.csv")
+    with pytest.raises(InputDataError, match=r"good\.csv given as input is outside the data roots"):
+        execute(planned, "run")
+    assert not os.path.exists(planned.uri)
