@@ -44,6 +44,13 @@ class StaleBaseline(TfpipeError):
     """A newer version was published after this model was evaluated against an older one."""
 
 
+class _Held:
+    """A lock that cannot be lost while its holder lives."""
+
+    def check(self) -> None:
+        pass
+
+
 class ServingDirectory:
     """A TF Serving model directory on a local or mounted filesystem. The publish, prune and
     rollback rules live here; subclasses change only the storage primitives (the ``_`` methods,
@@ -132,7 +139,7 @@ class ServingDirectory:
             model = os.path.join(tmp, "model")
             shutil.copytree(saved_model_dir, model)
             prepare(model)
-            with self.locked():
+            with self.locked() as lock:
                 latest = self.latest()
                 if latest != expected_latest:
                     raise StaleBaseline(
@@ -144,6 +151,7 @@ class ServingDirectory:
                     )
                 version = self._next_version()
                 fault_point("publish")
+                lock.check()  # still ours (an object-store lease can be taken over)
                 self._install(model, version)
                 return version
 
@@ -155,16 +163,17 @@ class ServingDirectory:
     def prune(self, keep_last: int) -> list[int]:
         """Delete all but the newest ``keep_last`` versions; return the deleted ones. A version
         that cannot be deleted fails the call (it is not reported as deleted)."""
-        with self.locked():
+        with self.locked() as lock:
             doomed = self.versions()[:-keep_last]
             for version in doomed:
+                lock.check()
                 self._delete(version)
             return doomed
 
     def rollback(self, to: int | None = None) -> tuple[list[int], int]:
         """Make ``to`` (default: the previous version) the served one; return (moved aside,
         served). The newer versions are kept in ``.rolled_back/``."""
-        with self.locked():
+        with self.locked() as lock:
             available = self.versions()
             if len(available) < 2 and to is None:
                 raise TfpipeError(f"nothing to roll back to in {self.model_dir}: {available}")
@@ -175,16 +184,19 @@ class ServingDirectory:
                 )
             newer = [v for v in available if v > target]
             for version in newer:
+                lock.check()
                 self._move_aside(version)
             return newer, target
 
     # -- storage primitives (local filesystem) -------------------------------------------------
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> Iterator[Any]:
+        """Exclusive use of the directory; the object yielded has ``check()``, which raises if
+        the lock was lost meanwhile (an ``fcntl`` lock cannot be: it is held to the end)."""
         os.makedirs(self.model_dir, exist_ok=True)
         with open(os.path.join(self.model_dir, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+            yield _Held()
 
     @contextlib.contextmanager
     def _incoming(self) -> Iterator[str]:
@@ -238,9 +250,9 @@ class ObjectServingDirectory(ServingDirectory):
         return target
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        with objects.lease(join_uri(self.model_dir, ".lock")):
-            yield
+    def locked(self) -> Iterator[Any]:
+        with objects.lease(join_uri(self.model_dir, ".lock")) as held:
+            yield held
 
     @contextlib.contextmanager
     def _incoming(self) -> Iterator[str]:
