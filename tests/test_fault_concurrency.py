@@ -6,6 +6,7 @@ the version it was evaluated against is no longer the newest."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -77,37 +78,79 @@ def test_two_runs_on_the_same_inputs_at_once_compute_each_artifact_once(tmp_path
     assert len(ServingDirectory(serving_base(home), "penguins").versions()) == 1
 
 
-def test_a_push_during_a_rollback_waits_for_it_then_refuses(tmp_path):
+def test_a_push_during_a_rollback_waits_for_it_then_refuses(tmp_path, monkeypatch):
+    """Deterministic: the rollback holds the serving lock until the push is blocked on it, so the
+    only correct outcome is one order of events and a refused push (a broken lock fails this)."""
     serving = ServingDirectory(str(tmp_path), "m")
     model = tmp_path / "model"
     model.mkdir()
     (model / "saved_model.pb").write_bytes(b"x")
     first = serving.publish(str(model), expected_latest=None)
     second = serving.publish(str(model), expected_latest=first)
+    events: list[str] = []
+    in_rollback, push_waiting = threading.Event(), threading.Event()
+    move_aside, locked = serving._move_aside, serving.locked
+
+    def move_aside_once_the_push_waits(version: int) -> None:
+        events.append("rollback holds the lock")
+        in_rollback.set()
+        assert push_waiting.wait(30)
+        time.sleep(0.3)  # the push is in flock() by now, and must stay there
+        events.append("rollback moves a version aside")
+        move_aside(version)
+
+    @contextlib.contextmanager
+    def traced_lock():
+        pushing = threading.current_thread().name == "push"
+        if pushing:
+            events.append("push waits for the lock")
+            push_waiting.set()
+        with locked() as held:
+            if pushing:
+                events.append("push has the lock")
+            yield held
+
+    monkeypatch.setattr(serving, "_move_aside", move_aside_once_the_push_waits)
+    monkeypatch.setattr(serving, "locked", traced_lock)
     outcome: dict = {}
-    rolling_back = threading.Event()
 
     def rollback() -> None:
-        with serving.locked():  # a rollback in progress holds the lock...
-            rolling_back.set()
-            time.sleep(0.5)
         outcome["rollback"] = serving.rollback()
 
     def push() -> None:
-        rolling_back.wait()
-        try:  # ...evaluated against the newest version before the rollback
+        assert in_rollback.wait(30)
+        try:  # evaluated against the newest version before the rollback
             outcome["pushed"] = serving.publish(str(model), expected_latest=second)
         except StaleBaseline as exc:
             outcome["refused"] = str(exc)
 
-    threads = [threading.Thread(target=rollback), threading.Thread(target=push)]
+    def recorded(target):
+        def body() -> None:
+            try:
+                target()
+            except BaseException as exc:  # an assertion in a thread must fail the test
+                outcome.setdefault("errors", []).append(repr(exc))
+
+        return body
+
+    threads = [
+        threading.Thread(target=recorded(rollback), name="rollback"),
+        threading.Thread(target=recorded(push), name="push"),
+    ]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=30)
-    if "pushed" in outcome:  # the push got the lock between the two: then the rollback undid it
-        assert outcome["rollback"] == ([outcome["pushed"]], second)
-    else:
-        assert outcome["rollback"] == ([second], first)
-        assert f"version {first} was published" in outcome["refused"]
+        t.join(timeout=60)
+        assert not t.is_alive(), f"thread {t.name} did not finish"
+    assert "errors" not in outcome and "pushed" not in outcome, outcome
+    assert events == [
+        "rollback holds the lock",
+        "push waits for the lock",
+        "rollback moves a version aside",
+        "push has the lock",
+    ]
+    assert outcome["rollback"] == ([second], first)
+    assert f"version {first} was published" in outcome["refused"]
+    assert f"against version {second}" in outcome["refused"]
+    assert serving.versions() == [first] and serving.rolled_back() == [second]
     assert not [e for e in os.listdir(serving.model_dir) if e.startswith(".incoming-")]
