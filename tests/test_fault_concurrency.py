@@ -10,6 +10,7 @@ import contextlib
 import glob
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -41,8 +42,6 @@ def test_a_model_evaluated_against_version_n_is_not_pushed_over_version_n_plus_1
 
     # Meanwhile someone else publishes version N+1 (a model with another fingerprint).
     other = tmp_path / "other_model"
-    import shutil
-
     shutil.copytree(serving.version_dir(version_n), other)
     write_model_card(str(other), {"model_fingerprint": "someone-else"}, "# other\n")
     version_n1 = serving.publish(str(other), expected_latest=version_n)
@@ -154,3 +153,58 @@ def test_a_push_during_a_rollback_waits_for_it_then_refuses(tmp_path, monkeypatc
     assert f"against version {second}" in outcome["refused"]
     assert serving.versions() == [first] and serving.rolled_back() == [second]
     assert not [e for e in os.listdir(serving.model_dir) if e.startswith(".incoming-")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", ["rollback", "prune"])
+def test_the_evaluator_scores_a_pinned_baseline_while_a_rollback_or_prune_runs(
+    modern_run, tmp_path, change
+):
+    """The served baseline is moved aside (rollback) or deleted (a newer push, then a prune)
+    just as the Evaluator starts scoring it: it scores its private copy, and the serving
+    directory is changed as asked."""
+    from tfpipe.components.artifacts import ModelEvaluation, open_artifact
+    from tfpipe.components.core.execute import resolve
+
+    home, record = modern_run
+    served = ServingDirectory(serving_base(home), "penguins")
+    model = str(tmp_path / "baseline_model")  # the same model, pushed as another one
+    shutil.copytree(served.version_dir(served.latest()), model)
+    write_model_card(model, {"model_fingerprint": "someone-else"}, "# baseline\n")
+    serving = ServingDirectory(str(tmp_path / "serving"), "penguins")
+    v1 = serving.publish(model, expected_latest=None)
+    v2 = serving.publish(model, expected_latest=v1)
+    params = dict(load_pipeline("penguins", home).step("evaluator").params)
+    params["baseline_model_dir"] = serving.model_dir
+    inputs = {"examples": step(record, "example_gen"), "model": step(record, "trainer")}
+    inv = resolve(
+        component="evaluator",
+        step="evaluator",
+        raw_params=params,
+        input_uris={name: s["uri"] for name, s in inputs.items()},
+        input_fingerprints={name: s["fingerprint"] for name, s in inputs.items()},
+        runtime="modern",
+        artifacts_root=str(tmp_path / "store"),
+    )
+    assert inv.external.values["baseline_version"] == v2
+    changed = []
+
+    def progress(message: str) -> None:
+        if message.startswith("scoring"):  # the baseline is about to be read
+            if change == "rollback":
+                changed.append(serving.rollback())
+            else:
+                changed.append(serving.publish(model, expected_latest=v2))
+                changed.append(serving.prune(keep_last=1))
+
+    result = execute(inv, "pinned", progress=progress)
+    if change == "rollback":
+        assert changed == [([v2], v1)] and serving.versions() == [v1]
+    else:
+        assert changed[1] == [v1, v2] and serving.versions() == [changed[0]]
+    assert result["summary"]["baseline_version"] == v2
+    evaluation = open_artifact(result["uri"], ModelEvaluation).evaluation()
+    assert evaluation["baseline"]["version"] == v2
+    # The same model as the candidate, scored on the same rows: the same accuracy.
+    accuracy = evaluation["baseline"]["overall"]["accuracy"]
+    assert accuracy == pytest.approx(evaluation["metrics"]["accuracy"])

@@ -18,9 +18,11 @@ import contextlib
 import fcntl
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from tfpipe.components.artifacts import object_store as objects
@@ -42,6 +44,16 @@ SAVED_MODEL = "saved_model.pb"
 
 class StaleBaseline(TfpipeError):
     """A newer version was published after this model was evaluated against an older one."""
+
+
+@dataclass(frozen=True)
+class PinnedVersion:
+    """A served version held still for a reader: its number, a private local copy, its info."""
+
+    version: int
+    path: str
+    info: dict[str, Any] | None
+    card: dict[str, Any] | None
 
 
 class _Held:
@@ -99,6 +111,43 @@ class ServingDirectory:
     def local_copy(self, version: int) -> str:
         """A local directory holding the version, to load it."""
         return self.version_dir(version)
+
+    @contextlib.contextmanager
+    def pinned(self, version: int) -> Iterator[PinnedVersion]:
+        """A private copy of a served version, with its model info and card, for as long as the
+        block runs. Taken under the directory's lock, so a prune or rollback running meanwhile
+        can neither delete it while it is read nor leave a half copy; the version must still
+        be served (else :class:`StaleBaseline`, naming it)."""
+        with self.locked():
+            if version not in self.versions():
+                raise StaleBaseline(
+                    f"version {version} of {self.model_dir} was pruned or rolled back after this "
+                    f"run was planned (served now: {self.versions()}); re-run to evaluate against "
+                    "the version served now"
+                )
+            copy = self._pin(version)
+            info, card = self.info(version), self.card(version)
+        try:
+            yield PinnedVersion(version, copy, info, card)
+        finally:
+            self._unpin(copy)
+
+    def _pin(self, version: int) -> str:
+        """Hard links (same file system) or copies of the version's files in a private temporary
+        directory: a version's files are never rewritten, only removed."""
+        copy = os.path.join(tempfile.mkdtemp(prefix="tfpipe-pinned-"), str(version))
+
+        def link_or_copy(src: str, dst: str) -> None:
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+        shutil.copytree(self.version_dir(version), copy, copy_function=link_or_copy)
+        return copy
+
+    def _unpin(self, copy: str) -> None:
+        shutil.rmtree(os.path.dirname(copy), ignore_errors=True)
 
     def card(self, version: int) -> dict[str, Any] | None:
         return self._json(join_uri(self.version_dir(version), ASSETS_EXTRA, MODEL_CARD))
@@ -237,6 +286,12 @@ class ServingDirectory:
 
 class ObjectServingDirectory(ServingDirectory):
     """A TF Serving model directory under an ``s3://`` prefix (see the module docstring)."""
+
+    def _pin(self, version: int) -> str:
+        return self.local_copy(version)  # downloaded under the lease: whole; a cached copy stays
+
+    def _unpin(self, copy: str) -> None:
+        pass  # the worker's cache: the same version is never rewritten
 
     def local_copy(self, version: int) -> str:
         uri = self.version_dir(version)
