@@ -228,7 +228,9 @@ def run_component(
     if is_committed(inv.uri):  # cached: no component process, no TensorFlow
         result, seconds, cpu = cached_result(inv), 0.0, 0.0
     else:
-        result, seconds, cpu = run_step_process(inv, run.given_id, run.log_path(step.name))
+        result, seconds, cpu = run_step_process(
+            inv, run.given_id, run.log_path(step.name), named=pipeline.environment
+        )
     record = step_record(
         step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu
     )

@@ -52,12 +52,16 @@ class RunParam:
 
 @dataclass(frozen=True)
 class Pipeline:
+    """``environment``: names of variables its component processes (and so its user code) get
+    beyond the allowlist (see ``components/core/runtime.py``), e.g. ``("WANDB_API_KEY",)``."""
+
     name: str
     steps: tuple[Step, ...]
     runtime: str = "modern"
     schedule: str | None = None
     description: str = ""
     run_params: tuple[RunParam, ...] = ()
+    environment: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_runtime(self.runtime)

@@ -134,7 +134,9 @@ def cached_result(inv: Invocation) -> dict[str, Any]:
 class Worker:
     """A component worker process in a runtime's interpreter, spoken to over JSON lines."""
 
-    def __init__(self, runtime: str, log_path: str, warm: bool = False) -> None:
+    def __init__(
+        self, runtime: str, log_path: str, warm: bool = False, named: tuple[str, ...] = ()
+    ) -> None:
         read_fd, write_fd = os.pipe()
         self.runtime = runtime
         self.log_path = log_path
@@ -160,7 +162,7 @@ class Worker:
             stdout=self._log,
             stderr=self._log,
             pass_fds=(write_fd,),
-            env=child_environment(runtime, {"TMPDIR": self.tmp}),
+            env=child_environment(runtime, {"TMPDIR": self.tmp}, named),
             start_new_session=True,
         )
         os.close(write_fd)
@@ -219,7 +221,11 @@ def component_command(inv: Invocation, run_id: str) -> list[str]:
 
 
 def run_step_process(
-    inv: Invocation, run_id: str, log_path: str, echo: Callable[[str], None] = print
+    inv: Invocation,
+    run_id: str,
+    log_path: str,
+    echo: Callable[[str], None] = print,
+    named: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], float, float]:
     """Run one step as a component CLI process; return (result, wall seconds, CPU seconds of the
     process and its children). Its output goes to ``echo`` and to ``log_path``."""
@@ -233,7 +239,7 @@ def run_step_process(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=child_environment(inv.runtime, {**lifeline_env, "TMPDIR": tmp}),
+            env=child_environment(inv.runtime, {**lifeline_env, "TMPDIR": tmp}, named),
             pass_fds=(fd,),
             start_new_session=True,
         )

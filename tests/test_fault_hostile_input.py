@@ -25,6 +25,13 @@ SECRETS = {
     "AIRFLOW__CORE__FERNET_KEY": SECRET,
     "AIRFLOW_CONN_WAREHOUSE": f"postgres://u:{SECRET}@db/x",
     "PGPASSWORD": SECRET,
+    # Generic secrets of the deployment: tokens, API keys, passwords (not only Airflow's).
+    "GITHUB_TOKEN": SECRET,
+    "OPENAI_API_KEY": SECRET,
+    "SMTP_PASSWORD": SECRET,
+    "TF_TOKEN_app_terraform_io": SECRET,  # under an allowed prefix, still a secret
+    "DATADOG_APIKEY": SECRET,
+    "SENTRY_DSN": f"https://{SECRET}@sentry.example/1",
 }
 
 
@@ -93,13 +100,40 @@ def test_run_ids_cannot_name_paths_outside_the_runs_directory():
             safe_run_id(bad)
 
 
-def test_component_processes_get_no_orchestrator_secret(monkeypatch):
+def test_component_processes_get_an_allowlisted_environment(monkeypatch):
+    """What the step needs and what the pipeline names, not the environment minus a denylist."""
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", "/dags")  # not a secret: kept
+    needed = {
+        "PATH": os.environ["PATH"],
+        "HOME": "/home/someone",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TF_CONFIG": '{"cluster": {}}',
+        "TFPIPE_STORE": "s3://bucket/ml",
+        "TFPIPE_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "AWS_ACCESS_KEY_ID": "key-id",  # the object store's credentials: what the store needs
+        "AWS_SECRET_ACCESS_KEY": "store-secret",
+        "AWS_SESSION_TOKEN": "store-session",
+        "OMP_NUM_THREADS": "2",
+    }
+    for key, value in {**needed, "MY_SERVICE_API_KEY": "named-by-the-pipeline"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", "/dags")  # nothing a step needs
+    monkeypatch.setenv("SOME_UNRELATED_SETTING", "x")
     env = child_environment("modern")
     assert not [k for k, v in env.items() if SECRET in v]
-    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/dags"
+    assert {k: env.get(k) for k in needed} == needed
+    assert "AIRFLOW__CORE__DAGS_FOLDER" not in env and "SOME_UNRELATED_SETTING" not in env
+    assert "MY_SERVICE_API_KEY" not in env  # an API key, until the pipeline names it
+    env = child_environment("modern", named=("MY_SERVICE_API_KEY",))
+    assert env["MY_SERVICE_API_KEY"] == "named-by-the-pipeline"
+    assert not [k for k, v in env.items() if SECRET in v]
+    # The names travel on: a process the component starts (a training cluster's task) keeps them.
+    monkeypatch.setattr(os, "environ", dict(env))
+    nested = child_environment("modern")
+    assert nested["MY_SERVICE_API_KEY"] == "named-by-the-pipeline"
+    assert not [k for k, v in nested.items() if SECRET in v]
 
 
 @pytest.mark.slow
