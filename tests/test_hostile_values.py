@@ -180,3 +180,34 @@ def test_std_stays_exact_for_values_far_from_zero():
     splits.columns["x"].merge(second)  # merged across splits: same as all values at once
     together = np.concatenate([values, values[:10] + 2.0])
     assert splits.columns["x"].to_json("float")["std"] == pytest.approx(together.std(), rel=1e-9)
+
+
+def _example_gen(tmp_path, blob: bytes) -> dict:
+    path = tmp_path / "data.csv"
+    path.write_bytes(blob)
+    inv = example_gen_invocation(str(tmp_path / "store"), input=str(path), split_ratios={"a": 1})
+    return execute(inv, "test")
+
+
+def test_values_the_fuzzer_found_crashing_example_gen_now_round_trip(tmp_path):
+    """Found by benchmarks/fuzz_csv.py: infinities and float32 overflow in a float column (the
+    histogram's range), int64 extremes (statistics and the split hash cast them to float), and a
+    column named "" (dropped from the types as if it were the split column)."""
+    from tfpipe.components.artifacts import Examples, open_artifact
+
+    csv = ",f,i,s\nx,inf,-9223372036854775808,a\ny,-inf,9223372036854775807,b\nz,1e39,0,c\n"
+    result = _example_gen(tmp_path, csv.encode())
+    examples = open_artifact(result["uri"], Examples)
+    rows = [_parsed(r) for f in examples.split_files("a") for r in read_records(f)]
+    assert [r[""] for r in rows] == [b"x", b"y", b"z"]
+    assert [r["f"] for r in rows] == [math.inf, -math.inf, math.inf]  # 1e39 overflows float32
+    assert [r["i"] for r in rows] == [-(2**63), 2**63 - 1, 0]
+    stats = examples.statistics()["columns"]["f"]
+    # Statistics are of the float64 values: 1e39 is finite there (one value: one bin).
+    assert stats["non_finite"] == 2 and stats["mean"] == 1e39 and stats["std"] == 0.0
+    assert sum(stats["histogram"]["counts"]) == 1
+
+
+def test_a_header_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
+    with pytest.raises(InputDataError, match=r"data\.csv' header row is not UTF-8"):
+        _example_gen(tmp_path, b'\xff,""\n1,2,3\n')

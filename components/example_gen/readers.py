@@ -137,8 +137,18 @@ class CsvSource:
     def _header_from_text(path: str) -> list[str]:
         import csv
 
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            return [h.strip() for h in next(csv.reader(f), [])]
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as f:
+                return [h.strip() for h in next(csv.reader(f), [])]
+        except UnicodeDecodeError as exc:
+            raise InputDataError(
+                f"example_gen: '{path}' header row is not UTF-8 text ({exc}); re-export the file "
+                "as UTF-8"
+            ) from None
+        except csv.Error as exc:
+            raise InputDataError(
+                f"example_gen: cannot read the header row of '{path}': {exc}"
+            ) from None
 
     def _common_header(self) -> list[str]:
         first = self._header(self.files[0])

@@ -47,7 +47,8 @@ class ColumnStats:
         self.count = self.missing = 0
         self.min: float | None = None
         self.max: float | None = None
-        self.numbers = 0  # how many numeric values the mean and m2 summarise
+        self.non_finite = 0  # inf and NaN values: in min/max, not in mean, std, histogram
+        self.numbers = 0  # how many (finite) values the mean and m2 summarise
         self.mean = self.m2 = 0.0  # running mean and sum of squared deviations from it
         self.whole = True  # every number seen was integral
         self.kind = "null"
@@ -65,17 +66,25 @@ class ColumnStats:
         self.kind = arrow_kind(col.type)
         present = col.drop_null() if nulls else col
         if self.kind in ("int", "float"):
-            floats = present.cast(pa.float64())
+            floats = present.cast(pa.float64(), safe=False)  # int64 beyond 2**53 too
             bounds = pc.min_max(floats)
             lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
             self.min = lo if self.min is None else min(self.min, lo)
             self.max = hi if self.max is None else max(self.max, hi)
             values = floats.to_numpy()
-            mean = float(values.mean())
-            self._fold(len(values), mean, float(np.square(values - mean).sum()))
+            finite = np.isfinite(values)
+            if not finite.all():  # inf / NaN: counted, left out of the distribution figures
+                self.non_finite += int((~finite).sum())
+                kept = values[finite]
+            else:
+                kept = values
+            if len(kept):
+                mean = float(kept.mean())
+                self._fold(len(kept), mean, float(np.square(kept - mean).sum()))
             if self.kind == "float" and self.whole:
-                self.whole = bool(np.all(np.floor(values) == values))
-            self._sample(values, hashes[~np.asarray(col.is_null())] if nulls else hashes)
+                self.whole = bool(np.all(np.floor(kept) == kept))
+            row_hashes = hashes[~np.asarray(col.is_null())] if nulls else hashes
+            self._sample(kept, row_hashes[finite] if len(kept) < len(values) else row_hashes)
         if self.values is not None and self.kind != "float":
             counts = pc.value_counts(present)
             for value, c in zip(
@@ -117,7 +126,7 @@ class ColumnStats:
             inside = pc.is_in(text, value_set=pa.array(list(c.domain), pa.string()))
             self.out_of_domain += len(present) - int(pc.sum(inside).as_py() or 0)
         if self.kind in ("int", "float") and (c.min is not None or c.max is not None):
-            values = present.cast(pa.float64())
+            values = present.cast(pa.float64(), safe=False)  # int64 beyond 2**53 too
             outside = pa.array(np.zeros(len(values), bool))
             if c.min is not None:
                 outside = pc.or_(outside, pc.less(values, c.min))
@@ -136,6 +145,7 @@ class ColumnStats:
             if theirs is not None:
                 setattr(self, attr, theirs if mine is None else pick(mine, theirs))
         self._fold(other.numbers, other.mean, other.m2)
+        self.non_finite += other.non_finite
         self.whole = self.whole and other.whole
         if self.values is not None and other.values is not None:
             self.values.update(other.values)
@@ -161,13 +171,15 @@ class ColumnStats:
             d.update(
                 min=self.min,
                 max=self.max,
-                mean=self.mean,
-                std=float(np.sqrt(self.m2 / self.numbers)) if self.numbers else 0.0,
+                mean=self.mean if self.numbers else None,
+                std=float(np.sqrt(self.m2 / self.numbers)) if self.numbers else None,
                 histogram=_histogram(self.sample, self.min, self.max),
                 quantiles=np.quantile(self.sample, np.linspace(0, 1, 11)).tolist()
                 if len(self.sample)
                 else [],
             )
+        if self.non_finite:
+            d["non_finite"] = self.non_finite
         if self.values is not None:
             d["distinct"] = len(self.values)
             d["top"] = [[v, c] for v, c in self.values.most_common(TOP)]
@@ -183,11 +195,19 @@ class ColumnStats:
 
 
 def _histogram(sample: np.ndarray, lo: float | None, hi: float | None) -> dict[str, Any]:
+    """Bins over [min, max] (the finite part of the sample's range when a bound is infinite);
+    one bin when the range is too narrow (or too wide) to split in float64."""
     if lo is None or hi is None or not len(sample):
         return {"edges": [], "counts": []}
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        lo, hi = float(sample.min()), float(sample.max())
     if lo == hi:
         hi = lo + 1.0
-    counts, edges = np.histogram(sample, bins=BINS, range=(lo, hi))
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            counts, edges = np.histogram(sample, bins=BINS, range=(lo, hi))
+    except ValueError:
+        counts, edges = np.array([len(sample)]), np.array([lo, hi])
     return {"edges": edges.tolist(), "counts": counts.tolist(), "sampled": len(sample)}
 
 
