@@ -221,7 +221,7 @@ class Fuzz:
         except Hang:
             self.fail("hang", blob, f"over {self.timeout} s")
         except Exception:
-            self.fail("crash", blob, traceback.format_exc(limit=6))
+            self.fail("crash", blob, traceback.format_exc())
         finally:
             signal.alarm(0)
             shutil.rmtree(case, ignore_errors=True)

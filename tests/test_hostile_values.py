@@ -208,6 +208,13 @@ def test_values_the_fuzzer_found_crashing_example_gen_now_round_trip(tmp_path):
     assert sum(stats["histogram"]["counts"]) == 1
 
 
-def test_a_header_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
+@pytest.mark.parametrize(
+    "blob",
+    [  # the second, from the fuzzer: a quoted column name over several lines
+        b'\xff,""\n1,2,3\n',
+        b'1,"2\n\xff\n\x00,\n3,4,5\n1,"2\n1,"2\na,b\n',
+    ],
+)
+def test_a_header_that_is_not_utf8_is_refused_naming_the_file(tmp_path, blob):
     with pytest.raises(InputDataError, match=r"data\.csv' header row is not UTF-8"):
-        _example_gen(tmp_path, b'\xff,""\n1,2,3\n')
+        _example_gen(tmp_path, blob)

@@ -126,6 +126,11 @@ class CsvSource:
                     f"example_gen: '{path}' is empty (no header row); remove it or fix the export"
                 ) from None
             names = self._header_from_text(path)
+        except UnicodeDecodeError as exc:  # a column name that is not UTF-8
+            raise InputDataError(
+                f"example_gen: '{path}' header row is not UTF-8 text ({exc}); re-export the file "
+                "as UTF-8"
+            ) from None
         if not names or all(not n for n in names):
             raise InputDataError(f"example_gen: '{path}' has an empty header row")
         dupes = sorted({n for n in names if names.count(n) > 1})

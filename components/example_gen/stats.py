@@ -79,8 +79,9 @@ class ColumnStats:
             else:
                 kept = values
             if len(kept):
-                mean = float(kept.mean())
-                self._fold(len(kept), mean, float(np.square(kept - mean).sum()))
+                with np.errstate(over="ignore", invalid="ignore"):  # |x| > 1e154: std is inf
+                    mean = float(kept.mean())
+                    self._fold(len(kept), mean, float(np.square(kept - mean).sum()))
             if self.kind == "float" and self.whole:
                 self.whole = bool(np.all(np.floor(kept) == kept))
             row_hashes = hashes[~np.asarray(col.is_null())] if nulls else hashes
@@ -101,9 +102,10 @@ class ColumnStats:
         if not n:
             return
         total = self.numbers + n
-        delta = mean - self.mean
-        self.mean += delta * n / total
-        self.m2 += m2 + delta * delta * self.numbers * n / total
+        with np.errstate(over="ignore", invalid="ignore"):
+            delta = mean - self.mean
+            self.mean += delta * n / total
+            self.m2 += m2 + delta * delta * self.numbers * n / total
         self.numbers = total
 
     def _sample(self, values: np.ndarray, hashes: np.ndarray) -> None:
