@@ -2,11 +2,13 @@
 
 Patterns are paths or globs; ``s3://bucket/landing/*.csv`` matches object keys the same way
 (``fnmatch`` on the key, so ``*`` also crosses ``/``). What matched is frozen at planning, with an
-identity by content: local files by their bytes (``data_digest``), objects by their ETags and sizes
-(no download at planning). At run time objects are downloaded into the component's private
-temporary directory, under ``s3/<bucket>/<key>`` so that error messages still name them, and each
-is checked against the ETag seen at planning: data replaced in between is an error, not a silent
-change of what was fingerprinted.
+identity by content: local files by their bytes (and the stamp they were hashed at), objects by
+their ETags and sizes (no download at planning). At run time objects are downloaded into the
+component's private temporary directory, under ``s3/<bucket>/<key>`` so that error messages still
+name them (a key that is not a plain relative path is refused: it would land elsewhere), and each
+is checked against the ETag seen at planning; local files are checked against their stamps before
+and after they are read. Data replaced in between is an error, not a silent change of what was
+fingerprinted. Data a trigger named is also confined to the data roots, by real path.
 """
 
 from __future__ import annotations
