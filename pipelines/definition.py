@@ -91,6 +91,17 @@ class Pipeline:
             f"pipeline '{self.name}' has no step '{name}'; steps: {[s.name for s in self.steps]}"
         )
 
+    def ancestors(self, name: str) -> set[str]:
+        """Every step ``name`` depends on, directly or not."""
+        found: set[str] = set()
+        pending = list(self.step(name).upstream)
+        while pending:
+            upstream = pending.pop()
+            if upstream not in found:
+                found.add(upstream)
+                pending += self.step(upstream).upstream
+        return found
+
     def topological(self) -> list[Step]:
         """Steps in dependency order (stable: declaration order among ready steps)."""
         done: list[str] = []

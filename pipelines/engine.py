@@ -21,7 +21,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from tfpipe.components import get_spec
 from tfpipe.components.artifacts import is_committed, open_artifact
+from tfpipe.components.core.errors import ParameterError
 from tfpipe.components.core.execute import Invocation, resolve
 from tfpipe.components.core.lifeline import lifeline
 from tfpipe.components.core.runtime import child_environment, interpreter
@@ -31,7 +33,8 @@ from tfpipe.pipelines.runs import RunLog
 
 
 def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
-    """Resolve every step in topological order."""
+    """Resolve every step in topological order, then check each step against what its committed
+    ancestors produced (see :func:`check_ahead`)."""
     resolved: dict[str, Invocation] = {}
     for step in pipeline.topological():
         upstream = {name: resolved[src] for name, src in step.inputs.items()}
@@ -41,7 +44,26 @@ def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
             {n: (inv.uri, inv.fingerprint) for n, inv in upstream.items()},
             home,
         )
+    committed = [n for n, inv in resolved.items() if is_committed(inv.uri)]
+    if 0 < len(committed) < len(resolved):
+        check_ahead(pipeline, {n: open_artifact(resolved[n].uri).summary for n in committed})
     return list(resolved.values())
+
+
+def check_ahead(pipeline: Pipeline, summaries: dict[str, dict[str, Any]]) -> None:
+    """Check every step that has not committed against the summaries of its committed ancestors
+    (``ComponentParams.check_ancestors``): a step that cannot work is refused now, before the
+    steps between them run. Raises a ParameterError naming the step."""
+    for step in pipeline.topological():
+        known = {a: summaries[a] for a in pipeline.ancestors(step.name) if a in summaries}
+        if not known or step.name in summaries:
+            continue
+        spec = get_spec(step.component)
+        params = spec.validate_params(step.params, step.name, pipeline.step_runtime(step))
+        try:
+            params.check_ancestors(known)
+        except ParameterError as exc:
+            raise ParameterError(f"step '{step.name}' cannot work: {exc}") from None
 
 
 def resolve_step(

@@ -19,7 +19,15 @@ from tfpipe.components.artifacts import is_committed
 from tfpipe.components.core.errors import TfpipeError
 from tfpipe.components.core.execute import Invocation
 from tfpipe.pipelines.definition import Pipeline
-from tfpipe.pipelines.engine import Worker, cached_result, finish_run, plan, run_header, step_record
+from tfpipe.pipelines.engine import (
+    Worker,
+    cached_result,
+    check_ahead,
+    finish_run,
+    plan,
+    run_header,
+    step_record,
+)
 from tfpipe.pipelines.runs import RunLog, new_run_id
 
 
@@ -62,6 +70,7 @@ def run_pipeline(
             workers[key] = Worker(inv.runtime, run.log_path(f"worker-{inv.runtime}"), warm=True)
     stop: str | None = None
     error: str | None = None
+    summaries: dict[str, dict[str, Any]] = {}  # of committed steps, for the checks ahead
     try:
         for inv in invocations:
             if stop:
@@ -79,6 +88,14 @@ def run_pipeline(
             elif record.get("halt"):
                 stop = record["halt"]
                 error = f"step '{inv.step}' stopped the run: {record['halt']}"
+            elif record["status"] == "executed":
+                summaries[inv.step] = record.get("summary", {})
+                try:  # what it produced may show that a later step cannot work: stop now
+                    check_ahead(pipeline, summaries)
+                except TfpipeError as exc:
+                    stop = error = str(exc)
+            else:
+                summaries[inv.step] = record.get("summary", {})
     finally:
         for worker in workers.values():
             code = worker.close()
