@@ -226,9 +226,17 @@ def _flatten(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if len(options) == 1:
         return {**options[0], **rest}
     merged: dict[str, Any] = {"type": []}
+    allowed: list[Any] | None = []  # the values, when every option enumerates its own
     for option in options:  # e.g. str | list[str] -> {"type": ["string", "array"], "items": …}
-        merged["type"].append(option.get("type"))
-        merged.update({k: v for k, v in option.items() if k != "type"})
+        if option.get("type") not in merged["type"]:
+            merged["type"].append(option.get("type"))
+        merged.update({k: v for k, v in option.items() if k not in ("type", "const", "enum")})
+        values = list(option.get("enum") or ([option["const"]] if "const" in option else []))
+        if not values and option.get("type") == "boolean":
+            values = [True, False]
+        allowed = allowed + values if allowed is not None and values else None
+    if allowed:  # e.g. bool | Literal["auto"] -> {"type": ["boolean", "string"], "enum": […]}
+        merged["enum"] = allowed
     return {**merged, **rest}
 
 
