@@ -13,7 +13,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from airflow_support import PYTHON, airflow_env, dag_test
+from airflow_support import airflow, airflow_env, dag_test
 from conftest import REPO, step
 
 from tfpipe.components import get_spec
@@ -445,13 +445,7 @@ def test_tfx_penguin_module_on_airflow_materialized(tmp_path):
         TFPIPE_TFX_DATA=default_data(),
         TFPIPE_TFX_MODULE=renamed_penguin_module(str(tmp_path)),
     )
-    subprocess.run(
-        [os.path.join(os.path.dirname(PYTHON), "airflow"), "db", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    airflow(env, "db", "migrate")
     result = dag_test(env, "tfx_penguins", {"materialize": True})
     assert result.get("state") == "success", result
     xcom = result["xcom"]
