@@ -406,6 +406,49 @@ def test_tfx_taxi_module_locally_materialized_then_not_warm_started(tmp_path):
     assert set(evaluation["slices"]) == {"payment_type"}
     served = ServingDirectory(serving_base(home), "tfx_taxi").versions()
     assert served == [v1, step(second, "pusher")["summary"]["version"]]
+    same_data_either_way(step(first, "transform")["uri"], step(second, "transform")["uri"])
+
+
+def same_data_either_way(materialized_uri: str, streamed_uri: str) -> None:
+    """The DataAccessor gives a run_fn the same batched transformed features and label whether
+    Transform materialized the split (TFXIO over the copies) or not (TFXIO over the raw examples,
+    the transform graph applied in the dataset); record batches are the files as on disk."""
+    from tfx_bsl.public import tfxio
+
+    from tfpipe.components.artifacts import TransformGraph
+    from tfpipe.components.core.errors import UserCodeError
+    from tfpipe.components.trainer.tfx_data import TransformedData
+
+    materialized = TransformedData(open_artifact(materialized_uri, TransformGraph))
+    streamed = TransformedData(open_artifact(streamed_uri, TransformGraph))
+    assert materialized.transform.materialized and not streamed.transform.materialized
+    options = tfxio.TensorFlowDatasetOptions(
+        batch_size=100, shuffle=False, num_epochs=1, label_key="tips_xf"
+    )
+    schema = materialized.output.transformed_metadata.schema
+
+    def rows(data: TransformedData) -> np.ndarray:
+        batches = list(data.tf_dataset_factory(data.files("eval"), options, schema))
+        names = sorted(batches[0][0])
+        assert "tips_xf" not in names and len(names) == 8
+        table = np.concatenate(
+            [
+                np.stack([f[n].numpy().astype(float) for n in names] + [y.numpy()], axis=1)
+                for f, y in batches
+            ]
+        )
+        return table[np.lexsort(np.round(table, 4).T[::-1])]  # row order differs on disk
+
+    np.testing.assert_allclose(rows(materialized), rows(streamed), rtol=1e-5, atol=1e-6)
+    raw_schema = streamed.output.raw_metadata.schema
+    batches = streamed.record_batch_factory(
+        streamed.raw_files("eval"),
+        tfxio.RecordBatchesOptions(batch_size=100, shuffle=False, num_epochs=1),
+        raw_schema,
+    )
+    assert sum(b.num_rows for b in batches) == streamed.transform.summary["rows"]["eval"]
+    with pytest.raises(UserCodeError, match=r"set transform\.materialize=true"):
+        streamed.record_batch_factory(streamed.files("eval"), options, schema)
 
 
 @pytest.mark.slow

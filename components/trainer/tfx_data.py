@@ -16,7 +16,7 @@ import tensorflow as tf
 from tfx_bsl.public import tfxio
 
 from tfpipe.components.artifacts import TransformGraph
-from tfpipe.components.core.errors import UserCodeError
+from tfpipe.components.core.errors import InputDataError, UserCodeError
 from tfpipe.components.trainer.data import transform_fn, transform_output
 from tfpipe.tfx.components.trainer.fn_args_utils import DataAccessor
 
@@ -98,7 +98,7 @@ class TransformedData:
     def _copies(self, split: str) -> list[str]:
         try:
             return self.transform.transformed_files(split)
-        except Exception:
+        except InputDataError:  # no copy of this split
             return []
 
     def _wants_transformed(self, schema: Any) -> bool:
