@@ -93,7 +93,11 @@ def run(ctx: Context) -> dict[str, Any]:
             "examples_per_second": round(p.train_steps * batch / seconds, 1)
             if batch and seconds
             else None,
-            "label": data.label_keys[0] if data.label_keys else None,
+            # the label_key the module read its datasets with (else trainer.label, if it is a
+            # transformed feature: a module that builds its datasets itself)
+            "label": data.label_keys[0]
+            if data.label_keys
+            else (p.label if p.label in data.transformed_names else None),
         }
     serving = check_serving_model(serving_dir, p.module_file, data.raw_files("eval"))
     write_json_atomic(done, stats)
