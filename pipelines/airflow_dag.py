@@ -29,6 +29,7 @@ from tfpipe.pipelines.asset_claims import AssetClaims, Event
 from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.engine import (
     cached_result,
+    check_ahead,
     finish_run,
     resolve_step,
     run_header,
@@ -214,6 +215,11 @@ def run_component(
             step.name,
             {name: (up["uri"], up["fingerprint"]) for name, up in inputs.items()},
             home,
+        )
+        # What the inputs hold may show that a later step cannot work: stop before this one.
+        check_ahead(
+            pipeline,
+            {src: inputs[name].get("summary") or {} for name, src in step.inputs.items()},
         )
     except TfpipeError as exc:  # refused before running: recorded, and not worth a retry
         error = {"ok": False, "error": str(exc), "error_type": type(exc).__name__}

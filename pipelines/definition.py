@@ -135,17 +135,6 @@ class Pipeline:
             params[field_name] = value
         return params
 
-    def upstream_of(self, step_name: str) -> list[str]:
-        """Every step ``step_name`` depends on, directly or not (nearest first)."""
-        found: list[str] = []
-        pending = list(self.step(step_name).upstream)
-        while pending:
-            name = pending.pop(0)
-            if name not in found:
-                found.append(name)
-                pending += self.step(name).upstream
-        return found
-
     def step_runtime(self, step: Step) -> str:
         return step.runtime or self.runtime
 
@@ -156,6 +145,17 @@ class Pipeline:
         raise ParameterError(
             f"pipeline '{self.name}' has no step '{name}'; steps: {[s.name for s in self.steps]}"
         )
+
+    def ancestors(self, name: str) -> set[str]:
+        """Every step ``name`` depends on, directly or not."""
+        found: set[str] = set()
+        pending = list(self.step(name).upstream)
+        while pending:
+            upstream = pending.pop()
+            if upstream not in found:
+                found.add(upstream)
+                pending += self.step(upstream).upstream
+        return found
 
     def topological(self) -> list[Step]:
         """Steps in dependency order (stable: declaration order among ready steps)."""
@@ -289,9 +289,17 @@ def _flatten(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if len(options) == 1:
         return {**options[0], **rest}
     merged: dict[str, Any] = {"type": []}
+    allowed: list[Any] | None = []  # the values, when every option enumerates its own
     for option in options:  # e.g. str | list[str] -> {"type": ["string", "array"], "items": …}
-        merged["type"].append(option.get("type"))
-        merged.update({k: v for k, v in option.items() if k != "type"})
+        if option.get("type") not in merged["type"]:
+            merged["type"].append(option.get("type"))
+        merged.update({k: v for k, v in option.items() if k not in ("type", "const", "enum")})
+        values = list(option.get("enum") or ([option["const"]] if "const" in option else []))
+        if not values and option.get("type") == "boolean":
+            values = [True, False]
+        allowed = allowed + values if allowed is not None and values else None
+    if allowed:  # e.g. bool | Literal["auto"] -> {"type": ["boolean", "string"], "enum": […]}
+        merged["enum"] = allowed
     return {**merged, **rest}
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from tfpipe.components import get_spec
-from tfpipe.components.artifacts import is_committed, open_artifact, read_manifest
+from tfpipe.components.artifacts import is_committed, open_artifact
 from tfpipe.components.core.errors import ParameterError
 from tfpipe.components.core.execute import Invocation, resolve
 from tfpipe.components.core.lifeline import lifeline
@@ -35,7 +35,8 @@ from tfpipe.pipelines.runs import RunLog
 
 
 def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
-    """Resolve every step in topological order."""
+    """Resolve every step in topological order, then check each step against what its committed
+    ancestors produced, or a contract says the data will have (see :func:`check_ahead`)."""
     resolved: dict[str, Invocation] = {}
     for step in pipeline.topological():
         upstream = {name: resolved[src] for name, src in step.inputs.items()}
@@ -45,20 +46,68 @@ def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
             {n: (inv.uri, inv.fingerprint) for n, inv in upstream.items()},
             home,
         )
-        # Before any data is read, a contract says which columns the data will have.
-        contract = next(
+    known: dict[str, dict[str, Any]] = {}
+    for name, inv in resolved.items():
+        if is_committed(inv.uri):
+            known[name] = open_artifact(inv.uri).summary
+        elif "contract_columns" in inv.external.values:
+            # Before any data is read, a contract says which columns the data will have.
+            known[name] = {COLUMNS: inv.external.values["contract_columns"], "planned": True}
+    if known and len([n for n, s in known.items() if not s.get("planned")]) < len(resolved):
+        check_ahead(pipeline, known)
+    return list(resolved.values())
+
+
+# Summary keys of steps that say which raw columns the data has (ExampleGen's, Transform's).
+COLUMNS, RAW_FEATURES = "column_names", "raw_features"
+
+
+def check_ahead(pipeline: Pipeline, summaries: dict[str, dict[str, Any]]) -> None:
+    """Check every step that has not committed against the summaries of its committed ancestors,
+    so a step that cannot work is refused now, before the steps between them run: the raw
+    columns its parameters name (``ComponentParams.COLUMN_FIELDS``: a label column, slices, a
+    passthrough column) against the data's columns, as soon as an ExampleGen (or a contract)
+    knows them, and the component's own ``check_ancestors``. Raises a ParameterError naming
+    the step."""
+    problems = []
+    for step in pipeline.topological():
+        known = {a: summaries[a] for a in pipeline.ancestors(step.name) if a in summaries}
+        if not known or (step.name in summaries and not summaries[step.name].get("planned")):
+            continue
+        spec = get_spec(step.component)
+        params = spec.validate_params(
+            pipeline.step_params(step), step.name, pipeline.step_runtime(step)
+        )
+        columns = next(
             (
-                resolved[name].external.values["contract_columns"]
-                for name in pipeline.upstream_of(step.name)
-                if "contract_columns" in resolved[name].external.values
+                s.get(COLUMNS) or s[RAW_FEATURES]
+                for s in known.values()
+                if s.get(COLUMNS) or s.get(RAW_FEATURES)
             ),
             None,
         )
-        if contract is not None and not any(
-            is_committed(resolved[name].uri) for name in pipeline.upstream_of(step.name)
-        ):
-            check_columns(pipeline, step.name, contract)
-    return list(resolved.values())
+        if columns is not None:
+            problems += missing_columns(step.name, params, columns)
+        try:
+            params.check_ancestors(known)
+        except ParameterError as exc:
+            problems.append(f"step '{step.name}' cannot work: {exc}")
+    if problems:
+        raise ParameterError("; ".join(problems))
+
+
+def missing_columns(step: str, params: Any, columns: list[str]) -> list[str]:
+    problems = []
+    for field_name, names in params.named_columns().items():
+        for name in names:
+            if name not in columns:
+                near = difflib.get_close_matches(name, columns, n=1)
+                problems.append(
+                    f"{step}.{field_name} names '{name}', which is not a column of the data"
+                    + (f" (did you mean '{near[0]}'?)" if near else "")
+                    + f"; the data's columns: {', '.join(sorted(columns))}"
+                )
+    return problems
 
 
 def resolve_step(
@@ -84,63 +133,7 @@ def resolve_step(
             for name, src in step.inputs.items()
         }
     )
-    check_columns(pipeline, step.name, data_columns(list(inv.input_uris.values())))
     return inv
-
-
-COLUMNS = "column_names"  # the summary key of a step that says which columns the data has
-
-
-def data_columns(input_uris: list[str]) -> list[str] | None:
-    """The data's columns as the nearest committed upstream artifact that knows them says (an
-    ExampleGen's summary), following manifests' inputs; None while none is committed."""
-    pending, seen = list(input_uris), set()
-    while pending:
-        uri = pending.pop(0)
-        if uri in seen:
-            continue
-        seen.add(uri)
-        manifest = read_manifest(uri)
-        if manifest is None:
-            continue
-        columns = (manifest.get("summary") or {}).get(COLUMNS)
-        if columns is not None:
-            return list(columns)
-        pending += [i["uri"] for i in (manifest.get("inputs") or {}).values() if i.get("uri")]
-    return None
-
-
-def check_columns(pipeline: Pipeline, step_name: str, columns: list[str] | None) -> None:
-    """Refuse a raw column that this step or any step after it names (a label, a slice, a
-    passthrough column) and the data does not have: as soon as the columns are known, so a run
-    stops before Transform instead of failing after training."""
-    if columns is None:
-        return
-    known = set(columns)
-    downstream = {step_name}
-    problems = []
-    for step in pipeline.topological():
-        if step.name != step_name and not downstream & set(step.upstream):
-            continue
-        downstream.add(step.name)
-        spec = get_spec(step.component)
-        if not spec.params.COLUMN_FIELDS:
-            continue
-        params = spec.validate_params(
-            pipeline.step_params(step), step.name, pipeline.step_runtime(step)
-        )
-        for field_name, names in params.named_columns().items():
-            for name in names:
-                if name not in known:
-                    near = difflib.get_close_matches(name, columns, n=1)
-                    problems.append(
-                        f"{step.name}.{field_name} names '{name}', which is not a column of the "
-                        "data" + (f" (did you mean '{near[0]}'?)" if near else "")
-                    )
-    if problems:
-        raise ParameterError(
-            "; ".join(problems) + f". The data's columns: {', '.join(sorted(columns))}"
-        )
 
 
 def run_header(pipeline: Pipeline, runner: str, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -22,8 +22,7 @@ from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.engine import (
     Worker,
     cached_result,
-    check_columns,
-    data_columns,
+    check_ahead,
     finish_run,
     plan,
     run_header,
@@ -72,6 +71,7 @@ def run_pipeline(
             workers[key] = Worker(inv.runtime, log, warm=True, named=pipeline.environment)
     stop: str | None = None
     error: str | None = None
+    summaries: dict[str, dict[str, Any]] = {}  # of committed steps, for the checks ahead
     try:
         for inv in invocations:
             if stop:
@@ -81,13 +81,7 @@ def run_pipeline(
                     inv.step, inv.spec.name, inv.runtime, cached_result(inv), seconds=0.0
                 )
             else:
-                try:  # the data's columns may be known only now (an ExampleGen just ran)
-                    check_columns(pipeline, inv.step, data_columns(list(inv.input_uris.values())))
-                except TfpipeError as exc:
-                    refused = {"ok": False, "error": str(exc), "error_type": type(exc).__name__}
-                    record = step_record(inv.step, inv.spec.name, inv.runtime, refused, seconds=0)
-                else:
-                    record = _execute(inv, run, workers, events, pipeline.environment)
+                record = _execute(inv, run, workers, events, pipeline.environment)
             run.write_step(record)
             events.finished(record)
             if record["status"] == "failed":
@@ -95,6 +89,14 @@ def run_pipeline(
             elif record.get("halt"):
                 stop = record["halt"]
                 error = f"step '{inv.step}' stopped the run: {record['halt']}"
+            elif record["status"] == "executed":
+                summaries[inv.step] = record.get("summary", {})
+                try:  # what it produced may show that a later step cannot work: stop now
+                    check_ahead(pipeline, summaries)
+                except TfpipeError as exc:
+                    stop = error = str(exc)
+            else:
+                summaries[inv.step] = record.get("summary", {})
     finally:
         for worker in workers.values():
             code = worker.close()

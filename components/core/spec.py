@@ -86,6 +86,13 @@ class ComponentParams(pydantic.BaseModel):
         (component, parameters)}``), e.g. a gate on a metric the upstream model cannot produce.
         Called when the pipeline is planned, before anything runs."""
 
+    def check_ancestors(self, summaries: dict[str, dict[str, Any]]) -> None:
+        """Refuse parameters that cannot work with what steps before this one committed
+        (``{step: summary}`` of its committed ancestors, direct or not), e.g. an evaluator label
+        that is neither a raw column nor a transformed feature. Called at planning and again by
+        the runners as ancestors commit, so a run stops before the steps in between spend their
+        time."""
+
 
 @dataclass
 class Context:

@@ -73,6 +73,26 @@ def _local_imports(path: str) -> list[str]:
     return found
 
 
+def top_level_names(module_file: str) -> set[str]:
+    """Names a module file binds at its top level (functions, classes, assignments, imports),
+    read without importing it (no TensorFlow, nothing of the user's code runs)."""
+    try:
+        with open(module_file, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), filename=module_file)
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return set()  # loading the module later reports it, naming the file
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
 def load_module(module_file: str) -> Any:
     """Import ``module_file`` under a stable name derived from its path (importable by pickling)."""
     path = os.path.abspath(module_file)

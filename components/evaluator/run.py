@@ -86,14 +86,17 @@ def run(ctx: Context) -> dict[str, Any]:
             not_comparable = comparability(
                 candidate_info,
                 pinned.info,
-                by_class_id=p.label is None and candidate_info["task"] == "classification",
+                # a transformed label (the model's own, or named like TFX's tips_xf) is a
+                # class id
+                by_class_id=p.label not in schema.names
+                and candidate_info["task"] == "classification",
             )
             if not_comparable:
                 ctx.progress(f"baseline version {version} not compared: {not_comparable}")
             else:
                 models["baseline"] = pinned.path
         ctx.progress(
-            f"scoring {' and '.join(models)} on '{p.split}' through serving_default"
+            f"scoring {' and '.join(models)} on '{p.split}' through {p.signature_name}"
             + (f" (baseline: version {version})" if "baseline" in models else "")
         )
         scored = score(
@@ -106,6 +109,9 @@ def run(ctx: Context) -> dict[str, Any]:
             threshold=p.threshold,
             max_slice_values=p.max_slice_values,
             transform_dir=model.input("transform").graph_dir,
+            signature=p.signature_name,
+            prediction_key=p.prediction_key,
+            preprocessing_functions=p.preprocessing_function_names,
         )
     candidate = scored["candidate"]
     metrics = candidate["overall"]

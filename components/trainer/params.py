@@ -9,6 +9,8 @@ import pydantic
 from tfpipe.components.core.errors import ParameterError
 from tfpipe.components.core.spec import ComponentParams
 
+DEFAULT_CHECKPOINT_INTERVAL = 100
+
 
 class TrainerParams(ComponentParams):
     LABEL_FIELDS: ClassVar[dict[str, str]] = {
@@ -59,7 +61,12 @@ class TrainerParams(ComponentParams):
     )
     num_ps: int = pydantic.Field(default=1, ge=1, description="ps tasks for parameter_server")
     train_steps: int = pydantic.Field(default=1000, gt=0)
-    steps_per_epoch: int = pydantic.Field(default=100, gt=0, description="checkpoint interval")
+    steps_per_epoch: int | None = pydantic.Field(
+        default=None,
+        gt=0,
+        description=f"checkpoint interval (default {DEFAULT_CHECKPOINT_INTERVAL}, or train_steps "
+        "when smaller); a run_fn module checkpoints as it likes",
+    )
     batch_size: int = pydantic.Field(default=32, gt=0)
     eval_steps: int = pydantic.Field(
         default=50,
@@ -71,6 +78,18 @@ class TrainerParams(ComponentParams):
         default=3600, gt=0, description="a local training cluster that runs longer is stopped"
     )
     hyperparameters: dict[str, Any] = pydantic.Field(default_factory=dict)
+    custom_config: dict[str, Any] = pydantic.Field(
+        default_factory=dict, description="passed to a run_fn module as fn_args.custom_config"
+    )
+    warm_start: Literal["none", "served"] = pydantic.Field(
+        default="none",
+        description="served: a run_fn module gets the model served now (the newest version in "
+        "served_model_dir) as fn_args.base_model",
+    )
+    served_model_dir: str | None = pydantic.Field(
+        default=None,
+        description="the TF Serving model directory (<serving_base>/<name>) warm_start reads",
+    )
     seed: int = 42
 
     @pydantic.model_validator(mode="after")
@@ -80,12 +99,10 @@ class TrainerParams(ComponentParams):
                 "backend=estimator needs 'estimator': a pre-made name such as DNNClassifier, "
                 "or 'custom' with a model_fn in module_file"
             )
-        if self.train_steps > self.steps_per_epoch and self.train_steps % self.steps_per_epoch:
-            raise ValueError(
-                f"train_steps ({self.train_steps}) must be a multiple of steps_per_epoch "
-                f"({self.steps_per_epoch}, the checkpoint interval), or at most that; e.g. "
-                f"train_steps={self.train_steps // self.steps_per_epoch * self.steps_per_epoch}"
-            )
+        if self.steps_per_epoch is not None:
+            self.check_checkpoint_interval(ValueError)
+        if self.warm_start == "served" and not self.served_model_dir:
+            raise ValueError("warm_start=served needs served_model_dir: <serving_base>/<name>")
         if self.backend == "keras" and self.distribution == "parameter_server":
             raise ValueError(
                 "backend=keras does not train with parameter servers here; use backend=auto "
@@ -95,7 +112,17 @@ class TrainerParams(ComponentParams):
 
     @property
     def checkpoint_every(self) -> int:
-        return min(self.steps_per_epoch, self.train_steps)
+        return min(self.steps_per_epoch or DEFAULT_CHECKPOINT_INTERVAL, self.train_steps)
+
+    def check_checkpoint_interval(self, error: type[Exception] = ParameterError) -> None:
+        """Training runs whole checkpoint intervals (Keras epochs, Estimator save steps)."""
+        every = self.steps_per_epoch or DEFAULT_CHECKPOINT_INTERVAL
+        if self.train_steps > every and self.train_steps % every:
+            raise error(
+                f"train_steps ({self.train_steps}) must be a multiple of steps_per_epoch "
+                f"({every}, the checkpoint interval), or at most that; e.g. "
+                f"train_steps={self.train_steps // every * every}, or set steps_per_epoch"
+            )
 
     def validate_for_runtime(self, runtime: str) -> None:
         if self.backend == "estimator" and runtime != "estimator":

@@ -1,5 +1,6 @@
 """Trainer entry point, a straight line: decide → train (in process or on a local cluster) →
-export the serving contract → record what was trained and how."""
+export the serving contract → record what was trained and how. A module that defines TFX's
+``run_fn(fn_args)`` instead trains itself (``tfx_run_fn``; see ``contract``)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ class TaskRoleDone(NothingToCommit):
 
 
 def run(ctx: Context) -> dict[str, Any]:
+    if ctx.external.get("contract") == "run_fn":  # TFX's generic trainer: the module trains
+        from tfpipe.components.trainer import tfx_run_fn
+
+        return tfx_run_fn.run(ctx)
     transform: TransformGraph = ctx.inputs["transform"]
     job = TrainingJob.create(
         ctx.params, ctx.runtime, transform, ctx.scratch_dir, ClusterConfig.from_env()
