@@ -123,7 +123,11 @@ def run(ctx):
 
 
 def report(artifact, step):
-    return "<h2>Row counts</h2><p id='row-counts'>" + repr(artifact.summary["counts"]) + "</p>"
+    from tfpipe.components.core.presentation import render
+
+    return render(
+        "<h2>Row counts</h2><p id='row-counts'>{{ counts }}</p>", counts=artifact.summary["counts"]
+    )
 """
 
 PIPELINE = """import os

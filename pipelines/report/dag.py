@@ -14,7 +14,7 @@ STATUS_COLOURS = {
     "pending": "#eeeeee",
     "running": "#ffb300",
 }
-BEND = 0.45  # curvature of the arcs that skip steps (they pass above the boxes)
+BEND = 0.3  # curvature of the arcs that skip steps (they pass above the boxes)
 ARC_Y = 0.3  # where those arcs leave and enter the boxes (their top edge)
 
 
@@ -28,13 +28,16 @@ def _arc(a: int, b: int) -> tuple[tuple[float, float], tuple[float, float], floa
 def dag_figure(steps: list[dict[str, Any]], edges: list[tuple[str, str]]) -> str:
     """Steps left to right in run order, coloured by status, labelled with their time. The
     figure is as tall as its highest arc: an arc3 curve is a quadratic Bézier whose control
-    point sits rad × the chord's length off the chord, so the curve rises half that."""
+    point sits rad × the chord's length off the chord (measured on screen, hence the equal
+    aspect below), so the curve rises half that."""
     plt = pyplot()
     x = {s["step"]: i for i, s in enumerate(steps)}
     arcs = [_arc(x[up], x[down]) for up, down in edges]
     top = max([ARC_Y] + [start[1] + bend * (end[0] - start[0]) / 2 for start, end, bend in arcs])
     bottom, top = -0.45, top + 0.15
-    fig, ax = plt.subplots(figsize=(2.3 * len(steps), 1.4 * (top - bottom)))
+    unit = 2.3  # inches per step, both ways
+    fig, ax = plt.subplots(figsize=(unit * (len(steps) + 0.2), unit * (top - bottom)))
+    ax.set_aspect("equal")
     for s in steps:
         status = s.get("status", "?")
         ax.add_patch(
