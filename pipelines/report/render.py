@@ -27,7 +27,7 @@ h1 { font-size: 1.5rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; 
 table { border-collapse: collapse; margin: .5rem 0; } td, th { border: 1px solid #ccc;
 padding: .25rem .6rem; text-align: left; font-size: .9rem; } .pass { color: #2e7d32; }
 .fail { color: #c62828; font-weight: bold; } img { max-width: 100%; } code { font-size: .85rem; }
-tr.fail td { color: #c62828; }"""
+tr.fail td { color: #c62828; } ul.outcome { font-size: 1.05rem; }"""
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 # No script, no fetch, no form, no base: only the stylesheet above (by its hash) and embedded PNGs.
 CSP_DIRECTIVES = (
@@ -50,6 +50,9 @@ PAGE = """<!doctype html>
 <p>status <b>{{ r.status }}</b>, runner {{ r.runner|fmt }}, runtime {{ r.runtime|fmt }},
 {{ "%.1f"|format(r.seconds) }} s wall, {{ "%.1f"|format(r.cpu_seconds) }} CPU s,
 started {{ r.started_at|fmt }}; overrides <code>{{ overrides }}</code></p>
+{% if outcome %}<ul class="outcome">
+{% for step, line in outcome %}<li><b>{{ step }}</b>: {{ line }}</li>
+{% endfor %}</ul>{% endif %}
 {% if r.error %}<p class="fail">{{ r.error }}</p>{% endif %}
 {% if r.skipped %}<p>nothing ran: {{ r.skipped }}</p>{% endif %}
 <h2>Pipeline</h2>
@@ -75,6 +78,18 @@ def summary_line(step: dict[str, Any]) -> str:
     if step.get("status") == "failed":
         return str(step.get("error", ""))
     return get_spec(step["component"]).describe(step)
+
+
+def outcome(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The run's outcome in a few lines at the top: the steps whose result is the outcome (the
+    blessing and metrics, the push), as in the Airflow run's note."""
+    return [
+        (s["step"], summary_line(s))
+        for s in record["steps"]
+        if s.get("status") in ("executed", "cached")
+        and s.get("summary")
+        and get_spec(s["component"]).in_run_note
+    ]
 
 
 def steps_table(record: dict[str, Any]) -> Any:
@@ -129,6 +144,7 @@ def render_page(record: dict[str, Any], run: RunLog) -> str:
                 "skipped": record.get("skipped"),
             },
             overrides=json.dumps(record.get("overrides", {})),
+            outcome=outcome(record),
             graph=img(dag_figure(steps, edges({"steps": steps})), "DAG"),
             steps=steps_table(record),
             sections=sections,
