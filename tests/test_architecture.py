@@ -247,4 +247,4 @@ def test_a_new_component_is_one_package_plus_one_registry_line(tmp_path, penguin
         for ln in diff.splitlines()
         if "|" in ln and "__pycache__" not in ln
     )
-    assert changed == [("__init__.py", "29"), ("registry.py", "1"), ("run.py", "21")], diff
+    assert changed == [("__init__.py", "29"), ("registry.py", "1"), ("run.py", "25")], diff
