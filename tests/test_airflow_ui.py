@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import time
 import urllib.error
@@ -53,6 +54,9 @@ from tfpipe import Pipeline, RunParam, Step, serving_base
 from tfpipe.pipelines.penguins.pipeline import USER_MODULE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Which processes ever run this file (the API server must not: it checks triggers from the card).
+with open(os.path.join(HERE, "executed_by.txt"), "a") as _log:
+    _log.write(open("/proc/self/cmdline", "rb").read().replace(b"\\0", b" ").decode() + "\\n")
 
 
 def build(home):
@@ -203,6 +207,17 @@ def test_a_trigger_is_checked_only_for_clients_airflow_would_serve(server):
     code, text = post(server, "/api/v2/dags/penguins/dagRuns", huge)
     assert code != 413 and "tfpipe" not in text[:2000]
     assert len(runs(server, "penguins")) == before  # nothing was started
+    # Checked from the card in the serialized DAG: the API server never ran the pipeline file.
+    code, text = post(
+        server,
+        "/api/v2/dags/hostile/dagRuns",
+        json.dumps({"conf": {"dataa": 1}}).encode(),
+        Authorization=f"Bearer {server.token}",
+    )
+    assert code == 400 and "unknown key 'dataa'" in text, text
+    executed_by = (server.support / "executed_by.txt").read_text().splitlines()
+    assert executed_by  # the DAG processor ran it
+    assert not [line for line in executed_by if re.search(r"api[-_]server", line)], executed_by
 
 
 def screenshot(page: Any, name: str, tmp_path: Any, **options: Any) -> None:
