@@ -25,18 +25,17 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from tfpipe.components import get_spec
 from tfpipe.components.artifacts import is_committed
 from tfpipe.components.core.errors import TfpipeError
-from tfpipe.components.core.execute import resolve
 from tfpipe.pipelines.asset_claims import AssetClaims, Event
 from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.engine import (
     cached_result,
-    check_upstream,
     finish_run,
+    resolve_step,
     run_header,
     run_step_process,
     step_record,
 )
-from tfpipe.pipelines.home import artifacts_root, asset_claims_path, default_home
+from tfpipe.pipelines.home import asset_claims_path, default_home
 from tfpipe.pipelines.registry import load_pipeline
 from tfpipe.pipelines.runs import RunLog
 from tfpipe.pipelines.triggers import CARD_KEY, TriggerCard, check_values, merge_event_extras
@@ -61,11 +60,12 @@ def dag_params(pipeline: Pipeline) -> dict[str, Param]:
     params = {}
     for rp in pipeline.run_params:
         default = None if rp.optional else pipeline.run_param_default(rp)
-        schema = dict(rp.schema)
+        schema = pipeline.run_param_schema(rp)
         if default is None:  # optional: absent unless given
             kinds = schema.get("type", "string")
             schema["type"] = [*(kinds if isinstance(kinds, list) else [kinds]), "null"]
-        params[rp.name] = Param(default, description=rp.description or rp.target, **schema)
+        schema.pop("description", None)
+        params[rp.name] = Param(default, description=pipeline.run_param_description(rp), **schema)
     return params
 
 
@@ -208,16 +208,12 @@ def run_component(
     step = pipeline.step(step_name)
     runtime = pipeline.step_runtime(step)
     try:
-        inv = resolve(
-            component=step.component,
-            step=step.name,
-            raw_params=step.params,
-            input_uris={name: upstream["uri"] for name, upstream in inputs.items()},
-            input_fingerprints={n: upstream["fingerprint"] for n, upstream in inputs.items()},
-            runtime=runtime,
-            artifacts_root=artifacts_root(home, pipeline.name),
+        inv = resolve_step(
+            pipeline,
+            step.name,
+            {name: (up["uri"], up["fingerprint"]) for name, up in inputs.items()},
+            home,
         )
-        check_upstream(pipeline, step.name, inv)
     except TfpipeError as exc:  # refused before running: recorded, and not worth a retry
         error = {"ok": False, "error": str(exc), "error_type": type(exc).__name__}
         record_step(
@@ -383,7 +379,10 @@ def _announce(step_name: str, pipeline_ref: str, home: str, result: dict[str, An
 
 def _dag_doc(pipeline: Pipeline) -> str:
     steps = " → ".join(s.name for s in pipeline.topological())
-    params = "\n".join(f"- `{p.name}` → `{p.target}`: {p.description}" for p in pipeline.run_params)
+    params = "\n".join(
+        f"- `{p.name}` → `{p.target}`: {pipeline.run_param_description(p)}"
+        for p in pipeline.run_params
+    )
     return (
         f"### {pipeline.name}\n{pipeline.description}\n\n{steps}\n\nRuntime: "
         f"`{pipeline.runtime}`. Per-run parameters (trigger form / REST conf):\n{params}"

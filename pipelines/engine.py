@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import resource
@@ -21,10 +22,13 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from tfpipe.components.artifacts import is_committed, open_artifact
+from tfpipe.components import get_spec
+from tfpipe.components.artifacts import is_committed, open_artifact, read_manifest
+from tfpipe.components.core.errors import ParameterError
 from tfpipe.components.core.execute import Invocation, resolve
 from tfpipe.components.core.lifeline import lifeline
 from tfpipe.components.core.runtime import child_environment, interpreter
+from tfpipe.components.core.warm import borrow
 from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.home import artifacts_root
 from tfpipe.pipelines.runs import RunLog
@@ -32,32 +36,111 @@ from tfpipe.pipelines.runs import RunLog
 
 def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
     """Resolve every step in topological order."""
-    root = artifacts_root(home, pipeline.name)
     resolved: dict[str, Invocation] = {}
     for step in pipeline.topological():
         upstream = {name: resolved[src] for name, src in step.inputs.items()}
-        inv = resolved[step.name] = resolve(
-            component=step.component,
-            step=step.name,
-            raw_params=step.params,
-            input_uris={n: inv.uri for n, inv in upstream.items()},
-            input_fingerprints={n: inv.fingerprint for n, inv in upstream.items()},
-            runtime=pipeline.step_runtime(step),
-            artifacts_root=root,
+        resolved[step.name] = resolve_step(
+            pipeline,
+            step.name,
+            {n: (inv.uri, inv.fingerprint) for n, inv in upstream.items()},
+            home,
         )
-        check_upstream(pipeline, step.name, inv)
+        # Before any data is read, a contract says which columns the data will have.
+        contract = next(
+            (
+                resolved[name].external.values["contract_columns"]
+                for name in pipeline.upstream_of(step.name)
+                if "contract_columns" in resolved[name].external.values
+            ),
+            None,
+        )
+        if contract is not None and not any(
+            is_committed(resolved[name].uri) for name in pipeline.upstream_of(step.name)
+        ):
+            check_columns(pipeline, step.name, contract)
     return list(resolved.values())
 
 
-def check_upstream(pipeline: Pipeline, step_name: str, inv: Invocation) -> None:
-    """Cross-step parameter checks (see ``ComponentParams.check_upstream``)."""
+def resolve_step(
+    pipeline: Pipeline, step_name: str, upstream: dict[str, tuple[str, str]], home: str
+) -> Invocation:
+    """The one resolution of a step, from its upstream results (``{input name: (URI,
+    fingerprint)}``): validated parameters, what it reads from outside the store, its
+    fingerprint, and the cross-step checks (see ``ComponentParams.check_upstream``). The planner
+    and the Airflow tasks call it; the process that runs the step receives its result."""
     step = pipeline.step(step_name)
+    inv = resolve(
+        component=step.component,
+        step=step.name,
+        raw_params=pipeline.step_params(step),
+        input_uris={name: uri for name, (uri, _) in upstream.items()},
+        input_fingerprints={name: fingerprint for name, (_, fingerprint) in upstream.items()},
+        runtime=pipeline.step_runtime(step),
+        artifacts_root=artifacts_root(home, pipeline.name),
+    )
     inv.params.check_upstream(
         {
-            name: (pipeline.step(src).component, dict(pipeline.step(src).params))
+            name: (pipeline.step(src).component, pipeline.step_params(pipeline.step(src)))
             for name, src in step.inputs.items()
         }
     )
+    check_columns(pipeline, step.name, data_columns(list(inv.input_uris.values())))
+    return inv
+
+
+COLUMNS = "column_names"  # the summary key of a step that says which columns the data has
+
+
+def data_columns(input_uris: list[str]) -> list[str] | None:
+    """The data's columns as the nearest committed upstream artifact that knows them says (an
+    ExampleGen's summary), following manifests' inputs; None while none is committed."""
+    pending, seen = list(input_uris), set()
+    while pending:
+        uri = pending.pop(0)
+        if uri in seen:
+            continue
+        seen.add(uri)
+        manifest = read_manifest(uri)
+        if manifest is None:
+            continue
+        columns = (manifest.get("summary") or {}).get(COLUMNS)
+        if columns is not None:
+            return list(columns)
+        pending += [i["uri"] for i in (manifest.get("inputs") or {}).values() if i.get("uri")]
+    return None
+
+
+def check_columns(pipeline: Pipeline, step_name: str, columns: list[str] | None) -> None:
+    """Refuse a raw column that this step or any step after it names (a label, a slice, a
+    passthrough column) and the data does not have: as soon as the columns are known, so a run
+    stops before Transform instead of failing after training."""
+    if columns is None:
+        return
+    known = set(columns)
+    downstream = {step_name}
+    problems = []
+    for step in pipeline.topological():
+        if step.name != step_name and not downstream & set(step.upstream):
+            continue
+        downstream.add(step.name)
+        spec = get_spec(step.component)
+        if not spec.params.COLUMN_FIELDS:
+            continue
+        params = spec.validate_params(
+            pipeline.step_params(step), step.name, pipeline.step_runtime(step)
+        )
+        for field_name, names in params.named_columns().items():
+            for name in names:
+                if name not in known:
+                    near = difflib.get_close_matches(name, columns, n=1)
+                    problems.append(
+                        f"{step.name}.{field_name} names '{name}', which is not a column of the "
+                        "data" + (f" (did you mean '{near[0]}'?)" if near else "")
+                    )
+    if problems:
+        raise ParameterError(
+            "; ".join(problems) + f". The data's columns: {', '.join(sorted(columns))}"
+        )
 
 
 def run_header(pipeline: Pipeline, runner: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -204,6 +287,8 @@ def component_command(inv: Invocation, run_id: str) -> list[str]:
         json.dumps(request["params"]),
         "--external",
         json.dumps(request["external"]),
+        "--planned",
+        json.dumps(request["planned"]),
         "--artifacts-root",
         request["artifacts_root"],
         "--step",
@@ -222,26 +307,34 @@ def run_step_process(
     inv: Invocation, run_id: str, log_path: str, echo: Callable[[str], None] = print
 ) -> tuple[dict[str, Any], float, float]:
     """Run one step as a component CLI process; return (result, wall seconds, CPU seconds of the
-    process and its children). Its output goes to ``echo`` and to ``log_path``."""
+    process and its children). Its output goes to ``echo`` and to ``log_path``. The process is
+    borrowed from this host's warm worker of the step's runtime when one serves (TensorFlow
+    already imported; see ``tfpipe.components.core.warm``), else started here."""
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     # A private temporary directory for the step (see Worker), removed when it ends.
     scratch = tempfile.TemporaryDirectory(prefix="tfpipe-step-")
     with lifeline() as (fd, lifeline_env), scratch as tmp:
-        proc = subprocess.Popen(
-            component_command(inv, run_id),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=child_environment(inv.runtime, {**lifeline_env, "TMPDIR": tmp}),
-            pass_fds=(fd,),
-            start_new_session=True,
-        )
+        command = component_command(inv, run_id)
+        env = child_environment(inv.runtime, {**lifeline_env, "TMPDIR": tmp})
+        proc: Any = borrow(inv.runtime, command[3:], env, fd)
+        if proc is not None:
+            echo(f"tfpipe: step process {proc.pid} forked by the warm {inv.runtime} worker")
+        else:
+            proc = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+                pass_fds=(fd,),
+                start_new_session=True,
+            )
         return _follow(proc, inv, log_path, echo, start, before)
 
 
 def _follow(
-    proc: subprocess.Popen,
+    proc: Any,
     inv: Invocation,
     log_path: str,
     echo: Callable[[str], None],
@@ -262,6 +355,7 @@ def _follow(
         _kill_group(proc)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    cpu += getattr(proc, "cpu_seconds", 0.0)  # a borrowed process is the warm worker's child
     died = {"ok": False, "error": f"{inv.spec.name} process ended ({describe_exit(code)})"}
     try:
         result = json.loads(last)
@@ -276,7 +370,7 @@ def describe_exit(code: int) -> str:
     return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: Any) -> None:
     """Stop the component process and anything it started (it leads its own process group)."""
     import signal
 

@@ -19,7 +19,16 @@ from tfpipe.components.artifacts import is_committed
 from tfpipe.components.core.errors import TfpipeError
 from tfpipe.components.core.execute import Invocation
 from tfpipe.pipelines.definition import Pipeline
-from tfpipe.pipelines.engine import Worker, cached_result, finish_run, plan, run_header, step_record
+from tfpipe.pipelines.engine import (
+    Worker,
+    cached_result,
+    check_columns,
+    data_columns,
+    finish_run,
+    plan,
+    run_header,
+    step_record,
+)
 from tfpipe.pipelines.runs import RunLog, new_run_id
 
 
@@ -71,7 +80,13 @@ def run_pipeline(
                     inv.step, inv.spec.name, inv.runtime, cached_result(inv), seconds=0.0
                 )
             else:
-                record = _execute(inv, run, workers, events)
+                try:  # the data's columns may be known only now (an ExampleGen just ran)
+                    check_columns(pipeline, inv.step, data_columns(list(inv.input_uris.values())))
+                except TfpipeError as exc:
+                    refused = {"ok": False, "error": str(exc), "error_type": type(exc).__name__}
+                    record = step_record(inv.step, inv.spec.name, inv.runtime, refused, seconds=0)
+                else:
+                    record = _execute(inv, run, workers, events)
             run.write_step(record)
             events.finished(record)
             if record["status"] == "failed":
@@ -108,13 +123,6 @@ def _execute(
     result = workers[key].call(
         inv.to_request(run.run_id), lambda msg, s=inv.step: events.progress(s, msg)
     )
-    if result.get("ok") and result.get("fingerprint") not in (None, inv.fingerprint):
-        result = {
-            "ok": False,
-            "error": f"step '{inv.step}': the {inv.runtime} runtime computed fingerprint "
-            f"{result['fingerprint']} where the planner computed {inv.fingerprint}; the two "
-            "sides see different code or locks (reinstall, or check TFPIPE_LOCKS/PYTHONPATH)",
-        }
     return step_record(
         inv.step, inv.spec.name, inv.runtime, result, seconds=time.perf_counter() - t0
     )

@@ -61,7 +61,7 @@ class TriggerCard:
             params.append(
                 {
                     "name": rp.name,
-                    "schema": dict(rp.schema),
+                    "schema": pipeline.run_param_schema(rp),
                     "optional": rp.optional,
                     "default": default,
                     "path": rp.name in PATH_PARAMS,

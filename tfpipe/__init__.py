@@ -4,7 +4,8 @@ training, evaluation, versioned push, batch scoring).
 This is the public API: what a pipeline file, a user module and a DAG file import. Everything
 under ``tfpipe.components`` and ``tfpipe.pipelines`` is internal and free to move.
 
-- Pipeline files: :class:`Pipeline`, :class:`Step`, :class:`RunParam`, :func:`default_home`,
+- Pipeline files: :class:`Pipeline`, :class:`Step`, :class:`RunParam`, :class:`Label`,
+  :func:`default_home`,
   :func:`serving_base`.
 - DAG files: :mod:`tfpipe.airflow` (``build_dag``, ``data_asset``, ``pushed_model_asset``).
 - User modules: :mod:`tfpipe.transform` (tf.Transform helpers), :mod:`tfpipe.tfx` (TFX's module
@@ -34,6 +35,7 @@ _PUBLIC = {
     "Pipeline": "tfpipe.pipelines.definition",
     "Step": "tfpipe.pipelines.definition",
     "RunParam": "tfpipe.pipelines.definition",
+    "Label": "tfpipe.pipelines.definition",
     "default_home": "tfpipe.pipelines.home",
     "serving_base": "tfpipe.pipelines.home",
     "ParameterError": "tfpipe.components.core.errors",

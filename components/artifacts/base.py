@@ -14,7 +14,8 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
-from tfpipe.components.artifacts.store import read_json, store_for, write_json_atomic
+from tfpipe.components.artifacts.local_store import read_json, write_json_atomic
+from tfpipe.components.artifacts.store import store_for
 
 A = TypeVar("A", bound="Artifact")
 

@@ -37,7 +37,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tfpipe.components.artifacts.store import LEASE, MANIFEST, leased_dir, remove_dead_dirs
+from tfpipe.components.artifacts.layout import LEASE, MANIFEST, ArtifactAddress
+from tfpipe.components.artifacts.layout import join as join_uri
+from tfpipe.components.artifacts.local_store import leased_dir, remove_dead_dirs
 from tfpipe.components.core.errors import TfpipeError
 from tfpipe.components.core.faults import fault_point
 
@@ -62,10 +64,6 @@ def split_uri(uri: str) -> tuple[str, str]:
     if not bucket:
         raise ValueError(f"object-store URI without a bucket: {uri}")
     return bucket, key.strip("/")
-
-
-def join_uri(uri: str, *parts: str) -> str:
-    return "/".join([uri.rstrip("/"), *(p.strip("/") for p in parts if p)])
 
 
 def client() -> Any:
@@ -339,9 +337,6 @@ class ObjectStore:
 
     scheme = "s3"
 
-    def join(self, uri: str, *parts: str) -> str:
-        return join_uri(uri, *parts)
-
     def manifest_path(self, uri: str) -> str:
         return join_uri(uri, MANIFEST)
 
@@ -396,9 +391,7 @@ class ObjectStore:
 
     @contextlib.contextmanager
     def lock(self, uri: str, on_wait: Callable[[], None]) -> Iterator[None]:
-        parts = uri.rstrip("/").split("/")  # .../<pipeline>/artifacts/<step>/<fingerprint>
-        root = "/".join(parts[:-3])
-        with lease(join_uri(root, "locks", parts[-2], parts[-1] + ".lock"), on_wait):
+        with lease(ArtifactAddress.of(uri).lock, on_wait):
             yield
 
     def remove_stale_staging(self, uri: str) -> list[str]:
@@ -413,8 +406,6 @@ class ObjectStore:
                 removed.append(join_uri(uri, name))
         return removed
 
-    def scratch_dir(self, artifacts_root: str, step: str, fingerprint: str) -> str:
+    def scratch_dir(self, uri: str) -> str:
         """Local: scratch work (checkpoints) stays on the worker that does it."""
-        return os.path.normpath(
-            os.path.join(cache_dir(artifacts_root), "..", "scratch", step, fingerprint)
-        )
+        return cache_dir(ArtifactAddress.of(uri).scratch)

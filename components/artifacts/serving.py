@@ -23,14 +23,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tfpipe.components.artifacts import object_store as objects
-from tfpipe.components.artifacts.store import (
-    absolute_uri,
-    join_uri,
-    leased_dir,
-    read_json,
-    remove_dead_dirs,
-)
+import tfpipe.components.artifacts.object_store as objects
+from tfpipe.components.artifacts.layout import absolute_uri
+from tfpipe.components.artifacts.layout import join as join_uri
+from tfpipe.components.artifacts.local_store import leased_dir, read_json, remove_dead_dirs
 from tfpipe.components.artifacts.types import ASSETS_EXTRA, MODEL_CARD, MODEL_INFO
 from tfpipe.components.core.errors import TfpipeError
 from tfpipe.components.core.faults import fault_point

@@ -201,13 +201,13 @@ MODEL_CARD_MD = "model_card.md"
 
 def saved_model_info(saved_model_dir: str) -> dict[str, Any]:
     """What the trainer recorded next to a SavedModel (task, classes, label, how it was trained)."""
-    from tfpipe.components.artifacts.store import read_json
+    from tfpipe.components.artifacts.local_store import read_json
 
     return dict(read_json(os.path.join(saved_model_dir, ASSETS_EXTRA, MODEL_INFO)))
 
 
 def write_model_card(directory: str, card: dict[str, Any], markdown: str) -> None:
-    from tfpipe.components.artifacts.store import write_json_atomic
+    from tfpipe.components.artifacts.local_store import write_json_atomic
 
     extra = os.path.join(directory, ASSETS_EXTRA)
     os.makedirs(extra, exist_ok=True)

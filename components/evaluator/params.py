@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic
 
-from tfpipe.components.artifacts import ServingDirectory
+from tfpipe.components import get_spec
 from tfpipe.components.core.errors import ParameterError
-from tfpipe.components.core.fingerprint import digest
-from tfpipe.components.core.spec import ComponentParams, External
+from tfpipe.components.core.spec import ComponentParams
 
 CLASSIFICATION_METRICS = (
     "accuracy",
@@ -57,6 +56,10 @@ class Change(pydantic.BaseModel):
 
 
 class EvaluatorParams(ComponentParams):
+    BASELINE_FIELDS = ("baseline_model_dir",)
+    LABEL_FIELDS: ClassVar[dict[str, str]] = {"label": "column"}
+    COLUMN_FIELDS = ("label", "slice_by")
+
     label: str | None = pydantic.Field(
         default=None,
         description="the raw label column (as ExampleGen read it); unset: the model's own label "
@@ -116,45 +119,11 @@ class EvaluatorParams(ComponentParams):
 
     def check_upstream(self, upstream: dict[str, tuple[str, dict[str, Any]]]) -> None:
         component, params = upstream.get("model", ("", {}))
-        task = self.task or (
-            params.get("task", "classification") if component == "trainer" else None
-        )
+        # The upstream step's own `task` parameter (or its default), whichever component it is.
+        field = get_spec(component).params.model_fields.get("task") if component else None
+        task = self.task or (params.get("task", field.default) if field else None)
         if task:
             self.check_metrics(
                 task,
                 f"the {task} task of step '{component}'" if not self.task else "evaluator.task",
             )
-
-    def serving_directory(self) -> ServingDirectory | None:
-        return ServingDirectory.at(self.baseline_model_dir)
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        """The baseline is the version served *now*, frozen for the run: a new push makes a new
-        evaluation, and the Pusher publishes only over the version evaluated against."""
-        serving = self.serving_directory()
-        if serving is None:
-            return External(values={"latest_version": None}, digests={"baseline": "none"})
-        if frozen is not None and "latest_version" in frozen:
-            latest, baseline = frozen["latest_version"], frozen.get("baseline_version")
-        else:
-            latest = serving.latest()
-            # The newest version that is not the candidate itself: comparing a model with itself
-            # says nothing, and a re-run after this model was pushed must find the same baseline
-            # it was evaluated against (so the evaluation stays cached).
-            baseline = next(
-                (
-                    v
-                    for v in reversed(serving.versions())
-                    if serving.identity(v) != inputs.get("model")
-                ),
-                None,
-            )
-        values = {"latest_version": latest, "baseline_version": baseline}
-        if baseline is None:
-            return External(values=values, digests={"baseline": "none"})
-        identity = serving.identity(baseline)
-        return External(
-            values=values, digests={"baseline": digest([serving.model_dir, baseline, identity])}
-        )

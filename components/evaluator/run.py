@@ -73,7 +73,7 @@ def run(ctx: Context) -> dict[str, Any]:
     files = examples.split_files(p.split)
     models = {"candidate": model.serving_dir}
 
-    serving: ServingDirectory | None = p.serving_directory()
+    serving: ServingDirectory | None = ServingDirectory.at(p.baseline_model_dir)
     version = ctx.external.get("baseline_version")
     not_comparable = ""
     if serving is not None and version is not None:

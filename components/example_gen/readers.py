@@ -93,6 +93,23 @@ def _widen(t: pa.DataType) -> pa.DataType:
     return LADDER[min(LADDER.index(t) + 1, len(LADDER) - 1)] if t in LADDER else pa.string()
 
 
+def check_column_names(names: list[str], where: str) -> None:
+    """Any name a file can carry works end to end (spaces, punctuation, unicode, case), except
+    none at all and the same name twice: those are refused here, when the data is first read."""
+    empty = [i + 1 for i, n in enumerate(names) if not n]
+    if empty:
+        raise InputDataError(
+            f"example_gen: {where} has a column with no name (column {empty[0]} of "
+            f"{len(names)}); name it in the file's header, or remove it (a trailing separator "
+            "makes one)"
+        )
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputDataError(
+            f"example_gen: {where} repeats column name(s) {dupes}; rename one of each in the file"
+        )
+
+
 class CsvSource:
     """CSV files with one header row each (all files must share it)."""
 
@@ -126,9 +143,7 @@ class CsvSource:
             names = self._header_from_text(path)
         if not names or all(not n for n in names):
             raise InputDataError(f"example_gen: '{path}' has an empty header row")
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise InputDataError(f"example_gen: '{path}' repeats column name(s) {dupes}")
+        check_column_names(names, f"'{path}'")
         return names
 
     @staticmethod
@@ -286,6 +301,7 @@ class ParquetSource:
 
         self.files = files
         self.columns = list(pq.ParquetFile(files[0]).schema_arrow.names)
+        check_column_names(self.columns, f"'{files[0]}'")
 
     def initial_types(self, contract: dict[str, str]) -> dict[str, pa.DataType]:
         import pyarrow.parquet as pq

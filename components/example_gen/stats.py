@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tfpipe.components.core.contract import ColumnContract
+from tfpipe.components.core.schema import ColumnSchema
 
 TRACK_DISTINCT = 10_000
 SAMPLE = 20_000
@@ -39,7 +39,7 @@ def arrow_kind(t: pa.DataType) -> str:
 
 
 class ColumnStats:
-    def __init__(self, name: str, contract: ColumnContract | None = None) -> None:
+    def __init__(self, name: str, contract: ColumnSchema | None = None) -> None:
         self.name = name
         self.contract = contract
         self.count = self.missing = 0
@@ -183,7 +183,7 @@ def _histogram(sample: np.ndarray, lo: float | None, hi: float | None) -> dict[s
 class SplitStats:
     """The statistics of every column of one split."""
 
-    def __init__(self, names: list[str], contract: dict[str, ColumnContract]) -> None:
+    def __init__(self, names: list[str], contract: dict[str, ColumnSchema]) -> None:
         self.rows = 0
         self.columns = {n: ColumnStats(n, contract.get(n)) for n in names}
 

@@ -3,7 +3,7 @@ over the version it was evaluated against."""
 
 from typing import Any
 
-from tfpipe.components.artifacts import PushedModel
+from tfpipe.components.artifacts import PushedModel, ServingDirectory
 from tfpipe.components.core.spec import ComponentSpec
 from tfpipe.components.pusher.params import PusherParams
 
@@ -40,11 +40,16 @@ def announce(summary: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def serving(params: PusherParams) -> ServingDirectory:
+    return ServingDirectory.of(params.serving_base, params.model_name)
+
+
 SPEC = ComponentSpec(
     name="pusher",
     artifact_type=PushedModel,
     params=PusherParams,
     entry_point="tfpipe.components.pusher.run:run",
+    resolve="tfpipe.components.pusher.resolve:resolve",
     inputs=("model", "evaluation"),
     description=__doc__ or "",
     summary_line=summary_line,
@@ -52,6 +57,7 @@ SPEC = ComponentSpec(
     report_section="tfpipe.components.pusher.report:report",
     outlet="pushed_model",
     announce=announce,
+    serving=serving,
     needs_tensorflow=False,
     in_run_note=True,
 )

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic
 
 from tfpipe.components.core.errors import ParameterError
-from tfpipe.components.core.spec import ComponentParams, External
-from tfpipe.components.core.user_code import module_digest
+from tfpipe.components.core.spec import ComponentParams
 
 
 class TrainerParams(ComponentParams):
+    LABEL_FIELDS: ClassVar[dict[str, str]] = {
+        "label": "feature",
+        "raw_label": "column",
+        "label_vocabulary": "vocabulary",
+    }
+    COLUMN_FIELDS = ("raw_label",)
+
     module_file: str = pydantic.Field(description="the user module defining the model builder")
     model_fn: str = pydantic.Field(
         default="build_keras_model",
@@ -66,19 +72,6 @@ class TrainerParams(ComponentParams):
     )
     hyperparameters: dict[str, Any] = pydantic.Field(default_factory=dict)
     seed: int = 42
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        """The user module (and what it imports), and the cluster this process was started in:
-        a TF_CONFIG changes how the model is trained, so it changes the fingerprint."""
-        from tfpipe.components.trainer.cluster_config import ClusterConfig
-
-        cluster = ClusterConfig.from_env()
-        digests = {"module_file": module_digest(self.module_file, "trainer")}
-        if cluster.is_cluster:
-            digests["tf_config_cluster"] = cluster.identity()
-        return External(digests=digests, commits=cluster.is_chief)
 
     @pydantic.model_validator(mode="after")
     def _estimator_named(self) -> TrainerParams:

@@ -62,6 +62,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "features": job.feature_names,
             "signature": "serving_default",
             "training": decision.as_dict(),
+            "serving_raw_arguments": serving_raw_arguments(job),
         }
     )
     _keep_training_outputs(job.work_dir, model)
@@ -101,6 +102,15 @@ def _train_on_local_cluster(ctx: Context, job: TrainingJob) -> dict[str, Any]:
     )
     with open(stats_path, encoding="utf-8") as f:
         return dict(json.load(f))
+
+
+def serving_raw_arguments(job: TrainingJob) -> dict[str, str]:
+    """Column → argument name of the ``serving_raw`` signature (Keras exports have one)."""
+    from tfpipe.components.trainer.data import transform_output
+    from tfpipe.components.trainer.export import raw_argument_names
+
+    columns = transform_output(job.transform).raw_feature_spec()
+    return raw_argument_names([c for c in columns if c != job.p.raw_label])
 
 
 def _keep_training_outputs(work_dir: str, model: Model) -> None:
