@@ -435,15 +435,15 @@ def test_markup_in_values_and_column_names_runs_no_script_anywhere(
     server, page, tmp_path, penguins_csv
 ):
     """Values with markup go through a whole run (island, a sliced ``remark`` column); column
-    names with markup go as far as tf.Transform, which refuses such feature names."""
+    names with markup go as far as they get (today tf.Transform refuses them), into the data
+    statistics and the run's error."""
     names = tmp_path / "names.csv"
     hostile_data(penguins_csv, str(names), hostile_columns=True)
     values_run = server.trigger("hostile", {})
     names_run = server.trigger("hostile", {"data": str(names)})
     values = wait_run(server, "hostile", values_run)
     assert values["state"] == "success", server.task_instances("hostile", values_run)
-    names_result = wait_run(server, "hostile", names_run)
-    assert names_result["state"] == "failed"  # tf.Transform refuses such feature names
+    wait_run(server, "hostile", names_run)  # tf.Transform refuses such names (Known limits)
     checks = {
         values_run: [IMG_VALUE, BREAKOUT_VALUE, SVG_VALUE],
         names_run: [SCRIPT_COLUMN, ATTR_COLUMN, BREAKOUT_VALUE],
