@@ -56,16 +56,17 @@ def data_asset(pipeline: str) -> Asset:
     return Asset(name=f"{pipeline}_data", uri=f"tfpipe://{pipeline}/data")
 
 
-def dag_params(pipeline: Pipeline) -> dict[str, Param]:
+def dag_params(pipeline: Pipeline, card: TriggerCard | None = None) -> dict[str, Param]:
+    """The trigger form: one Param per run param, from the same card the trigger check reads."""
     params = {}
-    for rp in pipeline.run_params:
-        default = None if rp.optional else pipeline.run_param_default(rp)
-        schema = pipeline.run_param_schema(rp)
+    for p in (card or TriggerCard.of(pipeline)).params:
+        default = None if p["optional"] else p["default"]
+        schema = dict(p["schema"])
         if default is None:  # optional: absent unless given
             kinds = schema.get("type", "string")
             schema["type"] = [*(kinds if isinstance(kinds, list) else [kinds]), "null"]
         schema.pop("description", None)
-        params[rp.name] = Param(default, description=pipeline.run_param_description(rp), **schema)
+        params[p["name"]] = Param(default, description=p["description"], **schema)
     return params
 
 
@@ -286,6 +287,7 @@ def build_dag(
     """
     home = home or default_home()
     pipeline = load_pipeline(pipeline_ref, home)
+    card = TriggerCard.of(pipeline)
     # Tasks of a data-driven DAG read the events of its assets (to claim drops; see
     # claimed_events), which Airflow allows for a task's inlets.
     inlets = [a for a in schedule if isinstance(a, Asset)] if isinstance(schedule, list) else []
@@ -295,7 +297,7 @@ def build_dag(
         schedule=timetable(pipeline.schedule) if schedule == "pipeline" else schedule,
         catchup=False,
         max_active_runs=4,
-        params=dag_params(pipeline),
+        params=dag_params(pipeline, card),
         tags=list(tags),  # the user's: tfpipe finds its DAGs by their card (below)
         # A data drop must start a run even before anyone looks at the UI; scheduled DAGs start
         # paused, so deploying them does not start training by surprise (see the README).
@@ -304,7 +306,7 @@ def build_dag(
         default_args={
             # What Airflow's API server needs to check a trigger and to find the run's report,
             # without running this file (see TriggerCard); Airflow stores it in the serialized DAG.
-            CARD_KEY: TriggerCard.of(pipeline).to_json(),
+            CARD_KEY: card.to_json(),
             # Components are idempotent (cached by fingerprint, committed atomically), so a
             # retry after a crash or a kill is safe and resumes from the last checkpoint.
             "retries": DEFAULT_RETRIES,

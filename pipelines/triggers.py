@@ -44,10 +44,11 @@ def split_roots(configured: str) -> list[str]:
 @dataclass(frozen=True)
 class TriggerCard:
     """What checking a trigger needs to know about a pipeline, as plain JSON: its run parameters
-    (name, JSON schema, optional, default, whether it names data) and the data its steps read by
-    default. The DAG builder puts it into the DAG (``default_args["tfpipe"]``, part of the
-    serialized DAG Airflow stores), so Airflow's API server checks triggers from it without
-    running the pipeline file: no user code runs there. It also marks a DAG as tfpipe's."""
+    (name, JSON schema, description, optional, default, whether it names data) and the data its
+    steps read by default; the trigger form is made from it too (``dag_params``). The DAG builder
+    puts it into the DAG (``default_args["tfpipe"]``, part of the serialized DAG Airflow stores),
+    so Airflow's API server checks triggers from it without running the pipeline file: no user
+    code runs there. It also marks a DAG as tfpipe's."""
 
     pipeline: str
     params: tuple[dict[str, Any], ...]
@@ -62,6 +63,7 @@ class TriggerCard:
                 {
                     "name": rp.name,
                     "schema": pipeline.run_param_schema(rp),
+                    "description": pipeline.run_param_description(rp),
                     "optional": rp.optional,
                     "default": default,
                     "path": rp.name in PATH_PARAMS,
