@@ -117,6 +117,14 @@ def server(tmp_path_factory, penguins_csv):
     shutil.copy(os.path.join(REPO, "dags", "penguins.py"), dags / "penguins.py")
     (support / "hostile_pipeline.py").write_text(HOSTILE_PIPELINE)
     hostile_data(penguins_csv, str(support / "hostile.csv"), hostile_columns=False)
+    # A DAG whose tfpipe card this version cannot read: the check fails, so the trigger must not
+    # pass unchecked.
+    (dags / "unreadable_card.py").write_text(
+        "from airflow.sdk import DAG\n"
+        "from airflow.providers.standard.operators.empty import EmptyOperator\n"
+        "with DAG('unreadable_card', schedule=None, default_args={'tfpipe': {'version': 99}}):\n"
+        "    EmptyOperator(task_id='nothing')\n"
+    )
     (dags / "hostile.py").write_text(
         "from tfpipe.airflow import build_dag\n"
         f"dag = build_dag({str(support / 'hostile_pipeline.py')!r}, dag_id='hostile', "
@@ -130,7 +138,7 @@ def server(tmp_path_factory, penguins_csv):
     standalone = Standalone(env)
     try:
         standalone.wait_ready()
-        for dag_id in ("penguins", "hostile"):
+        for dag_id in ("penguins", "hostile", "unreadable_card"):
             deadline = time.monotonic() + 120
             while (
                 standalone.request("GET", f"/api/v2/dags/{dag_id}", expect=(200, 404)).get("dag_id")
@@ -215,6 +223,15 @@ def test_a_trigger_is_checked_only_for_clients_airflow_would_serve(server):
         Authorization=f"Bearer {server.token}",
     )
     assert code == 400 and "unknown key 'dataa'" in text, text
+    # A check that fails refuses: nothing starts unchecked.
+    code, text = post(
+        server,
+        "/api/v2/dags/unreadable_card/dagRuns",
+        json.dumps({"logical_date": None, "conf": {}}).encode(),
+        Authorization=f"Bearer {server.token}",
+    )
+    assert code == 503 and "nothing was started" in text, (code, text)
+    assert runs(server, "unreadable_card") == []
     executed_by = (server.support / "executed_by.txt").read_text().splitlines()
     assert executed_by  # the DAG processor ran it
     assert not [line for line in executed_by if re.search(r"api[-_]server", line)], executed_by

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import os
 import re
 from datetime import UTC, datetime
@@ -178,3 +179,38 @@ def test_unpausing_a_dag_that_never_ran_on_its_schedule_starts_nothing(tmp_path,
     )
     assert first.run_after > datetime.now(UTC)
     assert os.environ["AIRFLOW_HOME"].startswith(str(tmp_path))
+
+
+def test_float_columns_show_no_distinct_count_they_never_took():
+    import numpy as np
+    import pyarrow as pa
+
+    from tfpipe.components.example_gen.stats import ColumnStats
+
+    floats, ints = ColumnStats("bill_length_mm"), ColumnStats("year")
+    floats.add(pa.array([39.1, 39.5, 40.3]), np.arange(3, dtype=np.uint64))
+    ints.add(pa.array([2007, 2007, 2008]), np.arange(3, dtype=np.uint64))
+    assert floats.to_json("float")["distinct"] is None  # shown as "—", not 0
+    assert ints.to_json("int")["distinct"] == 2
+
+
+def test_the_pipeline_graph_holds_its_arcs(monkeypatch):
+    """Arcs that skip steps pass above the boxes: every one inside the figure, none clipped."""
+    from tfpipe.pipelines.report import dag
+
+    figures = []
+    monkeypatch.setattr(dag, "figure_uri", lambda fig: figures.append(fig) or "")
+    names = ["example_gen", "example_validator", "transform", "trainer", "evaluator", "pusher"]
+    steps = [{"step": n, "status": "executed", "seconds": 1.0} for n in names]
+    edges = list(itertools.pairwise(names))
+    edges += [("example_gen", "transform"), ("example_gen", "evaluator"), ("trainer", "pusher")]
+    dag.dag_figure(steps, edges)
+    fig = figures[0]
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    frame = ax.get_window_extent()
+    arcs = [a.arrow_patch.get_window_extent() for a in ax.texts if hasattr(a, "arrow_patch")]
+    assert len(arcs) == len(edges)
+    for arc in arcs:  # the axes clip what lies outside them
+        assert frame.y0 - 1 <= arc.y0 and arc.y1 <= frame.y1 + 1, (arc, frame)
+        assert frame.x0 - 1 <= arc.x0 and arc.x1 <= frame.x1 + 1, (arc, frame)
