@@ -38,7 +38,13 @@ from tfpipe.pipelines.engine import (
 from tfpipe.pipelines.home import asset_claims_path, default_home
 from tfpipe.pipelines.registry import load_pipeline
 from tfpipe.pipelines.runs import RunLog
-from tfpipe.pipelines.triggers import CARD_KEY, TriggerCard, check_values, merge_event_extras
+from tfpipe.pipelines.triggers import (
+    CARD_KEY,
+    TriggerCard,
+    check_values,
+    confine,
+    merge_event_extras,
+)
 from tfpipe.pipelines.worker_name import hostname
 
 DEFAULT_RETRIES = 2
@@ -143,7 +149,8 @@ def _this_run(
     started = getattr(context.get("dag_run"), "start_date", None)
     try:
         overrides = run_overrides(base, context, home)
-        pipeline = base.with_overrides(overrides)
+        # Data a trigger named is confined to the data roots where the step matches and reads it.
+        pipeline = base.with_overrides({**overrides, **confine(base, home, overrides)})
     except AirflowSkipException as exc:  # nothing to do: recorded, and the report says why
         run.start({**_header(base, {}, started), "skipped": str(exc)})
         if step_name:
@@ -226,7 +233,9 @@ def run_component(
     if is_committed(inv.uri):  # cached: no component process, no TensorFlow
         result, seconds, cpu = cached_result(inv), 0.0, 0.0
     else:
-        result, seconds, cpu = run_step_process(inv, run.given_id, run.log_path(step.name))
+        result, seconds, cpu = run_step_process(
+            inv, run.given_id, run.log_path(step.name), named=pipeline.environment
+        )
     record = step_record(
         step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu
     )

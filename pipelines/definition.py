@@ -76,6 +76,9 @@ class Label:
 
 @dataclass(frozen=True)
 class Pipeline:
+    """``environment``: names of variables its component processes (and so its user code) get
+    beyond the allowlist (see ``components/core/runtime.py``), e.g. ``("WANDB_API_KEY",)``."""
+
     name: str
     steps: tuple[Step, ...]
     runtime: str = "modern"
@@ -83,6 +86,7 @@ class Pipeline:
     description: str = ""
     run_params: tuple[RunParam, ...] = ()
     label: Label | None = None
+    environment: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_runtime(self.runtime)

@@ -217,7 +217,9 @@ def cached_result(inv: Invocation) -> dict[str, Any]:
 class Worker:
     """A component worker process in a runtime's interpreter, spoken to over JSON lines."""
 
-    def __init__(self, runtime: str, log_path: str, warm: bool = False) -> None:
+    def __init__(
+        self, runtime: str, log_path: str, warm: bool = False, named: tuple[str, ...] = ()
+    ) -> None:
         read_fd, write_fd = os.pipe()
         self.runtime = runtime
         self.log_path = log_path
@@ -243,7 +245,7 @@ class Worker:
             stdout=self._log,
             stderr=self._log,
             pass_fds=(write_fd,),
-            env=child_environment(runtime, {"TMPDIR": self.tmp}),
+            env=child_environment(runtime, {"TMPDIR": self.tmp}, named),
             start_new_session=True,
         )
         os.close(write_fd)
@@ -304,7 +306,11 @@ def component_command(inv: Invocation, run_id: str) -> list[str]:
 
 
 def run_step_process(
-    inv: Invocation, run_id: str, log_path: str, echo: Callable[[str], None] = print
+    inv: Invocation,
+    run_id: str,
+    log_path: str,
+    echo: Callable[[str], None] = print,
+    named: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], float, float]:
     """Run one step as a component CLI process; return (result, wall seconds, CPU seconds of the
     process and its children). Its output goes to ``echo`` and to ``log_path``. The process is
@@ -316,7 +322,7 @@ def run_step_process(
     scratch = tempfile.TemporaryDirectory(prefix="tfpipe-step-")
     with lifeline() as (fd, lifeline_env), scratch as tmp:
         command = component_command(inv, run_id)
-        env = child_environment(inv.runtime, {**lifeline_env, "TMPDIR": tmp})
+        env = child_environment(inv.runtime, {**lifeline_env, "TMPDIR": tmp}, named)
         proc: Any = borrow(inv.runtime, command[3:], env, fd)
         if proc is not None:
             echo(f"tfpipe: step process {proc.pid} forked by the warm {inv.runtime} worker")

@@ -68,7 +68,8 @@ def run_pipeline(
     for inv in invocations:
         key = (inv.runtime, inv.spec.needs_tensorflow)
         if inv.step in pending and key[1] and key not in workers:
-            workers[key] = Worker(inv.runtime, run.log_path(f"worker-{inv.runtime}"), warm=True)
+            log = run.log_path(f"worker-{inv.runtime}")
+            workers[key] = Worker(inv.runtime, log, warm=True, named=pipeline.environment)
     stop: str | None = None
     error: str | None = None
     try:
@@ -86,7 +87,7 @@ def run_pipeline(
                     refused = {"ok": False, "error": str(exc), "error_type": type(exc).__name__}
                     record = step_record(inv.step, inv.spec.name, inv.runtime, refused, seconds=0)
                 else:
-                    record = _execute(inv, run, workers, events)
+                    record = _execute(inv, run, workers, events, pipeline.environment)
             run.write_step(record)
             events.finished(record)
             if record["status"] == "failed":
@@ -112,12 +113,17 @@ def run_pipeline(
 
 
 def _execute(
-    inv: Invocation, run: RunLog, workers: dict[tuple[str, bool], Worker], events: Events
+    inv: Invocation,
+    run: RunLog,
+    workers: dict[tuple[str, bool], Worker],
+    events: Events,
+    named: tuple[str, ...],
 ) -> dict[str, Any]:
     key = (inv.runtime, inv.spec.needs_tensorflow)
     if key not in workers:
         light = "" if key[1] else "-light"
-        workers[key] = Worker(inv.runtime, run.log_path(f"worker-{inv.runtime}{light}"))
+        log = run.log_path(f"worker-{inv.runtime}{light}")
+        workers[key] = Worker(inv.runtime, log, named=named)
     events.started(inv.step)
     t0 = time.perf_counter()
     result = workers[key].call(

@@ -4,7 +4,10 @@ form, REST ``conf``, or the ``extra`` of the asset events that started it.
 Unknown keys are refused (naming the known ones and the nearest match), values are checked against
 each run parameter's JSON schema, and paths must lie under the configured data roots
 (``$TFPIPE_DATA_ROOTS``, default ``$TFPIPE_HOME/data`` plus where the pipeline's own default data
-lives), so a trigger cannot point a pipeline at any file the workers can read. Several asset events
+lives), so a trigger cannot point a pipeline at any file the workers can read: the pattern and
+every file it matches now, by real path (a symbolic link or ``*/..`` inside a root does not lead
+out of it), and again where the step matches and reads the files (:func:`confine` hands the roots
+to the step). Several asset events
 starting one run are merged: their files are all used (deduplicated), and any other setting they
 disagree on is refused.
 """
@@ -12,17 +15,22 @@ disagree on is refused.
 from __future__ import annotations
 
 import difflib
+import glob
+import itertools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from tfpipe.components import get_spec
 from tfpipe.components.core.errors import ParameterError
 from tfpipe.pipelines.definition import Pipeline
 
 PATH_PARAMS = ("data",)
 # Keys Airflow itself adds to asset events (e.g. an event posted through the REST API).
 AIRFLOW_EXTRA_KEYS = ("from_rest_api", "from_trigger")
+# Matches checked when a trigger arrives (bounded work); the step checks every file it matches.
+CHECKED_MATCHES = 10_000
 # Where the DAG builder puts a pipeline's TriggerCard: ``default_args[CARD_KEY]``.
 CARD_KEY = "tfpipe"
 CARD_VERSION = 1
@@ -38,7 +46,7 @@ def split_roots(configured: str) -> list[str]:
             roots[-1] = f"s3:{part}"
         elif part:
             roots.append(part)
-    return [_real(r) for r in roots]
+    return [r.rstrip("/") if r.startswith("s3://") else os.path.realpath(r) for r in roots]
 
 
 @dataclass(frozen=True)
@@ -164,14 +172,34 @@ def _outside_roots(key: str, value: str | list[str], roots: list[str], source: s
             real = text if "/../" not in text + "/" and "/./" not in text + "/" else ""
             inside = any(real.startswith(r + "/") for r in roots if r.startswith("s3://"))
         else:
-            real = os.path.realpath(os.path.expanduser(text))
-            inside = any(real == r or real.startswith(r + os.sep) for r in roots)
+            pattern = os.path.expanduser(text)
+            matches = itertools.islice(glob.iglob(pattern), CHECKED_MATCHES)
+            inside = all(_inside_local(os.path.realpath(p), roots) for p in [pattern, *matches])
         if not inside:
             bad.append(
                 f"{source}: '{key}' {path!r} is outside the data roots {roots} "
                 "(set TFPIPE_DATA_ROOTS on the workers to allow another place)"
             )
     return bad
+
+
+def _inside_local(real: str, roots: list[str]) -> bool:
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def confine(pipeline: Pipeline, home: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Overrides that hand the data roots to each step whose data a trigger named, so that the
+    step confines what its glob matches and what it reads (``<step>.data_roots``), not only what
+    this check saw."""
+    known = {rp.name: rp for rp in pipeline.run_params}
+    out: dict[str, Any] = {}
+    for key in PATH_PARAMS:
+        if values.get(key) is None or key not in known:
+            continue
+        step = pipeline.step(known[key].target.partition(".")[0])
+        if "data_roots" in get_spec(step.component).params.model_fields:
+            out[f"{step.name}.data_roots"] = data_roots(pipeline, home)
+    return out
 
 
 def merge_event_extras(extras: Iterable[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:

@@ -207,9 +207,9 @@ def _become_component(request: dict[str, Any], fds: list[int], runtime: str) -> 
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
     sys.argv = ["python -m tfpipe.components", *request["argv"]]
-    from tfpipe.components.__main__ import main
+    import runpy
 
-    main(request["argv"])  # ends the process (hard_exit)
+    runpy.run_module("tfpipe.components", run_name="__main__")  # ends the process (hard_exit)
 
 
 def _reap(borrowed: dict[int, _Borrow]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfpipe.components.artifacts import ServingDirectory
+from tfpipe.components.artifacts import ServingDirectory, StaleBaseline
 from tfpipe.components.core.fingerprint import digest
 from tfpipe.components.core.spec import External
 from tfpipe.components.evaluator.params import EvaluatorParams
@@ -20,6 +20,12 @@ def resolve(
         return External(values={"latest_version": None}, digests={"baseline": "none"})
     if frozen is not None and "latest_version" in frozen:
         latest, baseline = frozen["latest_version"], frozen.get("baseline_version")
+        if baseline is not None and baseline not in serving.versions():
+            raise StaleBaseline(
+                f"baseline version {baseline} of {serving.model_dir} was pruned or rolled "
+                "back after this run was planned; re-run to evaluate against the version "
+                "served now"
+            )
     else:
         latest = serving.latest()
         # The newest version that is not the candidate itself: comparing a model with itself

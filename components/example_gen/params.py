@@ -13,7 +13,7 @@ DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 
 class ExampleGenParams(ComponentParams):
     # The data is fingerprinted by content (resolve_external); the runner changes nothing.
-    FINGERPRINT_EXEMPT = frozenset({"input", "beam_args"})
+    FINGERPRINT_EXEMPT = frozenset({"input", "beam_args", "data_roots"})
 
     input: str | list[str] = pydantic.Field(
         description="a file path or glob of CSV, TFRecord or Parquet files, or a list of them"
@@ -59,6 +59,13 @@ class ExampleGenParams(ComponentParams):
         description="Beam pipeline options: when given, each input file is converted by a Beam "
         "worker (e.g. --runner=DirectRunner --direct_running_mode=multi_processing, or a portable "
         "runner); empty: one streaming pass in the component's process (fastest on one machine)",
+    )
+
+    data_roots: list[str] | None = pydantic.Field(
+        default=None,
+        description="directories (or s3:// prefixes) every input file must lie in once symbolic "
+        "links are resolved; set by the Airflow DAG when a trigger or a data drop names the data "
+        "(see TFPIPE_DATA_ROOTS); unset: no confinement (the pipeline's own data)",
     )
 
     @pydantic.field_validator("split_ratios")

@@ -18,7 +18,7 @@ from tfpipe.components.core.contract import infer_contract, load_contract, to_te
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.schema import ColumnSchema, Schema
 from tfpipe.components.core.spec import Context
-from tfpipe.components.example_gen.inputs import local_copies
+from tfpipe.components.example_gen.inputs import check_unchanged, local_copies
 from tfpipe.components.example_gen.params import ExampleGenParams
 from tfpipe.components.example_gen.readers import Widen, open_source
 from tfpipe.components.example_gen.stats import ColumnStats, arrow_kind
@@ -27,8 +27,13 @@ from tfpipe.components.example_gen.streaming_pass import one_pass
 
 def run(ctx: Context) -> dict[str, Any]:
     files = list(ctx.external["input_files"])
+    stamps = ctx.external.get("input_stamps") or {}
+    roots = ctx.params.data_roots
+    check_unchanged(files, stamps, roots)  # what is read is what was fingerprinted ...
     with local_copies(files, ctx.external.get("input_objects") or {}, ctx.progress) as local:
-        return convert(ctx, local)
+        summary = convert(ctx, local)
+    check_unchanged(files, stamps, roots)  # ... and nothing was written while it was read
+    return summary
 
 
 def convert(ctx: Context, files: list[str]) -> dict[str, Any]:

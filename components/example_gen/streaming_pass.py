@@ -123,5 +123,6 @@ def one_pass(
                 next_report += PROGRESS_EVERY
     finally:
         writer.close()
-    final_types.pop(p.split_column or "", None)
+    if p.split_column:  # (a column may be named "")
+        final_types.pop(p.split_column, None)
     return writer.counts, stats, rejected, final_types
