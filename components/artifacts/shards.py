@@ -16,7 +16,7 @@ import os
 import uuid
 from typing import Any
 
-from tfpipe.components.artifacts.store import read_json, write_json_atomic
+from tfpipe.components.artifacts.local_store import read_json, write_json_atomic
 from tfpipe.components.core.errors import InputDataError
 
 LISTING = "shards.json"
