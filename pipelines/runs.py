@@ -67,6 +67,8 @@ class RunLog:
         if existing is not None:
             return existing
         header = {"run_id": self.run_id, "pipeline": self.pipeline, **header}
+        if self.given_id != self.run_id:  # the orchestrator's own id, shown in the report
+            header.setdefault("given_id", self.given_id)
         header.setdefault("started_at", utc_now())
         write_json_atomic(self.path("run.json"), header)
         return header

@@ -19,6 +19,7 @@ import glob
 import itertools
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from tfpipe.components import get_spec
@@ -30,6 +31,9 @@ PATH_PARAMS = ("data",)
 AIRFLOW_EXTRA_KEYS = ("from_rest_api", "from_trigger")
 # Matches checked when a trigger arrives (bounded work); the step checks every file it matches.
 CHECKED_MATCHES = 10_000
+# Where the DAG builder puts a pipeline's TriggerCard: ``default_args[CARD_KEY]``.
+CARD_KEY = "tfpipe"
+CARD_VERSION = 1
 
 
 def split_roots(configured: str) -> list[str]:
@@ -45,54 +49,118 @@ def split_roots(configured: str) -> list[str]:
     return [r.rstrip("/") if r.startswith("s3://") else os.path.realpath(r) for r in roots]
 
 
-def data_roots(pipeline: Pipeline, home: str) -> list[str]:
-    configured = os.environ.get("TFPIPE_DATA_ROOTS")
-    if configured:
-        return split_roots(configured)
-    roots = [os.path.join(home, "data")]
-    for rp in pipeline.run_params:
-        if rp.name in PATH_PARAMS:
+@dataclass(frozen=True)
+class TriggerCard:
+    """What checking a trigger needs to know about a pipeline, as plain JSON: its run parameters
+    (name, JSON schema, description, optional, default, whether it names data) and the data its
+    steps read by default; the trigger form is made from it too (``dag_params``). The DAG builder
+    puts it into the DAG (``default_args["tfpipe"]``, part of the serialized DAG Airflow stores),
+    so Airflow's API server checks triggers from it without running the pipeline file: no user
+    code runs there. It also marks a DAG as tfpipe's."""
+
+    pipeline: str
+    params: tuple[dict[str, Any], ...]
+    default_data: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, pipeline: Pipeline) -> TriggerCard:
+        params, default_data = [], []
+        for rp in pipeline.run_params:
             default = pipeline.run_param_default(rp)
-            if isinstance(default, str) and default:
-                roots.append(os.path.dirname(os.path.realpath(default)))
-    return [os.path.realpath(r) for r in roots]
+            params.append(
+                {
+                    "name": rp.name,
+                    "schema": pipeline.run_param_schema(rp),
+                    "description": pipeline.run_param_description(rp),
+                    "optional": rp.optional,
+                    "default": default,
+                    "path": rp.name in PATH_PARAMS,
+                }
+            )
+            if rp.name in PATH_PARAMS and isinstance(default, str) and default:
+                default_data.append(_real(default))
+        return cls(pipeline.name, tuple(params), tuple(default_data))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": CARD_VERSION,
+            "pipeline": self.pipeline,
+            "params": [dict(p) for p in self.params],
+            "default_data": list(self.default_data),
+        }
+
+    @classmethod
+    def from_json(cls, card: Any) -> TriggerCard | None:
+        """The card of a DAG's ``default_args["tfpipe"]``; None when there is none (not a tfpipe
+        DAG). A card this code cannot read raises: the caller refuses rather than guess."""
+        if card is None:
+            return None
+        if not isinstance(card, dict) or card.get("version") != CARD_VERSION:
+            raise ValueError(f"unreadable tfpipe card (version {card.get('version')!r})")
+        return cls(
+            str(card["pipeline"]),
+            tuple(dict(p) for p in card["params"]),
+            tuple(str(d) for d in card.get("default_data", ())),
+        )
+
+    def data_roots(self, home: str) -> list[str]:
+        configured = os.environ.get("TFPIPE_DATA_ROOTS")
+        if configured:
+            return split_roots(configured)
+        roots = [os.path.join(home, "data")]
+        roots += [
+            d.rsplit("/", 1)[0] if d.startswith("s3://") else os.path.dirname(d)
+            for d in self.default_data
+        ]
+        return [_real(r) for r in roots]
+
+    def check(self, home: str, values: dict[str, Any], source: str) -> list[str]:
+        """Problems with ``values`` (run parameter name → value) from ``source``; [] if none."""
+        import jsonschema
+
+        known = {p["name"]: p for p in self.params}
+        problems = []
+        for key, value in values.items():
+            if key not in known:
+                near = difflib.get_close_matches(key, list(known), n=1)
+                problems.append(
+                    f"{source} has an unknown key '{key}'"
+                    + (f" (did you mean '{near[0]}'?)" if near else "")
+                    + f"; known: {', '.join(sorted(known))}"
+                )
+                continue
+            param = known[key]
+            if value is None:
+                # The trigger form sends every field, an empty optional one as null: unset, so
+                # the pipeline's own value applies (e.g. its default data).
+                if param["optional"] or param["default"] is None:
+                    continue
+                problems.append(
+                    f"{source}: '{key}' is empty; give a value or leave the default "
+                    f"{param['default']!r}"
+                )
+                continue
+            try:
+                jsonschema.validate(value, param["schema"])
+            except jsonschema.ValidationError as err:
+                problems.append(f"{source}: '{key}' {err.message}")
+                continue
+            if param["path"] and isinstance(value, str | list):
+                problems += _outside_roots(key, value, self.data_roots(home), source)
+        return problems
+
+
+def _real(path: str) -> str:
+    return path.rstrip("/") if path.startswith("s3://") else os.path.realpath(path)
+
+
+def data_roots(pipeline: Pipeline, home: str) -> list[str]:
+    return TriggerCard.of(pipeline).data_roots(home)
 
 
 def check_values(pipeline: Pipeline, home: str, values: dict[str, Any], source: str) -> list[str]:
     """Problems with ``values`` (run parameter name → value) from ``source``; [] if none."""
-    import jsonschema
-
-    known = {rp.name: rp for rp in pipeline.run_params}
-    problems = []
-    for key, value in values.items():
-        if key not in known:
-            near = difflib.get_close_matches(key, list(known), n=1)
-            problems.append(
-                f"{source} has an unknown key '{key}'"
-                + (f" (did you mean '{near[0]}'?)" if near else "")
-                + f"; known: {', '.join(sorted(known))}"
-            )
-            continue
-        rp = known[key]
-        schema = pipeline.run_param_schema(rp)
-        if value is None:
-            # The trigger form sends every field, an empty optional one as null: unset, so the
-            # pipeline's own value applies (e.g. its default data).
-            default = pipeline.run_param_default(rp)
-            if rp.optional or default is None:
-                continue
-            problems.append(
-                f"{source}: '{key}' is empty; give a value or leave the default {default!r}"
-            )
-            continue
-        try:
-            jsonschema.validate(value, schema)
-        except jsonschema.ValidationError as err:
-            problems.append(f"{source}: '{key}' {err.message}")
-            continue
-        if key in PATH_PARAMS and isinstance(value, str | list):
-            problems += _outside_roots(key, value, data_roots(pipeline, home), source)
-    return problems
+    return TriggerCard.of(pipeline).check(home, values, source)
 
 
 def _outside_roots(key: str, value: str | list[str], roots: list[str], source: str) -> list[str]:

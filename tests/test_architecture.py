@@ -123,7 +123,11 @@ def run(ctx):
 
 
 def report(artifact, step):
-    return "<h2>Row counts</h2><p id='row-counts'>" + repr(artifact.summary["counts"]) + "</p>"
+    from tfpipe.components.core.presentation import render
+
+    return render(
+        "<h2>Row counts</h2><p id='row-counts'>{{ counts }}</p>", counts=artifact.summary["counts"]
+    )
 """
 
 PIPELINE = """import os
@@ -243,7 +247,7 @@ def test_a_new_component_is_one_package_plus_one_registry_line(tmp_path, penguin
         for ln in diff.splitlines()
         if "|" in ln and "__pycache__" not in ln
     )
-    assert changed == [("__init__.py", "29"), ("registry.py", "1"), ("run.py", "21")], diff
+    assert changed == [("__init__.py", "29"), ("registry.py", "1"), ("run.py", "25")], diff
 
 
 # -- the import namespace, the public API, the import graph --------------------------------------

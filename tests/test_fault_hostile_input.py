@@ -3,7 +3,9 @@
 directory; the orchestrator's secrets never reach user code, logs, manifests, records or reports.
 
 The same checks on a live Airflow (HTTP 400 and no run for a bad conf or event extra) are in
-tests/test_airflow_standalone.py.
+tests/test_airflow_standalone.py; that they answer only clients Airflow would serve (others get
+Airflow's 401/403), with a bounded body and no pipeline file run in the API server, is in
+tests/test_airflow_ui.py.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ A component is one package ``components/<name>/``: ``params.py`` (its parameter 
 imports TensorFlow). The spec also says how the component presents itself, so runners, the CLI,
 the report and the Airflow builder iterate over steps without knowing any component by name:
 
-- ``summary_line(summary)``: one human line for the CLI and run listings;
+- ``summary_line(summary)``: one human line for the CLI and run listings, and
+  ``cached_summary_line``: the line for a result an earlier run produced (this run reused it);
 - ``report_section``: ``"module:function"`` returning HTML for the run report (imported lazily:
   it may use matplotlib);
 - ``outlet``/``announce``: an Airflow asset the step's task updates, and the event extra for a
@@ -140,6 +141,9 @@ class ComponentSpec:
     inputs: tuple[str, ...] = ()
     description: str = ""
     summary_line: Callable[[dict[str, Any]], str] = default_summary_line
+    # What a reused (cached) result says: it was made by an earlier run, so e.g. a push it records
+    # is not this run's. None: the same line as an executed result.
+    cached_summary_line: Callable[[dict[str, Any]], str] | None = None
     report_section: str | None = None
     outlet: str | None = None
     announce: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
@@ -186,11 +190,24 @@ class ComponentSpec:
     def load_entry_point(self) -> Callable[[Context], dict[str, Any]]:
         return _load(self.entry_point)
 
-    def render_report(self, artifact: Artifact, step: dict[str, Any]) -> str:
-        """This component's section of the run report ('' when it has none)."""
+    def describe(self, step: dict[str, Any]) -> str:
+        """One line for a step record of this component: its error, or what its result says
+        (for a result this run reused, what is true of it now)."""
+        if step.get("status") == "failed":
+            return str(step.get("error", ""))
+        summary = step.get("summary")
+        if not summary:
+            return ""
+        if step.get("status") == "cached" and self.cached_summary_line is not None:
+            return self.cached_summary_line(summary)
+        return self.summary_line(summary)
+
+    def render_report(self, artifact: Artifact, step: dict[str, Any]) -> Any:
+        """This component's section of the run report: a fragment rendered by
+        ``presentation.render`` ('' when it has none); a plain string would be escaped."""
         if not self.report_section:
             return ""
-        return str(_load(self.report_section)(artifact, step))
+        return _load(self.report_section)(artifact, step)
 
 
 def _load(ref: str) -> Callable[..., Any]:

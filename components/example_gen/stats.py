@@ -182,7 +182,7 @@ class ColumnStats:
             )
         if self.non_finite:
             d["non_finite"] = self.non_finite
-        if self.values is not None:
+        if self.values is not None and self.kind != "float":  # float values are not counted
             d["distinct"] = len(self.values)
             d["top"] = [[v, c] for v, c in self.values.most_common(TOP)]
             d["values"] = dict(self.values) if len(self.values) <= 1000 else None
