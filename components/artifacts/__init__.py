@@ -17,6 +17,7 @@ from tfpipe.components.artifacts.store import read_json, write_json_atomic
 from tfpipe.components.artifacts.types import (
     Examples,
     ExampleValidation,
+    InferenceResult,
     Model,
     ModelEvaluation,
     PushedModel,
@@ -30,6 +31,7 @@ __all__ = [
     "ArtifactNotCommitted",
     "ExampleValidation",
     "Examples",
+    "InferenceResult",
     "Model",
     "ModelEvaluation",
     "PushedModel",

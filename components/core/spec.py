@@ -113,6 +113,9 @@ class ComponentSpec:
     params: type[ComponentParams]
     entry_point: str
     inputs: tuple[str, ...] = ()
+    # Inputs a step may wire or leave out (e.g. the Bulk Inferrer's ``model``: this run's model,
+    # or, without it, a served version); the parameters say what is needed when.
+    optional_inputs: tuple[str, ...] = ()
     description: str = ""
     summary_line: Callable[[dict[str, Any]], str] = default_summary_line
     report_section: str | None = None
@@ -134,9 +137,12 @@ class ComponentSpec:
 
     def check_inputs(self, given: dict[str, Any], step: str) -> None:
         expected, got = sorted(self.inputs), sorted(given)
-        if expected != got:
+        extra = sorted(set(got) - set(expected))
+        if set(expected) - set(got) or set(extra) - set(self.optional_inputs):
+            optional = sorted(self.optional_inputs)
+            also = f" (optional: {optional})" if optional else ""
             raise ParameterError(
-                f"step '{step}' ({self.name}) expects inputs {expected}, but got {got}"
+                f"step '{step}' ({self.name}) expects inputs {expected}{also}, but got {got}"
             )
 
     def load_entry_point(self) -> Callable[[Context], dict[str, Any]]:

@@ -51,8 +51,11 @@ class TFRecordWriter:
 
 
 def read_records(path: str) -> Iterable[bytes]:
-    """The records of an uncompressed TFRecord file (framing only; CRCs not checked)."""
-    with open(path, "rb") as f:
+    """The records of a TFRecord file, GZIP-compressed when named ``.gz`` (framing only; CRCs
+    not checked)."""
+    import gzip
+
+    with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
         while header := f.read(12):
             (length,) = struct.unpack("<Q", header[:8])
             yield f.read(length)

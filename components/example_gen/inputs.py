@@ -25,9 +25,12 @@ from tfpipe.components.core.fingerprint import data_digest, digest
 S3 = "s3://"
 
 
-def match_input(patterns: str | list[str]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+def match_input(
+    patterns: str | list[str], who: str = "example_gen", purpose: str = "train on"
+) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Files and objects matching a path or glob (or several), sorted, each once, with the
-    objects' ``{"size", "etag"}``; a clear error naming a pattern that matches nothing."""
+    objects' ``{"size", "etag"}``; a clear error naming a pattern that matches nothing (and
+    ``who`` reads it to do what: ``purpose``)."""
     files: set[str] = set()
     objects: dict[str, dict[str, Any]] = {}
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
@@ -43,8 +46,8 @@ def match_input(patterns: str | list[str]) -> tuple[list[str], dict[str, dict[st
             }
         if not matched:
             raise InputDataError(
-                f"example_gen: input '{pattern}' matches no file; check the path or glob given "
-                "as the data to train on"
+                f"{who}: input '{pattern}' matches no file; check the path or glob given "
+                f"as the data to {purpose}"
             )
         files |= matched
     return sorted(files), objects
