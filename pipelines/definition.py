@@ -51,6 +51,16 @@ class RunParam:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """How the pipeline's pushed model scores new data (``tfpipe score``, ``build_scoring_dag``):
+    one ``bulk_inferrer`` step on the served model, with ``params`` (passthrough columns, output
+    format, ...). ``rescore_on_push``: a newly pushed model re-scores the latest data drop."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    rescore_on_push: bool = False
+
+
+@dataclass(frozen=True)
 class Pipeline:
     name: str
     steps: tuple[Step, ...]
@@ -58,6 +68,10 @@ class Pipeline:
     schedule: str | None = None
     description: str = ""
     run_params: tuple[RunParam, ...] = ()
+    scoring: Scoring = field(default_factory=Scoring)
+    # Trigger keys accepted and ignored: run parameters of another pipeline whose DAG consumes the
+    # same assets (a data drop's train_steps is for the training DAG, not the scoring one).
+    ignored_trigger_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_runtime(self.runtime)

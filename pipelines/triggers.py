@@ -58,6 +58,8 @@ def check_values(pipeline: Pipeline, home: str, values: dict[str, Any], source: 
     problems = []
     for key, value in values.items():
         if key not in known:
+            if key in pipeline.ignored_trigger_keys:
+                continue
             near = difflib.get_close_matches(key, list(known), n=1)
             problems.append(
                 f"{source} has an unknown key '{key}'"

@@ -246,3 +246,11 @@ def write_model_card(directory: str, card: dict[str, Any], markdown: str) -> Non
     write_json_atomic(os.path.join(extra, MODEL_CARD), card)
     with open(os.path.join(extra, MODEL_CARD_MD), "w", encoding="utf-8") as f:
         f.write(markdown)
+
+
+def prediction_files(uri: str) -> list[str]:
+    """The local paths of a committed scoring's output files, in row order (downloaded first
+    when the artifact is on an object store): what a consumer of the predictions asset reads."""
+    from tfpipe.components.artifacts.base import open_artifact
+
+    return open_artifact(uri, InferenceResult).files()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from tfpipe import Pipeline, RunParam, Step, serving_base
+from tfpipe import Pipeline, RunParam, Scoring, Step, serving_base
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER_MODULE = os.path.join(HERE, "user_module.py")
@@ -25,6 +25,9 @@ def build(home: str) -> Pipeline:
         description="Classify penguin species from body measurements (Palmer penguins).",
         runtime="modern",
         schedule="@daily",
+        # New data scored with the served model (tfpipe score, dags/penguins_scoring.py): the
+        # measurements' context next to each prediction; a new model re-scores the last drop.
+        scoring=Scoring(params={"passthrough": ["island", "sex", "year"]}, rescore_on_push=True),
         run_params=(
             RunParam(
                 "data",
