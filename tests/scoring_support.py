@@ -55,7 +55,10 @@ def read_output(directory: str, fmt: str, text_columns: tuple[str, ...] = ()) ->
     if fmt == "parquet":
         return pa.concat_tables(pq.read_table(f) for f in files)
     if fmt == "csv":
-        options = pacsv.ConvertOptions(column_types={c: pa.string() for c in text_columns})
+        # A missing value is an empty field in CSV: read back as a null.
+        options = pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in text_columns}, strings_can_be_null=True
+        )
         return pa.concat_tables(pacsv.read_csv(f, convert_options=options) for f in files)
     import tensorflow as tf
 
