@@ -48,41 +48,43 @@ class Scorer:
         return {k: v.numpy() for k, v in outputs.items()}
 
     def task(self, outputs: dict[str, np.ndarray]) -> str:
-        if "probabilities" in outputs:
-            return "classification"
-        if "predictions" in outputs:
-            return "regression"
-        raise InputDataError(
-            f"bulk_inferrer: {self.name}'s {SIGNATURE} returns {sorted(outputs)}, neither "
-            "'probabilities' (a classifier) nor 'predictions' (a regressor): not the serving "
-            "contract"
-        )
-
-    def classes(self, outputs: dict[str, np.ndarray]) -> list[str]:
-        known = self.info.get("classes")
-        width = outputs["probabilities"].shape[1]
-        return (
-            [str(c) for c in known]
-            if known and len(known) == width
-            else [str(i) for i in range(width)]
-        )
+        return task_of(outputs, self.name)
 
     def columns(self, outputs: dict[str, np.ndarray]) -> dict[str, pa.Array]:
-        """The prediction columns of one batch (see ``columns.prediction_columns``)."""
-        task = self.task(outputs)
-        if task == "regression":
-            return {PREDICTION: pa.array(outputs["predictions"].reshape(-1))}
-        classes = self.classes(outputs)
-        probabilities = outputs["probabilities"]
-        names = prediction_columns(task, classes)
-        columns: dict[str, pa.Array] = {
-            CLASS_ID: pa.array(outputs["class_ids"].reshape(-1).astype(np.int64)),
-            CLASS: pa.array(outputs["classes"].reshape(-1), pa.binary()).cast(pa.string()),
-        }
-        for k, name in enumerate(names[2:]):
-            assert name.startswith(PROBABILITY)
-            columns[name] = pa.array(probabilities[:, k])
-        return columns
+        return prediction_arrays(outputs, self.info.get("classes"), self.name)
+
+
+def task_of(outputs: dict[str, np.ndarray], name: str) -> str:
+    if "probabilities" in outputs:
+        return "classification"
+    if "predictions" in outputs:
+        return "regression"
+    raise InputDataError(
+        f"bulk_inferrer: {name}'s {SIGNATURE} returns {sorted(outputs)}, neither "
+        "'probabilities' (a classifier) nor 'predictions' (a regressor): not the serving contract"
+    )
+
+
+def prediction_arrays(
+    outputs: dict[str, np.ndarray], classes: list[str] | None, name: str
+) -> dict[str, pa.Array]:
+    """The prediction columns of one batch of ``serving_default`` outputs (see
+    ``columns.prediction_columns``); ``classes``: the names the model records, if any."""
+    task = task_of(outputs, name)
+    if task == "regression":
+        return {PREDICTION: pa.array(outputs["predictions"].reshape(-1))}
+    probabilities = outputs["probabilities"]
+    width = probabilities.shape[1]
+    if not classes or len(classes) != width:
+        classes = [str(i) for i in range(width)]
+    columns: dict[str, pa.Array] = {
+        CLASS_ID: pa.array(outputs["class_ids"].reshape(-1).astype(np.int64)),
+        CLASS: pa.array(outputs["classes"].reshape(-1), pa.binary()).cast(pa.string()),
+    }
+    for k, column in enumerate(prediction_columns(task, [str(c) for c in classes])[2:]):
+        assert column.startswith(PROBABILITY)
+        columns[column] = pa.array(probabilities[:, k])
+    return columns
 
 
 def passthrough_from_examples(records: list[bytes], kinds: dict[str, str]) -> pa.Table:
