@@ -143,6 +143,9 @@ def test_this_runs_model_scores_an_examples_artifact_into_tfrecords(modern_run):
     assert_passthrough(table, rows, ["species", "island"])
     model = open_artifact(step(record, "trainer")["uri"])
     assert_predictions_match(table, served_outputs(model.serving_dir, rows))
+    # The report shows the batch size each scoring step chose (Evaluator and Bulk Inferrer).
+    report = open(record["report"]).read()
+    assert "Batch scoring" in report and report.count("class='batch-plan'") == 2
 
 
 def _example_rows(files: list[str]) -> list[dict]:

@@ -19,7 +19,8 @@ def report(artifact: InferenceResult, step: dict[str, Any]) -> str:
     return section(
         "Batch scoring",
         f"<p>{esc(summary_line(artifact.summary))}</p>",
-        f"<p>Model: {esc(info['model'])}. Batch size: {esc(plan.describe())}.</p>",
+        f"<p>Model: {esc(info['model'])}.</p>",
+        f"<p class='batch-plan'>Scored in batches of {esc(plan.describe())}.</p>",
         f"<p>Columns: {esc(', '.join(info['columns']))}</p>",
         table(("file", "rows"), files[:50]),
     )

@@ -114,7 +114,7 @@ def score(
         raise InputDataError(f"bulk_inferrer: no rows to score in {describe_files(files)}")
     plan = _plan(scorer, sample.records, p)
     ctx.progress(
-        f"scoring {describe_files(files)} with {model.name}: {plan.describe()}"
+        f"scoring {describe_files(files)} with {model.name}: batches of {plan.describe()}"
         + (f", on Beam ({' '.join(p.beam_args)})" if p.beam_args else "")
     )
     writer = ShardWriter(out, p.output_format, p.rows_per_shard)

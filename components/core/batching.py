@@ -42,12 +42,13 @@ class BatchPlan:
         return asdict(self)
 
     def describe(self) -> str:
-        if self.how == "measured":
+        """E.g. "12,288 rows (41.2 KB per row measured, memory budget 512 MB)"."""
+        if self.how == "measured" and self.per_row_bytes:
             return (
-                f"{self.batch_size:,} rows per batch: {self.per_row_bytes / _KB:,.1f} KB per row "
-                f"measured, memory budget {self.budget_mb} MB"
+                f"{self.batch_size:,} rows ({self.per_row_bytes / _KB:,.1f} KB per row measured, "
+                f"memory budget {self.budget_mb} MB)"
             )
-        return f"{self.batch_size:,} rows per batch ({self.how})"
+        return f"{self.batch_size:,} rows ({self.how})"
 
 
 def plan_batches(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tfpipe.components.artifacts import ModelEvaluation
+from tfpipe.components.core.batching import BatchPlan
 from tfpipe.components.core.presentation import esc, figure_uri, fmt, img, pyplot, section, table
 
 
@@ -160,6 +161,9 @@ def report(artifact: ModelEvaluation, step: dict[str, Any]) -> str:
     parts = [verdict_html(ev), metrics_table(ev)]
     if ev.get("baseline_not_compared"):
         parts.append(f"<p>Baseline not compared: {esc(ev['baseline_not_compared'])}</p>")
+    if ev.get("batch_plan"):
+        plan = BatchPlan(**ev["batch_plan"])
+        parts.append(f"<p class='batch-plan'>Scored in batches of {esc(plan.describe())}.</p>")
     metric = headline_metric(ev["metrics"])
     baseline_slices = (ev.get("baseline") or {}).get("slices", {})
     for feature, values in ev.get("slices", {}).items():
