@@ -34,6 +34,7 @@ def announce(summary: dict[str, Any]) -> dict[str, Any] | None:
         "rows": summary.get("rows"),
         "model_version": summary.get("model_version"),
         "model": summary.get("model"),
+        "data": summary.get("data"),
     }
 
 

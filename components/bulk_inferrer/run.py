@@ -83,13 +83,13 @@ def run(ctx: Context) -> dict[str, Any]:
         schema = examples.schema()
         kinds = {c: schema.column(c).type for c in p.passthrough if c in schema.names}
         check_passthrough(p.passthrough, schema.names, _outputs(model), "bulk_inferrer")
-        return score(ctx, model, files, TFRECORD, kinds)
+        return score(ctx, model, files, TFRECORD, kinds, [examples.uri])
     files = list(ctx.external["input_files"])
     with local_copies(files, ctx.external.get("input_objects") or {}, ctx.progress) as local:
         columns = data_columns(local, p.input_format)
         if columns is not None:  # checked at planning too, unless the data was remote
             check_passthrough(p.passthrough, columns, _outputs(model), "bulk_inferrer")
-        return score(ctx, model, local, p.input_format, None)
+        return score(ctx, model, local, p.input_format, None, files)
 
 
 def _outputs(model: ScoringModel) -> dict[str, Any]:
@@ -102,7 +102,10 @@ def score(
     files: list[str],
     fmt: str,
     kinds: dict[str, str] | None,
+    sources: list[str],
 ) -> dict[str, Any]:
+    """Score the rows of ``files`` (local paths) into the output; ``sources``: what they are
+    (the data files or objects as named, or the Examples artifact), for the record."""
     p: BulkInferrerParams = ctx.params
     out: InferenceResult = ctx.output
     rows = Rows(files, fmt, p.na_values, model.info.get("raw_features"), p.passthrough)
@@ -136,7 +139,7 @@ def score(
             "model": model.uri,
             "model_version": model.version,
             "model_info": model.info,
-            "inputs": files,
+            "inputs": sources,
             "files": [{"path": r, "rows": n} for r, (_, n) in zip(relative, written, strict=True)],
             "columns": columns,
             "batch_plan": plan.as_dict(),
@@ -154,7 +157,8 @@ def score(
         "format": p.output_format,
         "shards": len(written),
         "files": relative[:LISTED_FILES],
-        "inputs": len(files),
+        "inputs": len(sources),
+        "data": sources[:LISTED_FILES],
         "columns": columns,
         "batch_size": plan.batch_size,
         "batch_plan": plan.as_dict(),
