@@ -29,6 +29,7 @@ LAYOUT = {
     "model_card.json": "pusher",
     "model_card.md": "pusher",
     "assets.extra": "pusher",
+    "scoring.json": "bulk_inferrer",
     "manifest.json": None,
 }
 
