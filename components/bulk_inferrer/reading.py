@@ -106,7 +106,12 @@ class Rows:
             types = source.initial_types(contract)
             for table in rechunk(source.batches(types, Rejected()), size):
                 features_batch = table.select(features).combine_chunks().to_batches()
-                records = encode_examples(features_batch[0]) if features_batch else []
+                # serving_default parses every raw feature as optional: an empty one is missing.
+                records = (
+                    encode_examples(features_batch[0], empty_for_missing=True)
+                    if features_batch
+                    else []
+                )
                 yield RowBatch(index, records, table.select(self.passthrough))
         except Widen as wider:
             raise InputDataError(_unfit(path, wider, self.model_types)) from None
