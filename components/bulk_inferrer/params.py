@@ -9,6 +9,7 @@ import pydantic
 
 from tfpipe.components.artifacts import ServingDirectory
 from tfpipe.components.bulk_inferrer.columns import check_passthrough, data_columns
+from tfpipe.components.core.batching import DEFAULT_BUDGET_MB
 from tfpipe.components.core.errors import InputDataError, ParameterError
 from tfpipe.components.core.fingerprint import digest
 from tfpipe.components.core.spec import ComponentParams, External
@@ -59,7 +60,7 @@ class BulkInferrerParams(ComponentParams):
         default=1_000_000, gt=0, description="rows per output file (each input file is sharded)"
     )
     memory_budget_mb: int = pydantic.Field(
-        default=512,
+        default=DEFAULT_BUDGET_MB,
         gt=0,
         description="memory for the rows in flight: the batch size is this over the model's "
         "measured cost per row",

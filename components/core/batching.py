@@ -23,7 +23,7 @@ from typing import Any
 MIN_BATCH = 256
 MAX_BATCH = 131_072
 DEFAULT_BATCH = 8_192
-DEFAULT_BUDGET_MB = 512
+DEFAULT_BUDGET_MB = 256
 PROBES = (512, 2048)  # rows: big enough to rise above allocator noise, small enough to be cheap
 _KB = 1024
 
