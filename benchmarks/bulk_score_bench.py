@@ -27,7 +27,7 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from benchmarks.pipeline_bench import RUNTIME_PYTHON, data_file, timed  # noqa: E402
+from benchmarks.pipeline_bench import RUNTIME_PYTHON, data_file, lean, timed  # noqa: E402
 
 PIPELINE = os.path.join(REPO, "benchmarks", "taxi", "pipeline.py")
 TFPIPE = os.path.join(REPO, "bin", "tfpipe")
@@ -68,22 +68,8 @@ def score_run(model_home: str, data: str) -> dict:
 
 def lean_run(model_dir: str, data: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="tfpipe-lean-score-") as work:
-        proc, figures = timed(
-            [
-                RUNTIME_PYTHON.format("modern"),
-                os.path.join(REPO, "benchmarks", "lean_score.py"),
-                "--model",
-                model_dir,
-                "--data",
-                data,
-                "--out",
-                os.path.join(work, "predictions.parquet"),
-            ],
-            dict(os.environ),
-        )
-    if proc.returncode != 0:
-        raise SystemExit(f"lean script failed:\n{proc.stderr[-3000:]}")
-    return {**figures, **json.loads(proc.stdout.strip().splitlines()[-1])}
+        out = os.path.join(work, "predictions.parquet")
+        return lean("lean_score.py", "--model", model_dir, "--data", data, "--out", out)
 
 
 def evaluator_memory(rows: int, data_dir: str, repeats: int) -> None:

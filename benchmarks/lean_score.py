@@ -37,20 +37,13 @@ def main() -> None:
     import tensorflow as tf
     from tfx_bsl.coders import example_coder
 
+    from benchmarks.lean_script import column_kind
+
     serve = tf.saved_model.load(args.model).signatures["serving_default"]
     loaded = time.perf_counter()
     frame = pd.read_csv(args.data, na_values=NA, keep_default_na=False)
 
-    # pandas reads an integer column with missing values as float: whole-number float columns are
-    # integers (as the model was trained on them).
-    def kind(column: pd.Series) -> str:
-        if column.dtype.kind == "i":
-            return "int"
-        if column.dtype.kind == "f":
-            return "int" if (column.dropna() % 1 == 0).all() else "float"
-        return "string"
-
-    kinds = {c: kind(frame[c]) for c in frame.columns}
+    kinds = {c: column_kind(frame[c]) for c in frame.columns}
     arrow = {"int": pa.int64(), "float": pa.float32(), "string": pa.binary()}
     encoder = example_coder.RecordBatchToExamplesEncoder()
     outputs: dict[str, list[np.ndarray]] = {}

@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, step, tfpipe
+from conftest import REPO, component_invocation, step, tfpipe
 from scoring_support import (
     assert_passthrough,
     assert_predictions_match,
@@ -26,7 +26,6 @@ from scoring_support import (
 
 from tfpipe.components.artifacts import ServingDirectory, is_committed, open_artifact
 from tfpipe.components.core.errors import InputDataError
-from tfpipe.components.core.execute import resolve
 from tfpipe.pipelines.definition import Step
 from tfpipe.pipelines.home import serving_base
 from tfpipe.pipelines.local_runner import run_pipeline
@@ -193,15 +192,7 @@ def test_an_unblessed_model_is_refused_naming_it(modern_run, penguins_csv, tmp_p
 
 
 def _plan(tmp_path, params):
-    return resolve(
-        component="bulk_inferrer",
-        step="bulk_inferrer",
-        raw_params=params,
-        input_uris={},
-        input_fingerprints={},
-        runtime="modern",
-        artifacts_root=str(tmp_path / "artifacts"),
-    )
+    return component_invocation("bulk_inferrer", str(tmp_path / "artifacts"), **params)
 
 
 def score(home: str, data: str, **overrides) -> dict:
