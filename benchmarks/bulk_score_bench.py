@@ -125,6 +125,9 @@ def main() -> None:
     parser.add_argument("--no-lean", action="store_true")
     parser.add_argument("--evaluator-rows", type=int, default=0, help="0: skip that part")
     parser.add_argument(
+        "--model-home", default="", help="a home whose served taxi model is reused (else trained)"
+    )
+    parser.add_argument(
         "--data-dir",
         default=os.path.expanduser("~/.cache/tfpipe/bench-data"),
         help="generated CSVs are kept here between runs",
@@ -132,8 +135,9 @@ def main() -> None:
     args = parser.parse_args()
     os.makedirs(args.data_dir, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    with tempfile.TemporaryDirectory(prefix="tfpipe-model-") as model_home:
-        if sizes:
+    with tempfile.TemporaryDirectory(prefix="tfpipe-model-") as scratch:
+        model_home = args.model_home or scratch
+        if sizes and not glob.glob(os.path.join(model_home, "serving", "taxi", "[0-9]*")):
             train(model_home, data_file(args.train_rows, args.data_dir))
         results = {}
         for size in sizes:
