@@ -2,10 +2,11 @@
 ``serving_default`` takes) and the passthrough columns of the same rows.
 
 CSV and Parquet go through ExampleGen's readers (pyarrow's streaming reader; errors name the file,
-line and column) with the model's raw feature types as the contract, then through the same numpy
-tf.Example encoder, so new rows reach the model exactly as its training rows did. Columns the
-model does not read are carried as text (CSV) or as stored (Parquet): an id keeps its leading
-zeros, and no type is guessed for it. TFRecord files (raw tf.Examples, e.g. an Examples artifact)
+line and column) with the model's raw feature types as the contract, then into tf.Examples by
+tfx-bsl's encoder, so new rows reach the model with the types its training rows had. Columns the
+model does not read are carried as text (CSV: an id keeps its leading zeros, no type is guessed
+for it) or as ExampleGen reads them (Parquet: integers as int64, floats as float64, others as
+text). TFRecord files (raw tf.Examples, e.g. an Examples artifact)
 go to the model as they are; their passthrough columns are parsed next to the model (TensorFlow).
 No TensorFlow is imported here.
 """
