@@ -18,6 +18,7 @@ import os
 import resource
 import sys
 import time
+from typing import Any
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,6 +26,16 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 NA = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
+
+
+def column_kind(column: Any) -> str:
+    """pandas reads an integer column with missing values as float: whole-number float columns
+    are integers (as the pipeline's ExampleGen infers them)."""
+    if column.dtype.kind == "i":
+        return "int"
+    if column.dtype.kind == "f":
+        return "int" if (column.dropna() % 1 == 0).all() else "float"
+    return "string"
 
 
 def main() -> None:
@@ -63,16 +74,7 @@ def main() -> None:
     # 2. tf.Transform: analyse train, transform both splits, write them as TFRecords.
     t = time.perf_counter()
 
-    # pandas reads an integer column with missing values as float: whole-number float columns
-    # are integers (as the pipeline's ExampleGen infers them).
-    def kind(column: pd.Series) -> str:
-        if column.dtype.kind == "i":
-            return "int"
-        if column.dtype.kind == "f":
-            return "int" if (column.dropna() % 1 == 0).all() else "float"
-        return "string"
-
-    kinds = {c: kind(df[c]) for c in df.columns}
+    kinds = {c: column_kind(df[c]) for c in df.columns}
     dtypes = {"int": tf.int64, "float": tf.float32, "string": tf.string}
     spec = {c: tf.io.VarLenFeature(dtypes[k]) for c, k in kinds.items()}
     schema = schema_utils.schema_from_feature_spec(spec)

@@ -89,23 +89,22 @@ def pipeline_run(data: str, runtime: str) -> dict:
     return {**figures, "cached": cached_figures["wall"], "steps": steps}
 
 
+def lean(script: str, *args: str) -> dict:
+    """A lean script of benchmarks/ in the modern runtime: its process figures and the JSON line
+    it prints last."""
+    proc, figures = timed(
+        [RUNTIME_PYTHON.format("modern"), os.path.join(REPO, "benchmarks", script), *args],
+        {**os.environ, "PYTHONPATH": REPO},
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{script} failed:\n{proc.stderr[-3000:]}")
+    return {**figures, **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
 def lean_run(data: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="tfpipe-lean-") as work:
-        proc, figures = timed(
-            [
-                RUNTIME_PYTHON.format("modern"),
-                os.path.join(REPO, "benchmarks", "lean_script.py"),
-                "--data",
-                data,
-                "--work",
-                work,
-            ],
-            {**os.environ, "PYTHONPATH": REPO},
-        )
-    if proc.returncode != 0:
-        raise SystemExit(f"lean script failed:\n{proc.stderr[-3000:]}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {**figures, "auc": result["eval_auc"]}
+        result = lean("lean_script.py", "--data", data, "--work", work)
+    return {**result, "auc": result["eval_auc"]}
 
 
 def med(values: list[float]) -> float:

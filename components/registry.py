@@ -7,4 +7,5 @@ COMPONENTS = {
     "trainer": "tfpipe.components.trainer",
     "evaluator": "tfpipe.components.evaluator",
     "pusher": "tfpipe.components.pusher",
+    "bulk_inferrer": "tfpipe.components.bulk_inferrer",
 }

@@ -16,6 +16,7 @@ does not announce skips the task, so no event is emitted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -61,6 +62,20 @@ def pushed_model_asset(pipeline: str) -> Asset:
 
 def data_asset(pipeline: str) -> Asset:
     return Asset(name=f"{pipeline}_data", uri=f"tfpipe://{pipeline}/data")
+
+
+def predictions_asset(pipeline: str) -> Asset:
+    """Updated by a scoring run: its extra names the predictions' URI, files and model version."""
+    return step_asset(pipeline, "predictions")
+
+
+def schedule_assets(schedule: Any) -> list[Asset]:
+    """The assets a schedule waits on: a list of them, or an ``a | b`` condition."""
+    if isinstance(schedule, Asset):
+        return [schedule]
+    if isinstance(schedule, list):
+        return [a for a in schedule if isinstance(a, Asset)]
+    return [a for a in getattr(schedule, "objects", ()) if isinstance(a, Asset)]
 
 
 def dag_params(pipeline: Pipeline, card: TriggerCard | None = None) -> dict[str, Param]:
@@ -139,8 +154,11 @@ def claimed_events(pipeline: Pipeline, context: dict[str, Any], home: str) -> li
     return claim.events
 
 
+Overrides = Callable[[Pipeline, dict[str, Any], str], dict[str, Any]]
+
+
 def _this_run(
-    pipeline_ref: str, home: str, step_name: str | None = None
+    pipeline_ref: str, home: str, step_name: str | None = None, overrides: Overrides | None = None
 ) -> tuple[Pipeline, RunLog, dict[str, Any]]:
     """This DAG run's pipeline (its overrides applied) and run record. A trigger that cannot
     work is recorded against ``step_name`` and fails the task without retries."""
@@ -149,7 +167,7 @@ def _this_run(
     run = RunLog(home, base.name, context["run_id"])
     started = getattr(context.get("dag_run"), "start_date", None)
     try:
-        overrides = run_overrides(base, context, home)
+        overrides = (overrides or run_overrides)(base, context, home)
         # Data a trigger named is confined to the data roots where the step matches and reads it.
         pipeline = base.with_overrides({**overrides, **confine(base, home, overrides)})
     except AirflowSkipException as exc:  # nothing to do: recorded, and the report says why
@@ -209,11 +227,15 @@ def gather_step_records(run: RunLog, pipeline: Pipeline, context: dict[str, Any]
 
 
 def run_component(
-    pipeline_ref: str, home: str, step_name: str, inputs: dict[str, dict[str, Any]]
+    pipeline_ref: str,
+    home: str,
+    step_name: str,
+    inputs: dict[str, dict[str, Any]],
+    overrides: Overrides | None = None,
 ) -> dict[str, Any]:
     """The body of every step task: resolve the step from its upstream results, run it in its
     runtime, record it, and fail the task when the step failed."""
-    pipeline, run, context = _this_run(pipeline_ref, home, step_name)
+    pipeline, run, context = _this_run(pipeline_ref, home, step_name, overrides)
     step = pipeline.step(step_name)
     runtime = pipeline.step_runtime(step)
     try:
@@ -294,18 +316,20 @@ def build_dag(
     schedule: Any = "pipeline",
     home: str | None = None,
     tags: tuple[str, ...] = ("tfpipe",),
+    overrides: Overrides | None = None,
 ) -> DAG:
     """A DAG for ``pipeline_ref`` (a built-in name or a pipeline file).
 
     ``schedule="pipeline"`` uses the pipeline's own schedule; pass an Asset list for data-aware
-    runs, or None for trigger-only.
+    runs, or None for trigger-only. ``overrides``: how a run's trigger becomes run-param values
+    (default :func:`run_overrides`; the scoring DAG reads pushed-model events too).
     """
     home = home or default_home()
     pipeline = load_pipeline(pipeline_ref, home)
     card = TriggerCard.of(pipeline)
     # Tasks of a data-driven DAG read the events of its assets (to claim drops; see
     # claimed_events), which Airflow allows for a task's inlets.
-    inlets = [a for a in schedule if isinstance(a, Asset)] if isinstance(schedule, list) else []
+    inlets = schedule_assets(schedule)
     with DAG(
         dag_id=dag_id or pipeline.name,
         description=pipeline.description,
@@ -337,7 +361,7 @@ def build_dag(
 
             @task(task_id=step.name, doc_md=spec.description, outlets=outlets, inlets=inlets)
             def run_step(upstream: dict[str, Any], step_name: str = step.name) -> dict[str, Any]:
-                result = run_component(pipeline_ref, home, step_name, upstream)
+                result = run_component(pipeline_ref, home, step_name, upstream, overrides)
                 _announce(step_name, pipeline_ref, home, result)
                 return result
 
@@ -354,16 +378,16 @@ def build_dag(
             doc_md="Writes the run record and the HTML report, whatever happened upstream.",
         )
         def report(step_results: dict[str, Any]) -> str:
-            return write_report(pipeline_ref, home)
+            return write_report(pipeline_ref, home, overrides)
 
         report(results)
     return dag
 
 
-def write_report(pipeline_ref: str, home: str) -> str:
+def write_report(pipeline_ref: str, home: str, overrides: Overrides | None = None) -> str:
     """Finish this DAG run's record from its step records and render its report. Fails, after
     writing both, when a step did not complete, so the DAG run's state stays honest."""
-    pipeline, run, context = _this_run(pipeline_ref, home)
+    pipeline, run, context = _this_run(pipeline_ref, home, overrides=overrides)
     gather_step_records(run, pipeline, context)
     record = finish_run(run)
     if record["status"] == "skipped":
@@ -406,4 +430,4 @@ def _dag_doc(pipeline: Pipeline) -> str:
     )
 
 
-__all__ = ["build_dag", "data_asset", "default_home", "pushed_model_asset"]
+__all__ = ["build_dag", "data_asset", "default_home", "predictions_asset", "pushed_model_asset"]

@@ -1,6 +1,8 @@
 """``tfpipe``: run pipelines locally and look at their runs.
 
 tfpipe run penguins [--set trainer.train_steps=200 ...]
+tfpipe score penguins --data 'drop/*.csv' --out scores/ [--model-version N|latest]
+                      [--passthrough id,ts] [--format parquet|csv|tfrecord]
 tfpipe runs [pipeline]
 tfpipe show <run-id | latest> [pipeline]
 """
@@ -87,6 +89,65 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         f"({executed} executed, {len(record['steps']) - executed} cached)"
     )
     return 0
+
+
+def cmd_score(args: argparse.Namespace, console: Console) -> int:
+    """Score data with the pipeline's served model (its scoring pipeline, run locally), then
+    commit a copy of the predictions to ``--out``."""
+    from tfpipe.components.artifacts import copy_committed, open_artifact
+    from tfpipe.pipelines.registry import SCORING
+
+    overrides: dict[str, Any] = dict(parse_assignment(item) for item in args.set)
+    overrides["data"] = args.data
+    if args.model_version is not None:
+        version = args.model_version
+        overrides["model_version"] = version if version == "latest" else _version(version)
+    if args.passthrough is not None:
+        overrides["passthrough"] = [c.strip() for c in args.passthrough.split(",") if c.strip()]
+    if args.format:
+        overrides["output_format"] = args.format
+    pipeline = load_pipeline(SCORING + args.pipeline, args.home).with_overrides(overrides)
+    console.print(f"[bold]tfpipe score {pipeline.name}[/bold] (home {args.home})")
+    record = run_pipeline(
+        pipeline, args.home, run_id=args.run_id, overrides=overrides, events=console_events(console)
+    )
+    if record["status"] != "succeeded":
+        console.print(
+            f"[bold red]scoring failed:[/bold red] {escape(str(record.get('error')))}",
+            highlight=False,
+        )
+        return 1
+    [scored] = record["steps"]
+    out = os.path.abspath(args.out) if "://" not in args.out else args.out.rstrip("/")
+    copied = copy_committed(scored["uri"], out)
+    summary = scored["summary"]
+    files = open_artifact(out).files()  # type: ignore[attr-defined]
+    rate = summary.get("rows_per_second")
+    cached = (
+        " (cached: this data was scored with this model before)"
+        if scored["status"] == "cached"
+        else ""
+    )
+    console.print(
+        f"scored {summary['rows']:,} rows"
+        + (f" at {rate:,} rows/s" if rate else "")
+        + f" with {summary.get('model')}{cached}",
+        highlight=False,
+    )
+    where = "written to" if copied else "already in"
+    console.print(f"→ {where} {out}: {len(files)} {summary.get('format')} file(s)", highlight=False)
+    for path in files[:10]:
+        console.print(f"  {path}", highlight=False)
+    return 0
+
+
+def _version(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise TfpipeError(
+            f"--model-version expects a version number or 'latest', got {text!r}"
+        ) from None
 
 
 def cmd_runs(args: argparse.Namespace, console: Console) -> int:
@@ -214,6 +275,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="override: runtime=estimator, trainer.train_steps=200, …",
     )
     run.add_argument("--run-id", default=None)
+    score = sub.add_parser(
+        "score", help="score data with the pipeline's served model (Parquet, CSV or TFRecords)"
+    )
+    score.add_argument("pipeline", help="a built-in pipeline name or a pipeline .py file")
+    score.add_argument("--data", required=True, help="path or glob of CSV / Parquet / TFRecords")
+    score.add_argument("--out", required=True, help="directory (or s3:// prefix) to write to")
+    score.add_argument("--model-version", default=None, help="a served version, or latest")
+    score.add_argument("--passthrough", default=None, metavar="COL,...", help="columns to keep")
+    score.add_argument("--format", choices=("parquet", "csv", "tfrecord"), default=None)
+    score.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    score.add_argument("--run-id", default=None)
     runs = sub.add_parser("runs", help="list runs")
     runs.add_argument("pipeline", nargs="?")
     show = sub.add_parser("show", help="show one run's steps and artifacts")
@@ -248,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         console.width = 200  # logs and pipes: do not squeeze tables into 80 columns
     commands = {
         "run": cmd_run,
+        "score": cmd_score,
         "runs": cmd_runs,
         "show": cmd_show,
         "report": cmd_report,

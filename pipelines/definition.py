@@ -75,6 +75,16 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """How the pipeline's pushed model scores new data (``tfpipe score``, ``build_scoring_dag``):
+    one ``bulk_inferrer`` step on the served model, with ``params`` (passthrough columns, output
+    format, ...). ``rescore_on_push``: a newly pushed model re-scores the latest data drop."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    rescore_on_push: bool = False
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """``environment``: names of variables its component processes (and so its user code) get
     beyond the allowlist (see ``components/core/runtime.py``), e.g. ``("WANDB_API_KEY",)``."""
@@ -87,6 +97,10 @@ class Pipeline:
     run_params: tuple[RunParam, ...] = ()
     label: Label | None = None
     environment: tuple[str, ...] = ()
+    scoring: Scoring = field(default_factory=Scoring)
+    # Trigger keys accepted and ignored: run parameters of another pipeline whose DAG consumes the
+    # same assets (a data drop's train_steps is for the training DAG, not the scoring one).
+    ignored_trigger_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_runtime(self.runtime)
@@ -171,6 +185,14 @@ class Pipeline:
                 done.append(s.name)
                 pending.remove(s)
         return [self.step(n) for n in done]
+
+    def data_location(self) -> Any:
+        """Where the pipeline's source step reads its data (a path, glob or list), or None."""
+        for step in self.steps:
+            param = get_spec(step.component).data_param
+            if param and not step.upstream:
+                return self.step_params(step).get(param)
+        return None
 
     def _served_model_dir(self) -> str | None:
         try:

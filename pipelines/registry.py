@@ -10,10 +10,16 @@ from tfpipe.components.core.errors import ParameterError
 from tfpipe.pipelines.definition import Pipeline
 
 BUILTIN = {"penguins": "tfpipe.pipelines.penguins.pipeline"}
+SCORING = "scoring:"  # "scoring:<ref>": the scoring pipeline of <ref> (see pipelines/scoring.py)
 
 
 def load_pipeline(ref: str, home: str) -> Pipeline:
-    """A pipeline from a module that defines ``build(home) -> Pipeline``."""
+    """A pipeline from a module that defines ``build(home) -> Pipeline``; ``scoring:<ref>`` is the
+    scoring pipeline of ``<ref>``."""
+    if ref.startswith(SCORING):
+        from tfpipe.pipelines.scoring import scoring_pipeline
+
+        return scoring_pipeline(load_pipeline(ref[len(SCORING) :], home))
     if ref in BUILTIN:
         module = importlib.import_module(BUILTIN[ref])
     elif ref.endswith(".py") and os.path.isfile(ref):

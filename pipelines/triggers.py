@@ -61,6 +61,7 @@ class TriggerCard:
     pipeline: str
     params: tuple[dict[str, Any], ...]
     default_data: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()  # keys accepted and ignored (another DAG's run parameters)
 
     @classmethod
     def of(cls, pipeline: Pipeline) -> TriggerCard:
@@ -79,7 +80,7 @@ class TriggerCard:
             )
             if rp.name in PATH_PARAMS and isinstance(default, str) and default:
                 default_data.append(_real(default))
-        return cls(pipeline.name, tuple(params), tuple(default_data))
+        return cls(pipeline.name, tuple(params), tuple(default_data), pipeline.ignored_trigger_keys)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +88,7 @@ class TriggerCard:
             "pipeline": self.pipeline,
             "params": [dict(p) for p in self.params],
             "default_data": list(self.default_data),
+            "ignored": list(self.ignored),
         }
 
     @classmethod
@@ -101,6 +103,7 @@ class TriggerCard:
             str(card["pipeline"]),
             tuple(dict(p) for p in card["params"]),
             tuple(str(d) for d in card.get("default_data", ())),
+            tuple(str(k) for k in card.get("ignored", ())),
         )
 
     def data_roots(self, home: str) -> list[str]:
@@ -122,6 +125,8 @@ class TriggerCard:
         problems = []
         for key, value in values.items():
             if key not in known:
+                if key in self.ignored:
+                    continue
                 near = difflib.get_close_matches(key, list(known), n=1)
                 problems.append(
                     f"{source} has an unknown key '{key}'"

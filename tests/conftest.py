@@ -46,11 +46,17 @@ def modern_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str,
 
 def example_gen_invocation(artifacts_root: str, **params: Any) -> Any:
     """The ExampleGen step alone, resolved (validated, fingerprinted) on the modern runtime."""
+    return component_invocation("example_gen", artifacts_root, **params)
+
+
+def component_invocation(component: str, artifacts_root: str, **params: Any) -> Any:
+    """One component's step alone, without inputs, resolved (validated, fingerprinted, its
+    external inputs frozen) on the modern runtime."""
     from tfpipe.components.core.execute import resolve
 
     return resolve(
-        component="example_gen",
-        step="example_gen",
+        component=component,
+        step=component,
         raw_params=params,
         input_uris={},
         input_fingerprints={},

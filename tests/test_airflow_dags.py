@@ -34,7 +34,13 @@ def test_dags_folder_parses_without_errors_or_tensorflow_in_well_under_a_second(
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
-    assert result["dags"] == ["penguins", "penguins_data_drop", "penguins_on_new_data"]
+    assert result["dags"] == [
+        "penguins",
+        "penguins_data_drop",
+        "penguins_on_new_data",
+        "penguins_predictions_consumer",
+        "penguins_scoring",
+    ]
     assert result["tensorflow"] is False
     assert result["seconds"] < 1.0, result
 

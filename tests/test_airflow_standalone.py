@@ -255,3 +255,58 @@ def test_a_cached_run_emits_no_pushed_model_event_and_the_report_is_linked(serve
     )
     status, page = server.get_text(f"/tfpipe/reports/penguins/{again}")
     assert status == 200 and "tfpipe run" in page
+
+
+def test_a_data_drop_is_scored_with_the_model_its_retraining_pushed(server, penguins_csv, tmp_path):
+    """Data drop → retraining → push → the scoring DAG re-scores that drop with the new version →
+    a `penguins_predictions` event naming the files, which the consumer DAG reads."""
+    from scoring_support import (
+        assert_passthrough,
+        assert_predictions_match,
+        read_output,
+        read_rows,
+        served_outputs,
+    )
+
+    for dag_id in ("penguins_scoring", "penguins_predictions_consumer"):
+        server.wait_for_dag(dag_id)
+    # Adelie and Gentoo only: separable, so the model trained on it is right on its whole eval
+    # split and is blessed over whatever an earlier test left served.
+    rows = open(penguins_csv).read().splitlines()
+    drop = tmp_path / "drop-scored.csv"
+    drop.write_text("\n".join([rows[0], *[r for r in rows[1:] if "Chinstrap" not in r]]) + "\n")
+    known = {d: {r["dag_run_id"] for r in server.runs(d)} for d in ("penguins_on_new_data",)}
+    known_consumer = {r["dag_run_id"] for r in server.runs("penguins_predictions_consumer")}
+    server.request(
+        "POST",
+        "/api/v2/assets/events",
+        {
+            "asset_id": server.asset_id("penguins_data"),
+            "extra": {"data": str(drop), "min_accuracy": 0.5},
+        },
+    )
+    [training] = new_runs(server, "penguins_on_new_data", known["penguins_on_new_data"])
+    run_id = training["dag_run_id"]
+    assert server.wait_run("penguins_on_new_data", run_id)["state"] == "success"
+    pushed = server.xcom("penguins_on_new_data", run_id, "pusher")["summary"]
+    assert pushed["pushed"] is True, pushed
+    version = pushed["version"]
+
+    received = None
+    deadline = time.monotonic() + 600
+    while received is None and time.monotonic() < deadline:
+        for run in new_runs(server, "penguins_predictions_consumer", known_consumer, timeout=30):
+            known_consumer.add(run["dag_run_id"])
+            finished = server.wait_run("penguins_predictions_consumer", run["dag_run_id"])
+            assert finished["state"] == "success"
+            for event in server.xcom("penguins_predictions_consumer", run["dag_run_id"], "receive"):
+                if event["model_version"] == version and event["data"] == [str(drop)]:
+                    received = event
+    assert received, f"no predictions of version {version} reached the consumer"
+    assert received["rows"] == len(rows) - 1 - sum("Chinstrap" in r for r in rows)
+    assert received["local_files"] and received["bytes"] > 0
+    # The files the event names: the drop, row for row, scored by the pushed version.
+    table = read_output(received["uri"], "parquet")
+    scored_rows = read_rows(str(drop))
+    assert_passthrough(table, scored_rows, ["island", "sex", "year"])
+    assert_predictions_match(table, served_outputs(pushed["destination"], scored_rows))

@@ -1,9 +1,10 @@
-"""ExampleGen and Transform on other Beam runners, chosen by ``beam_args`` alone: the in-memory
-direct runner, the direct runner in ``multi_processing`` mode, and the portable runner against a
-local job service with an EXTERNAL SDK worker pool (the deployment shape of Flink, Spark and
-Dataflow workers), both started here. Each must give the same examples and statistics (ExampleGen,
-one file per Beam element) or the same transform graph and transformed rows (Transform) as the
-in-process default, and the pipeline must complete on them."""
+"""ExampleGen, Transform and the Bulk Inferrer on other Beam runners, chosen by ``beam_args``
+alone: the in-memory direct runner, the direct runner in ``multi_processing`` mode, and the
+portable runner against a local job service with an EXTERNAL SDK worker pool (the deployment shape
+of Flink, Spark and Dataflow workers), both started here. Each must give the same examples and
+statistics (ExampleGen, one file per Beam element), the same transform graph and transformed rows
+(Transform) or the same prediction files (Bulk Inferrer) as the in-process default, and the
+pipeline must complete on them."""
 
 from __future__ import annotations
 
@@ -230,3 +231,54 @@ def test_example_gen_on_beam_names_the_file_and_line_of_a_malformed_row(tmp_path
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputDataError, match=r"part-1\.csv.*(line|row) 6"):
         run_example_gen(str(tmp_path / "home"), str(tmp_path / "part-*.csv"), MULTI_PROCESSING)
+
+
+# -- Bulk Inferrer ----------------------------------------------------------------------------
+SCORING = {"bulk_inferrer.rows_per_shard": 100, "bulk_inferrer.batch_size": 50}
+
+
+def score_penguins(serving_home: str, home: str, data: str, beam_args: list[str]) -> dict:
+    """The scoring pipeline of the model ``serving_home`` serves, run with its own home (the
+    runner is not part of the fingerprint: a shared home would find the artifact cached)."""
+    from tfpipe.pipelines.local_runner import run_pipeline
+
+    pipeline = load_pipeline("scoring:penguins", serving_home).with_overrides(
+        {**SCORING, "data": data, "bulk_inferrer.beam_args": beam_args}
+    )
+    record = run_pipeline(pipeline, home)
+    assert record["status"] == "succeeded", record.get("error")
+    return record["steps"][0]
+
+
+@pytest.fixture(scope="module")
+def in_process_scores(in_memory, penguins_csv, tmp_path_factory) -> dict:
+    return score_penguins(in_memory[0], str(tmp_path_factory.mktemp("scores")), penguins_csv, [])
+
+
+@pytest.mark.parametrize("runner", ["multi_processing", "portable"])
+def test_bulk_inferrer_on_beam_runners_writes_the_same_files(
+    runner, in_memory, in_process_scores, penguins_csv, tmp_path, request
+):
+    from scoring_support import assert_predictions_match, read_output, read_rows, served_outputs
+
+    from tfpipe.components.artifacts import ServingDirectory
+    from tfpipe.pipelines.home import serving_base
+
+    args = (
+        MULTI_PROCESSING
+        if runner == "multi_processing"
+        else request.getfixturevalue("portable_args")
+    )
+    scored = score_penguins(in_memory[0], str(tmp_path), penguins_csv, args)
+    assert scored["summary"]["runner"] == "beam" and scored["summary"]["shards"] == 4
+    expected = open_artifact(in_process_scores["uri"])
+    got = open_artifact(scored["uri"])
+    assert [os.path.relpath(f, got.root) for f in got.files()] == [
+        os.path.relpath(f, expected.root) for f in expected.files()
+    ]
+    table = read_output(got.root, "parquet")
+    assert table.equals(read_output(expected.root, "parquet"))  # the same rows, bit for bit
+    assert got.fingerprint == expected.fingerprint  # the runner is how, not what
+    serving = ServingDirectory(serving_base(in_memory[0]), "penguins")
+    rows = read_rows(penguins_csv)
+    assert_predictions_match(table, served_outputs(serving.version_dir(serving.latest()), rows))

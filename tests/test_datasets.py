@@ -9,11 +9,19 @@ import numpy as np
 import pytest
 from conftest import step
 from datasets import DATASETS, load_frame
+from scoring_support import (
+    assert_passthrough,
+    assert_predictions_match,
+    read_output,
+    read_rows,
+    served_outputs,
+)
 from sklearn import metrics as skm
 
 from tfpipe.components.artifacts import Examples, ModelEvaluation, ServingDirectory, open_artifact
 from tfpipe.pipelines.home import serving_base
 from tfpipe.pipelines.local_runner import run_pipeline
+from tfpipe.pipelines.scoring import scoring_pipeline
 
 pytestmark = pytest.mark.slow
 TOLERANCE = 1e-4
@@ -112,6 +120,27 @@ def reference(name: str, out: dict[str, np.ndarray], frame) -> dict[str, float]:
     }
 
 
+# Batch scoring checked on the binary and the regression model (penguins: test_bulk_inferrer.py).
+SCORED = {"fair": ["occupation", "age"], "randhie": ["idp", "mdvis"]}
+
+
+def check_batch_scoring(dataset, home: str, data: str, runtime: str, model_dir: str) -> None:
+    """The pipeline's scoring (its served model; the Bulk Inferrer in the same runtime) writes
+    Parquet whose predictions are serving_default's on the same rows, passthrough intact."""
+    passthrough = SCORED[dataset.name]
+    scoring = scoring_pipeline(dataset.pipeline(home, data, runtime)).with_overrides(
+        {"passthrough": passthrough}
+    )
+    record = run_pipeline(scoring, home)
+    assert record["status"] == "succeeded", record.get("error")
+    [scored] = record["steps"]
+    assert scored["summary"]["task"] == dataset.trainer.get("task", "classification")
+    rows = read_rows(data)
+    table = read_output(scored["uri"], "parquet")
+    assert_passthrough(table, rows, passthrough)
+    assert_predictions_match(table, served_outputs(model_dir, rows))
+
+
 @pytest.fixture(scope="module", params=["modern", "estimator"])
 def runtime(request) -> str:
     return request.param
@@ -143,6 +172,8 @@ def test_dataset_end_to_end_with_metrics_checked_against_scikit_learn(
         )
         assert out["probabilities"].shape[1] == 2  # one sigmoid unit serves [1 - p, p]
     assert len(load_frame(name)) == sum(examples.summary["splits"].values())
+    if name in SCORED:
+        check_batch_scoring(dataset, home, data, runtime, pusher["destination"])
 
     if runtime == "modern":  # a much worse model is refused against the served one
         worse = dataset.pipeline(home, data, runtime).with_overrides(

@@ -8,8 +8,17 @@ import sys
 
 import pytest
 from conftest import REPO, run_penguins, step, tfpipe
+from scoring_support import (
+    assert_passthrough,
+    assert_predictions_match,
+    read_output,
+    read_rows,
+    served_outputs,
+)
 
 from tfpipe.components.artifacts import Model, open_artifact
+from tfpipe.pipelines.local_runner import run_pipeline
+from tfpipe.pipelines.registry import load_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -147,7 +156,7 @@ def test_cli_run_show_and_runs(modern_run):
 
 
 @pytest.mark.estimator
-def test_estimator_runtime_runs_the_pipeline_end_to_end(tmp_path):
+def test_estimator_runtime_runs_the_pipeline_end_to_end(tmp_path, penguins_csv):
     from serving import served_accuracy
 
     home = str(tmp_path)
@@ -159,3 +168,14 @@ def test_estimator_runtime_runs_the_pipeline_end_to_end(tmp_path):
     # A model trained on TF 2.15 is served by TF 2.21 here: the SavedModel contract is portable.
     accuracy = served_accuracy(pushed_dir(record), step(record, "example_gen")["uri"], "species")
     assert accuracy >= ACCURACY_BOUND
+    # Batch scoring on the estimator runtime (TF 2.15, pyarrow 10) writes what serving_default
+    # gives for the same rows.
+    scoring = load_pipeline("scoring:penguins", home).with_overrides(
+        {"runtime": "estimator", "output_format": "csv"}
+    )
+    scored = run_pipeline(scoring, home)
+    assert scored["status"] == "succeeded", scored.get("error")
+    rows = read_rows(penguins_csv)
+    table = read_output(scored["steps"][0]["uri"], "csv")
+    assert_passthrough(table, rows, ["island", "sex", "year"])
+    assert_predictions_match(table, served_outputs(pushed_dir(record), rows))

@@ -8,6 +8,11 @@ under ``tfpipe.components`` and ``tfpipe.pipelines`` is internal and free to mov
   :func:`default_home`,
   :func:`serving_base`.
 - DAG files: :mod:`tfpipe.airflow` (``build_dag``, ``data_asset``, ``pushed_model_asset``).
+- Pipeline files: :class:`Pipeline`, :class:`Step`, :class:`RunParam`, :class:`Scoring`,
+  :func:`default_home`, :func:`serving_base`.
+- Readers of predictions: :func:`prediction_files` (the local files of a scoring's output).
+- DAG files: :mod:`tfpipe.airflow` (``build_dag``, ``build_scoring_dag``, ``data_asset``,
+  ``pushed_model_asset``, ``predictions_asset``).
 - User modules: :mod:`tfpipe.transform` (tf.Transform helpers), :mod:`tfpipe.tfx` (TFX's module
   paths, for TFX user modules).
 
@@ -36,6 +41,8 @@ _PUBLIC = {
     "Step": "tfpipe.pipelines.definition",
     "RunParam": "tfpipe.pipelines.definition",
     "Label": "tfpipe.pipelines.definition",
+    "Scoring": "tfpipe.pipelines.definition",
+    "prediction_files": "tfpipe.components.artifacts.types",
     "default_home": "tfpipe.pipelines.home",
     "serving_base": "tfpipe.pipelines.home",
     "ParameterError": "tfpipe.components.core.errors",

@@ -4,7 +4,8 @@
 company (top 1000 + 1 OOV bucket), 10-quantile buckets of 4 coordinates, 5 integer categoricals
 passed through, and the label derived from two raw columns (``tips > 0.2 * fare``), so the
 Evaluator reads it through the transform graph. One analysis phase: tf.Transform reads the train
-split once. ``build_keras_model``: a small wide-and-deep network with one sigmoid output.
+split once. ``build_keras_model``: a small wide-and-deep network with one sigmoid output (with
+``wide_cross``: a pickup × dropoff area cross, one-hot 6,084 wide, for memory benchmarks).
 """
 
 import tensorflow as tf
@@ -62,6 +63,14 @@ def build_keras_model(features, hparams):
             wide.append(keras.layers.CategoryEncoding(f.num_buckets, output_mode="one_hot")(column))
         else:
             deep.append(column)
+    if hparams.get("wide_cross"):
+        # Pickup × dropoff area, one-hot: 78 × 78 = 6,084 wide (the benchmark's wide model).
+        pickup, dropoff = (
+            keras.layers.Reshape((1,))(inputs[f"{area}_community_area_xf"])
+            for area in ("pickup", "dropoff")
+        )
+        cross = keras.layers.Lambda(lambda pair: pair[0] * 78 + pair[1])([pickup, dropoff])
+        wide.append(keras.layers.CategoryEncoding(78 * 78, output_mode="one_hot")(cross))
     x = keras.layers.Concatenate()(deep)
     for units in hparams.get("hidden_units", [64, 32]):
         x = keras.layers.Dense(units, activation="relu")(x)

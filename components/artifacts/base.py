@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
+from tfpipe.components.artifacts.layout import LEASE, MANIFEST
 from tfpipe.components.artifacts.local_store import read_json, write_json_atomic
 from tfpipe.components.artifacts.store import store_for
+from tfpipe.components.core.errors import TfpipeError
 
 A = TypeVar("A", bound="Artifact")
 
@@ -168,3 +171,38 @@ def staged(uri: str, manifest: dict[str, Any]) -> Iterator[Artifact]:
         yield artifact
         manifest.setdefault("committed_at", utc_now())
         store.commit(staging_dir, uri, manifest)
+
+
+def copy_committed(uri: str, target: str) -> bool:
+    """Commit a copy of the committed artifact at ``uri`` to ``target`` (a directory or an
+    object-store prefix someone else reads, e.g. ``tfpipe score --out``), by the same protocol:
+    payload staged, manifest last, then visible at once. Files are hard links where the
+    filesystem allows. Returns False when ``target`` already holds this artifact; refuses a
+    ``target`` that holds something else."""
+    artifact = open_artifact(uri)
+    existing = read_manifest(target)
+    if existing is not None:
+        if existing.get("fingerprint") == artifact.fingerprint:
+            return False
+        raise TfpipeError(
+            f"{target} already holds another {existing.get('type')} (fingerprint "
+            f"{existing.get('fingerprint')}, run {existing.get('run_id')}); choose a new place "
+            "or remove it"
+        )
+    if "://" not in target and os.path.isdir(target) and os.listdir(target):
+        raise TfpipeError(f"{target} exists and holds other files; choose a new or empty directory")
+    remove_stale_staging(target)
+    source = artifact.root
+    with staged(target, {**artifact.manifest, "copied_from": uri}) as copy:
+        for directory, _dirs, files in os.walk(source):
+            for name in files:
+                if directory == source and name in (MANIFEST, LEASE):
+                    continue
+                path = os.path.join(directory, name)
+                dest = os.path.join(copy.root, os.path.relpath(path, source))
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                try:
+                    os.link(path, dest)
+                except OSError:
+                    shutil.copy2(path, dest)
+    return True

@@ -69,9 +69,11 @@ class LocalStore:
     @contextlib.contextmanager
     def staging(self, uri: str) -> Iterator[str]:
         """A private, leased staging directory for ``uri``; removed unless committed."""
-        final = uri.rstrip("/")
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        with leased_dir(f"{final}{STAGING_MARK}{uuid.uuid4().hex[:8]}") as staging:
+        parent, name = os.path.split(uri.rstrip("/"))
+        os.makedirs(parent, exist_ok=True)
+        # Hidden (a dot name): a reader globbing the parent never sees a half-written artifact.
+        hidden = os.path.join(parent, f".{name}{STAGING_MARK}{uuid.uuid4().hex[:8]}")
+        with leased_dir(hidden) as staging:
             yield staging
 
     def commit(self, staging: str, uri: str, manifest: dict[str, Any]) -> bool:
@@ -109,7 +111,10 @@ class LocalStore:
         parent, name = os.path.split(uri.rstrip("/"))
         if not os.path.isdir(parent):
             return []
-        return remove_dead_dirs(parent, name + STAGING_MARK)
+        return remove_dead_dirs(parent, f".{name}{STAGING_MARK}") + remove_dead_dirs(
+            parent,
+            name + STAGING_MARK,  # named so by earlier versions
+        )
 
     def scratch_dir(self, uri: str) -> str:
         """Beside the artifacts, on the same disk (see ``layout``)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 from tfpipe.components.artifacts.base import Artifact
 from tfpipe.components.artifacts.shards import listed_records, listed_shards
@@ -206,6 +206,38 @@ class PushedModel(Artifact):
         write_model_card(self.root, card, markdown)
 
 
+class InferenceResult(Artifact):
+    """Rows scored by a model (TFX: InferenceResult): sharded Parquet, CSV or tf.Example TFRecord
+    files of passthrough columns then predictions, in input order (``part-<input file>-<shard>``),
+    and what was scored with what (``scoring.json``)."""
+
+    TYPE = "InferenceResult"
+    EXTENSIONS: ClassVar[dict[str, str]] = {
+        "parquet": ".parquet",
+        "csv": ".csv",
+        "tfrecord": ".tfrecord",
+    }
+
+    def shard_path(self, file_index: int, shard: int, output_format: str) -> str:
+        directory = self.path("predictions")
+        os.makedirs(directory, exist_ok=True)
+        name = f"part-{file_index:05d}-{shard:05d}{self.EXTENSIONS[output_format]}"
+        return os.path.join(directory, name)
+
+    def files(self) -> list[str]:
+        """The shards, in row order (input file, then shard)."""
+        return sorted(glob.glob(self.path("predictions", "part-*")))
+
+    def relative(self, path: str) -> str:
+        return os.path.relpath(path, self.root)
+
+    def info(self) -> dict[str, Any]:
+        return dict(self._read_json("scoring.json"))
+
+    def write_info(self, info: dict[str, Any]) -> None:
+        self._write_json(info, "scoring.json")
+
+
 # The SavedModel side files every copy of a model carries (TF Serving ignores assets.extra).
 ASSETS_EXTRA = "assets.extra"
 MODEL_INFO = "model_info.json"
@@ -228,3 +260,11 @@ def write_model_card(directory: str, card: dict[str, Any], markdown: str) -> Non
     write_json_atomic(os.path.join(extra, MODEL_CARD), card)
     with open(os.path.join(extra, MODEL_CARD_MD), "w", encoding="utf-8") as f:
         f.write(markdown)
+
+
+def prediction_files(uri: str) -> list[str]:
+    """The local paths of a committed scoring's output files, in row order (downloaded first
+    when the artifact is on an object store): what a consumer of the predictions asset reads."""
+    from tfpipe.components.artifacts.base import open_artifact
+
+    return open_artifact(uri, InferenceResult).files()

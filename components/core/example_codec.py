@@ -225,3 +225,56 @@ def arrow_columns(batch):
 
 def serialize_batch(batch):
     return serialize_columns(arrow_columns(batch), batch.num_rows)
+
+
+# -- reading (the few fields a planner needs, without TensorFlow) --------------------------------
+_KINDS = {1: "string", 2: "float", 3: "int"}  # Feature's oneof: bytes_list, float_list, int64_list
+
+
+def feature_kinds(record: bytes) -> dict[str, str]:
+    """``{feature name: "int" | "float" | "string"}`` of one serialized tf.Example, read from the
+    protobuf wire format (a planner that checks column names needs no TensorFlow)."""
+    kinds: dict[str, str] = {}
+    for number, features in _fields(record):
+        if number != 1:
+            continue
+        for entry_number, entry in _fields(features):
+            if entry_number != 1:
+                continue
+            name, kind = "", "string"
+            for field_number, value in _fields(entry):
+                if field_number == 1:
+                    name = value.decode("utf-8", "replace")
+                elif field_number == 2:
+                    kind = next((_KINDS[n] for n, _ in _fields(value) if n in _KINDS), kind)
+            kinds[name] = kind
+    return kinds
+
+
+def _fields(buf: bytes):
+    """(field number, payload) of each length-delimited field; other wire types are skipped."""
+    pos, end = 0, len(buf)
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        wire = key & 7
+        if wire == 2:
+            length, pos = _varint(buf, pos)
+            yield key >> 3, buf[pos : pos + length]
+            pos += length
+        elif wire == 0:
+            _, pos = _varint(buf, pos)
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"not a tf.Example (wire type {wire})")
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7

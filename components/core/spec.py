@@ -139,6 +139,9 @@ class ComponentSpec:
     params: type[ComponentParams]
     entry_point: str
     inputs: tuple[str, ...] = ()
+    # Inputs a step may wire or leave out (e.g. the Bulk Inferrer's ``model``: this run's model,
+    # or, without it, a served version); the parameters say what is needed when.
+    optional_inputs: tuple[str, ...] = ()
     description: str = ""
     summary_line: Callable[[dict[str, Any]], str] = default_summary_line
     # What a reused (cached) result says: it was made by an earlier run, so e.g. a push it records
@@ -155,6 +158,9 @@ class ComponentSpec:
     # "module:function" (params, input fingerprints, frozen values) -> External: what the step
     # reads from outside the artifact store, digested into its fingerprint. None: nothing.
     resolve: str | None = None
+    # The parameter that says where a source step reads its data (ExampleGen's ``input``): where
+    # a pipeline's data is, for commands that read the same data (scoring).
+    data_param: str | None = None
     # The serving directory a step of this component publishes models to (params -> a
     # ServingDirectory), for commands that act on a pipeline's served model (rollback, scoring).
     serving: Callable[[Any], Any] | None = None
@@ -169,9 +175,12 @@ class ComponentSpec:
 
     def check_inputs(self, given: dict[str, Any], step: str) -> None:
         expected, got = sorted(self.inputs), sorted(given)
-        if expected != got:
+        extra = sorted(set(got) - set(expected))
+        if set(expected) - set(got) or set(extra) - set(self.optional_inputs):
+            optional = sorted(self.optional_inputs)
+            also = f" (optional: {optional})" if optional else ""
             raise ParameterError(
-                f"step '{step}' ({self.name}) expects inputs {expected}, but got {got}"
+                f"step '{step}' ({self.name}) expects inputs {expected}{also}, but got {got}"
             )
 
     def resolve_external(

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 import pydantic
 
 from tfpipe.components import get_spec
+from tfpipe.components.core.batching import DEFAULT_BUDGET_MB
 from tfpipe.components.core.errors import ParameterError
 from tfpipe.components.core.spec import ComponentParams
 from tfpipe.components.evaluator.tfx_config import eval_config_params
@@ -116,8 +117,16 @@ class EvaluatorParams(ComponentParams):
         default_factory=dict,
         description='metric -> {"max_worsening": d}: how much worse than the baseline is allowed',
     )
-    batch_size: int = pydantic.Field(
-        default=32_768, gt=0, description="raw examples per batch through the serving signature"
+    batch_size: int | None = pydantic.Field(
+        default=None,
+        gt=0,
+        description="raw examples per batch through the serving signature; unset: as many as "
+        "memory_budget_mb holds at the models' measured cost per row",
+    )
+    memory_budget_mb: int = pydantic.Field(
+        default=DEFAULT_BUDGET_MB,
+        gt=0,
+        description="memory for the examples in flight (every model scored on a batch counts)",
     )
 
     @pydantic.model_validator(mode="after")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tfpipe.components.artifacts import ModelEvaluation
+from tfpipe.components.core.batching import BatchPlan
 from tfpipe.components.core.presentation import (
     figure_uri,
     fmt,
@@ -171,6 +172,13 @@ def report(artifact: ModelEvaluation, step: dict[str, Any]) -> Any:
     if ev.get("baseline_not_compared"):
         parts.append(
             render("<p>Baseline not compared: {{ why }}</p>", why=ev["baseline_not_compared"])
+        )
+    if ev.get("batch_plan"):
+        plan = BatchPlan(**ev["batch_plan"])
+        parts.append(
+            render(
+                "<p class='batch-plan'>Scored in batches of {{ plan }}.</p>", plan=plan.describe()
+            )
         )
     metric = headline_metric(ev["metrics"])
     baseline_slices = (ev.get("baseline") or {}).get("slices", {})

@@ -106,6 +106,7 @@ def run(ctx: Context) -> dict[str, Any]:
             p.label,
             p.slice_by,
             batch_size=p.batch_size,
+            memory_budget_mb=p.memory_budget_mb,
             threshold=p.threshold,
             max_slice_values=p.max_slice_values,
             transform_dir=model.input("transform").graph_dir,
@@ -144,6 +145,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "baseline_not_compared": not_comparable or None,
             # What was served when this evaluation was made: the Pusher publishes only over it.
             "served_version": ctx.external.get("latest_version"),
+            "batch_plan": candidate["batch_plan"],
             "blessed": blessed,
         }
     )
@@ -156,6 +158,7 @@ def run(ctx: Context) -> dict[str, Any]:
     return {
         "blessed": blessed,
         "rows_per_second": round(metrics["example_count"] / seconds) if seconds else None,
+        "batch_size": candidate["batch_plan"]["batch_size"],
         "metrics": headline,
         "failed_thresholds": [c for c in checks if not c["passed"]],
         "failed_baseline_checks": [c for c in changes if not c["passed"]],

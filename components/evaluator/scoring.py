@@ -18,12 +18,14 @@ import numpy as np
 import tensorflow as tf
 
 from tfpipe.components.artifacts import saved_model_info
+from tfpipe.components.core.batching import BatchPlan, plan_batches
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.schema import Schema
 from tfpipe.components.core.tf_features import DTYPES
 from tfpipe.components.evaluator.metrics import ClassificationMetrics, RegressionMetrics
 from tfpipe.components.evaluator.signatures import preprocessing_function, serving_function
 
+PROBE_ROWS = 4096
 MISSING = "(missing)"
 OTHER = "(other)"
 
@@ -160,6 +162,31 @@ def batches(files: list[str], batch_size: int) -> Iterator[tf.Tensor]:
     return iter(tf.data.TFRecordDataset(files).batch(batch_size).prefetch(2))
 
 
+def plan(
+    models: list[ScoredModel], labels: Labels, files: list[str], batch_size: int | None, budget: int
+) -> BatchPlan:
+    """The batch size: every model scores each batch (and the label transform reads it), so their
+    costs per row add up; measured on the first examples of the split."""
+    sample = next(batches(files, PROBE_ROWS), tf.constant([], tf.string))
+
+    def work(batch: tf.Tensor) -> Any:
+        outputs = [{k: v.numpy() for k, v in m.serve(examples=batch).items()} for m in models]
+        if labels.transform is not None:
+            outputs.append(labels.transform(examples=batch))
+        return outputs
+
+    # Two batches wait in tf.data's prefetch buffer.
+    record_bytes = int(tf.reduce_mean(tf.strings.length(sample))) if sample.shape[0] else 0
+    return plan_batches(
+        work,
+        sample,
+        budget_mb=budget,
+        batch_size=batch_size,
+        rows=lambda s: int(s.shape[0]),
+        extra_per_row=3 * record_bytes,
+    )
+
+
 def score(
     models: dict[str, str],
     files: list[str],
@@ -167,7 +194,8 @@ def score(
     label: str | None,
     slice_by: list[str],
     *,
-    batch_size: int,
+    batch_size: int | None,
+    memory_budget_mb: int,
     threshold: float,
     max_slice_values: int,
     transform_dir: str,
@@ -188,8 +216,9 @@ def score(
         spec[s] = tf.io.VarLenFeature(DTYPES[schema.column(s).type])
     missing_labels = unknown_labels = 0
     seen_values: dict[str, set[str]] = {s: set() for s in slice_by}
+    batch_plan = plan(list(loaded.values()), labels, files, batch_size, memory_budget_mb)
     start = time.perf_counter()
-    for batch in batches(files, batch_size):
+    for batch in batches(files, batch_plan.batch_size):
         rows = int(batch.shape[0])
         parsed = tf.io.parse_example(batch, spec) if spec else {}
         values = labels.values(batch, parsed, rows)
@@ -243,6 +272,7 @@ def score(
             "task": model.info["task"],
             "label": labels.name,
             "scoring_seconds": round(scoring_seconds, 3),
+            "batch_plan": batch_plan.as_dict(),
         }
     return results
 

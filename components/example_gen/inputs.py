@@ -28,12 +28,16 @@ S3 = "s3://"
 
 
 def match_input(
-    patterns: str | list[str], roots: list[str] | None = None
+    patterns: str | list[str],
+    roots: list[str] | None = None,
+    who: str = "example_gen",
+    purpose: str = "train on",
 ) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Files and objects matching a path or glob (or several), sorted, each once, with the
-    objects' ``{"size", "etag"}``; a clear error naming a pattern that matches nothing. With
-    ``roots`` (data named by a trigger), every match must lie inside one of them once symlinks
-    are resolved: a link or a ``*/..`` inside a data root cannot reach out of it."""
+    objects' ``{"size", "etag"}``; a clear error naming a pattern that matches nothing (and
+    ``who`` reads it to do what: ``purpose``). With ``roots`` (data named by a trigger), every
+    match must lie inside one of them once symlinks are resolved: a link or a ``*/..`` inside a
+    data root cannot reach out of it."""
     files: set[str] = set()
     objects: dict[str, dict[str, Any]] = {}
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
@@ -51,8 +55,8 @@ def match_input(
             check_inside(sorted(matched), roots, f"matched by '{pattern}'")
         if not matched:
             raise InputDataError(
-                f"example_gen: input '{pattern}' matches no file; check the path or glob given "
-                "as the data to train on"
+                f"{who}: input '{pattern}' matches no file; check the path or glob given "
+                f"as the data to {purpose}"
             )
         files |= matched
     return sorted(files), objects

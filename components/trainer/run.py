@@ -15,9 +15,11 @@ from tfpipe.components.artifacts import Model, TransformGraph
 from tfpipe.components.core.errors import NothingToCommit
 from tfpipe.components.core.runtime import child_environment
 from tfpipe.components.core.spec import Context
+from tfpipe.components.core.tf_features import feature_types
 from tfpipe.components.trainer.backends import backend_for
 from tfpipe.components.trainer.cluster import run_cluster
 from tfpipe.components.trainer.cluster_config import ClusterConfig
+from tfpipe.components.trainer.data import transform_output
 from tfpipe.components.trainer.job import TrainingJob
 from tfpipe.components.trainer.task import STATS_FILE
 
@@ -65,6 +67,8 @@ def run(ctx: Context) -> dict[str, Any]:
             "label": job.p.label,
             "classes": classes,
             "features": job.feature_names,
+            # The raw columns serving_default parses and their types (a scorer encodes new data so).
+            "raw_features": feature_types(transform_output(transform).raw_feature_spec()),
             "signature": "serving_default",
             "training": decision.as_dict(),
             "serving_raw_arguments": serving_raw_arguments(job),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from tfpipe import Label, Pipeline, RunParam, Step, serving_base
+from tfpipe import Label, Pipeline, RunParam, Scoring, Step, serving_base
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER_MODULE = os.path.join(HERE, "user_module.py")
@@ -28,6 +28,9 @@ def build(home: str) -> Pipeline:
         # The label, said once: preprocessing_fn's "label" output, from the raw "species"
         # column through the "species" vocabulary (the trainer and evaluator take it from here).
         label=Label("label", column="species", vocabulary="species"),
+        # New data scored with the served model (tfpipe score, dags/penguins_scoring.py): the
+        # measurements' context next to each prediction; a new model re-scores the last drop.
+        scoring=Scoring(params={"passthrough": ["island", "sex", "year"]}, rescore_on_push=True),
         # Each knob's schema is its target parameter's (types, enums, bounds); only narrowing
         # is spelled out here.
         run_params=(
