@@ -145,6 +145,16 @@ def test_auto_with_two_workers_converts_keras_and_trains_across_processes(estima
         assert f"[{task}] step 200" in log
     assert not any(pid_alive(p) for p in cluster["pids"].values())
     assert served_accuracy(record) >= 0.9
+    # The converted model's export has a Keras export's signatures: transform_features (the
+    # label a class id of the species vocabulary) and serving_raw.
+    from serving import check_serving_raw, eval_rows, transformed_feature
+
+    pushed = step(record, "pusher")["summary"]["destination"]
+    examples = step(record, "example_gen")["uri"]
+    ids = transformed_feature(pushed, examples, "label")
+    species = [row["species"].decode() for row in eval_rows(examples)[1]]
+    assert [info["classes"][i] for i in ids] == species
+    assert check_serving_raw(pushed, examples, info["serving_raw_arguments"]) > 0
 
 
 @pytest.mark.estimator
