@@ -68,6 +68,16 @@ def test_premade_dnn_classifier_from_hyperparameters_alone(estimator_home):
 
 @pytest.mark.estimator
 def test_premade_linear_regressor_and_custom_model_fn(estimator_home):
+    from dataclasses import replace
+
+    from tfpipe.pipelines.local_runner import run_pipeline
+    from tfpipe.pipelines.registry import load_pipeline
+
+    def run_regression(overrides: dict) -> dict:
+        """The penguins pipeline with its species label taken away: these steps name their own."""
+        pipeline = replace(load_pipeline("penguins", estimator_home), label=None)
+        return run_pipeline(pipeline.with_overrides(overrides), estimator_home, overrides=overrides)
+
     common = {
         "runtime": "estimator",
         "transform.module_file": REGRESSION,
@@ -79,29 +89,32 @@ def test_premade_linear_regressor_and_custom_model_fn(estimator_home):
         "evaluator.label": "bill_length_mm",
         "evaluator.change_thresholds": {},
     }
-    linear = run_penguins(
-        estimator_home,
+    linear = run_regression(
         {
             **common,
             "trainer.estimator": "LinearRegressor",
             "trainer.hyperparameters": {"optimizer": "Adam", "learning_rate": 0.5},
             "evaluator.thresholds": {"r2": {"lower": 0.5}},
-        },
+        }
     )
     assert linear["status"] == "succeeded", linear
     metrics = step(linear, "evaluator")["summary"]["metrics"]
     assert metrics["r2"] > 0.5 and metrics["mae"] < 4.0  # bill length std is ~5.5 mm
-    custom = run_penguins(
-        estimator_home,
+    custom = run_regression(
         {
             **common,
             "trainer.estimator": "custom",
             "trainer.hyperparameters": {"learning_rate": 0.5},
             "evaluator.thresholds": {"r2": {"lower": 0.2}},
-        },
+        }
     )
     assert custom["status"] == "succeeded", custom
     assert step(custom, "transform")["status"] == "cached"
+    from serving import check_serving_raw  # a custom model_fn's export serves raw tensors too
+
+    exported = model(custom)
+    arguments = exported.info()["serving_raw_arguments"]
+    assert check_serving_raw(exported.serving_dir, step(custom, "example_gen")["uri"], arguments)
 
 
 @pytest.mark.estimator
