@@ -12,7 +12,9 @@ fields must not hold line breaks). Each run is a fresh process on the modern run
 and executes the ExampleGen step into an empty store and reports the CPU seconds (user + system)
 of its own process around the step: on a shared, busy machine that holds better than wall time.
 Sizes are interleaved within each repeat; figures are medians. The last lines give the growth
-exponent of CPU seconds between consecutive sizes (1.0 = linear).
+exponent of CPU seconds between consecutive sizes (1.0 = linear). ``--stages`` adds the CPU time
+(user + system, of the step's thread) per row of each stage: reading, split hash, statistics,
+tf.Example encoding, TFRecord framing and writing, and the rest.
 """
 
 from __future__ import annotations
@@ -33,11 +35,63 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODERN = os.path.join(REPO, ".venvs", "modern", "bin", "python")
 
 
-def child(data: str, store: str) -> None:
+STAGES = {  # stage: (module, attribute) whose calls are timed
+    "read": ("readers", "CsvSource.batches"),
+    "hash": ("streaming_pass", "row_hash"),
+    "statistics": ("stats", "SplitStats.add"),
+    "encode": ("streaming_pass", "encode_examples"),
+    "frame+write": ("tfrecord", "TFRecordWriter.write_many"),
+}
+
+
+def thread_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_THREAD)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_stages() -> dict[str, float]:
+    """Wrap each stage's function (a generator: each step of it) to add its thread CPU time."""
+    import importlib
+    import inspect
+
+    spent = dict.fromkeys(STAGES, 0.0)
+    for stage, (module_name, attribute) in STAGES.items():
+        package = "core" if module_name == "tfrecord" else "example_gen"
+        module = importlib.import_module(f"tfpipe.components.{package}.{module_name}")
+        owner_name, _, name = attribute.rpartition(".")
+        owner = getattr(module, owner_name) if owner_name else module
+        function = getattr(owner, name)
+
+        def timed(*args, _f=function, _stage=stage, **kwargs):
+            start = thread_cpu()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                spent[_stage] += thread_cpu() - start
+
+        def timed_steps(*args, _f=function, _stage=stage, **kwargs):
+            steps = _f(*args, **kwargs)
+            while True:
+                start = thread_cpu()
+                try:
+                    item = next(steps)
+                except StopIteration:
+                    return
+                finally:
+                    spent[_stage] += thread_cpu() - start
+                yield item
+
+        setattr(owner, name, timed_steps if inspect.isgeneratorfunction(function) else timed)
+    return spent
+
+
+def child(data: str, store: str, stages: bool) -> None:
     """Run the step in this process; print rows, shards and this process's CPU for the step."""
     sys.path.insert(0, REPO)
     from tfpipe.components.artifacts import Examples, open_artifact
     from tfpipe.components.core.execute import execute, resolve
+
+    spent = time_stages() if stages else {}
 
     invocation = resolve(
         component="example_gen",
@@ -49,8 +103,11 @@ def child(data: str, store: str) -> None:
         artifacts_root=store,
     )
     before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    thread_before = thread_cpu()
     result = execute(invocation, "example_gen_bench")
     after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - start
+    if spent:
+        spent["rest"] = thread_cpu() - thread_before - sum(spent.values())
     examples = open_artifact(result["uri"], Examples)
     summary = result["summary"]
     print(
@@ -61,6 +118,7 @@ def child(data: str, store: str) -> None:
                 "user": after.ru_utime - before.ru_utime,
                 "sys": after.ru_stime - before.ru_stime,
                 "wall": wall,
+                "stages": spent,
             }
         )
     )
@@ -98,10 +156,11 @@ def _repeat(source: str, rows: int, path: str) -> None:
     os.replace(path + ".part", path)
 
 
-def one_run(data: str) -> dict:
+def one_run(data: str, stages: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="tfpipe-egbench-") as store:
         proc = subprocess.run(
-            [MODERN, os.path.abspath(__file__), "--child", data, store],
+            [MODERN, os.path.abspath(__file__), "--child", data, store]
+            + (["--stages"] if stages else []),
             capture_output=True,
             text=True,
         )
@@ -120,10 +179,11 @@ def main() -> None:
         default=os.path.expanduser("~/.cache/tfpipe/bench-data"),
         help="generated CSVs are kept here between runs",
     )
+    parser.add_argument("--stages", action="store_true", help="CPU µs per row of each stage")
     parser.add_argument("--child", nargs=2, metavar=("DATA", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        child(*args.child, args.stages)
         return
     os.makedirs(args.data_dir, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -131,7 +191,7 @@ def main() -> None:
     runs: dict[int, list[dict]] = {size: [] for size in sizes}
     for i in range(args.repeats):  # interleaved: every size sees the same machine
         for size in sizes:
-            run = one_run(files[size])
+            run = one_run(files[size], args.stages)
             runs[size].append(run)
             print(
                 f"  {size:,} rows, repeat {i + 1}/{args.repeats}: "
@@ -156,6 +216,15 @@ def main() -> None:
             f"{statistics.median(r['wall'] for r in runs[size]):.1f}",
         ]
         print("| " + " | ".join(cells) + " |")
+    if args.stages:
+        print("\nCPU µs per row of each stage (thread CPU, medians):\n")
+        names = list(runs[sizes[0]][0]["stages"])
+        print("| rows | " + " | ".join(names) + " |")
+        print("|" + "---|" * (len(names) + 1))
+        for size in sizes:
+            rows = runs[size][0]["rows"]
+            cells = [statistics.median(r["stages"][n] for r in runs[size]) for n in names]
+            print(f"| {rows:,} | " + " | ".join(f"{1e6 * c / rows:.2f}" for c in cells) + " |")
     for small, large in itertools.pairwise(sizes):
         exponent = math.log(cpu[large] / cpu[small]) / math.log(large / small)
         print(f"CPU-s growth exponent {small:,} → {large:,} rows: {exponent:.2f}")
