@@ -18,7 +18,13 @@ from scoring_support import (
 )
 from sklearn import metrics as skm
 
-from tfpipe.components.artifacts import Examples, ModelEvaluation, ServingDirectory, open_artifact
+from tfpipe.components.artifacts import (
+    Examples,
+    Model,
+    ModelEvaluation,
+    ServingDirectory,
+    open_artifact,
+)
 from tfpipe.pipelines.home import serving_base
 from tfpipe.pipelines.local_runner import run_pipeline
 from tfpipe.pipelines.scoring import scoring_pipeline
@@ -187,3 +193,46 @@ def test_dataset_end_to_end_with_metrics_checked_against_scikit_learn(
         refused = step(again, "pusher")["summary"]
         assert not refused["pushed"] and "model not blessed" in refused["reason"]
         assert ServingDirectory(serving_base(home), name).versions() == [pusher["version"]]
+
+
+@pytest.mark.estimator
+def test_premade_estimator_serves_its_derived_label_through_transform_features(tmp_path):
+    """A pre-made Estimator on Fair's affairs, whose label preprocessing_fn computes, with
+    evaluator.label unset: the Evaluator reads the label through the Estimator export's own
+    transform_features, as for Keras exports, and its metrics match scikit-learn's."""
+    from serving import check_serving_raw, transformed_feature
+
+    dataset, home = DATASETS["fair"], str(tmp_path)
+    data = dataset.write_csv(f"{home}/fair.csv")
+    pipeline = dataset.pipeline(home, data, "estimator").with_overrides(
+        {
+            "trainer.backend": "estimator",
+            "trainer.estimator": "DNNClassifier",
+            "trainer.hyperparameters": {
+                "hidden_units": [16, 8],
+                "optimizer": "Adam",
+                "learning_rate": 0.01,
+            },
+        }
+    )
+    assert pipeline.step("evaluator").params["label"] is None
+    record = run_pipeline(pipeline, home)
+    assert record["status"] == "succeeded", record
+    assert step(record, "trainer")["summary"]["backend"] == "estimator"
+    evaluator = step(record, "evaluator")
+    assert evaluator["summary"]["blessed"], evaluator
+    pusher = step(record, "pusher")["summary"]
+    assert pusher["pushed"], pusher
+
+    examples = open_artifact(step(record, "example_gen")["uri"], Examples)
+    frame = eval_frame(examples)
+    label = transformed_feature(pusher["destination"], examples.uri, "had_affair")
+    np.testing.assert_array_equal(label, (frame["affairs"].to_numpy() > 0).astype(int))
+    out = served(pusher["destination"], examples)
+    expected = reference("fair", out, frame)
+    evaluation = open_artifact(evaluator["uri"], ModelEvaluation).evaluation()
+    assert evaluation["label"] == "had_affair"
+    for metric, value in expected.items():
+        assert abs(evaluation["metrics"][metric] - value) <= TOLERANCE, (metric, value)
+    info = open_artifact(step(record, "trainer")["uri"], Model).info()
+    assert check_serving_raw(pusher["destination"], examples.uri, info["serving_raw_arguments"])

@@ -68,6 +68,16 @@ def test_premade_dnn_classifier_from_hyperparameters_alone(estimator_home):
 
 @pytest.mark.estimator
 def test_premade_linear_regressor_and_custom_model_fn(estimator_home):
+    from dataclasses import replace
+
+    from tfpipe.pipelines.local_runner import run_pipeline
+    from tfpipe.pipelines.registry import load_pipeline
+
+    def run_regression(overrides: dict) -> dict:
+        """The penguins pipeline with its species label taken away: these steps name their own."""
+        pipeline = replace(load_pipeline("penguins", estimator_home), label=None)
+        return run_pipeline(pipeline.with_overrides(overrides), estimator_home, overrides=overrides)
+
     common = {
         "runtime": "estimator",
         "transform.module_file": REGRESSION,
@@ -79,29 +89,32 @@ def test_premade_linear_regressor_and_custom_model_fn(estimator_home):
         "evaluator.label": "bill_length_mm",
         "evaluator.change_thresholds": {},
     }
-    linear = run_penguins(
-        estimator_home,
+    linear = run_regression(
         {
             **common,
             "trainer.estimator": "LinearRegressor",
             "trainer.hyperparameters": {"optimizer": "Adam", "learning_rate": 0.5},
             "evaluator.thresholds": {"r2": {"lower": 0.5}},
-        },
+        }
     )
     assert linear["status"] == "succeeded", linear
     metrics = step(linear, "evaluator")["summary"]["metrics"]
     assert metrics["r2"] > 0.5 and metrics["mae"] < 4.0  # bill length std is ~5.5 mm
-    custom = run_penguins(
-        estimator_home,
+    custom = run_regression(
         {
             **common,
             "trainer.estimator": "custom",
             "trainer.hyperparameters": {"learning_rate": 0.5},
             "evaluator.thresholds": {"r2": {"lower": 0.2}},
-        },
+        }
     )
     assert custom["status"] == "succeeded", custom
     assert step(custom, "transform")["status"] == "cached"
+    from serving import check_serving_raw  # a custom model_fn's export serves raw tensors too
+
+    exported = model(custom)
+    arguments = exported.info()["serving_raw_arguments"]
+    assert check_serving_raw(exported.serving_dir, step(custom, "example_gen")["uri"], arguments)
 
 
 @pytest.mark.estimator
@@ -145,6 +158,16 @@ def test_auto_with_two_workers_converts_keras_and_trains_across_processes(estima
         assert f"[{task}] step 200" in log
     assert not any(pid_alive(p) for p in cluster["pids"].values())
     assert served_accuracy(record) >= 0.9
+    # The converted model's export has a Keras export's signatures: transform_features (the
+    # label a class id of the species vocabulary) and serving_raw.
+    from serving import check_serving_raw, eval_rows, transformed_feature
+
+    pushed = step(record, "pusher")["summary"]["destination"]
+    examples = step(record, "example_gen")["uri"]
+    ids = transformed_feature(pushed, examples, "label")
+    species = [row["species"].decode() for row in eval_rows(examples)[1]]
+    assert [info["classes"][i] for i in ids] == species
+    assert check_serving_raw(pushed, examples, info["serving_raw_arguments"]) > 0
 
 
 @pytest.mark.estimator

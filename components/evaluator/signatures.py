@@ -108,7 +108,8 @@ def preprocessing_function(
             f"(its signatures: {sorted(loaded.signatures)}); tfpipe reads preprocessing "
             "functions saved as signatures"
         )
-    # e.g. an Estimator export: the same graph, from the model's TransformGraph
+    # a model saved without one (e.g. an Estimator export from before it had one): the same
+    # graph, from the model's TransformGraph
     import tensorflow_transform as tft
 
     output = tft.TFTransformOutput(transform_dir)

@@ -18,10 +18,10 @@ from tfpipe.components.trainer.data import (
     FeatureInfo,
     input_throughput,
     make_dataset,
-    transform_output,
 )
 from tfpipe.components.trainer.decision import Decision
-from tfpipe.components.trainer.export import classifier_outputs
+from tfpipe.components.trainer.estimator_export import name_raw_signature, serving_receiver
+from tfpipe.components.trainer.export import SIGNATURE, TRANSFORM_SIGNATURE, classifier_outputs
 from tfpipe.components.trainer.job import TrainingJob
 from tfpipe.components.trainer.keras_backend import build_model
 from tfpipe.components.trainer.params import TrainerParams
@@ -124,16 +124,28 @@ def base_estimator(job: TrainingJob, decision: Decision, config: Any) -> tf.esti
         return tf.estimator.Estimator(
             model_fn=model_fn, config=config, params={**job.hparams, "features": job.features}
         )
-    return premade(p, job.features, job.num_classes, config)
+    # A label computed in preprocessing_fn with no vocabulary (e.g. a 0/1 flag) says nothing
+    # of its classes: two, as for Keras (``trainer.num_classes`` for more).
+    return premade(p, job.features, job.num_classes or 2, config)
 
 
 def uniform_estimator(
-    base: tf.estimator.Estimator, task: str, classes: list[str], config: Any
+    base: tf.estimator.Estimator,
+    task: str,
+    classes: list[str],
+    config: Any,
+    model_features: list[str] | None = None,
 ) -> tf.estimator.Estimator:
-    """Wrap any Estimator so its predictions match the serving contract of every backend."""
+    """Wrap any Estimator so its predictions match the serving contract of every backend.
+
+    ``model_features``: when exporting, the receiver hands over every transformed feature; the
+    model gets these, and ``transform_features`` (all of them, the label included) becomes a
+    second export output (see ``estimator_export``)."""
 
     def model_fn(features, labels, mode, config):
-        spec = base.model_fn(features, labels, mode, config)
+        exporting = mode == tf.estimator.ModeKeys.PREDICT and model_features is not None
+        given = {n: features[n] for n in model_features} if exporting else features
+        spec = base.model_fn(given, labels, mode, config)
         if mode != tf.estimator.ModeKeys.PREDICT:
             return spec
         preds = spec.predictions
@@ -145,10 +157,15 @@ def uniform_estimator(
         else:
             probabilities = preds.get("probabilities", next(iter(preds.values())))
             outputs = classifier_outputs(probabilities, classes)
-        return spec._replace(
-            predictions=outputs,
-            export_outputs={"serving_default": tf.estimator.export.PredictOutput(outputs)},
-        )
+        export_outputs = {SIGNATURE: tf.estimator.export.PredictOutput(outputs)}
+        if exporting:
+            export_outputs[TRANSFORM_SIGNATURE] = tf.estimator.export.PredictOutput(
+                {
+                    k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v
+                    for k, v in features.items()
+                }
+            )
+        return spec._replace(predictions=outputs, export_outputs=export_outputs)
 
     return tf.estimator.Estimator(
         model_fn=model_fn, config=config, warm_start_from=base._warm_start_settings
@@ -206,7 +223,7 @@ class EstimatorBackend:
     def __init__(self, job: TrainingJob) -> None:
         self.job = job
 
-    def build(self, local: bool) -> tf.estimator.Estimator:
+    def build(self, local: bool, exporting: bool = False) -> tf.estimator.Estimator:
         """The job's Estimator, wrapped to the serving contract. ``local``: no training strategy
         (export, and the evaluator task, which must not get one)."""
         job = self.job
@@ -214,7 +231,8 @@ class EstimatorBackend:
         cluster_task = not local and job.cluster.is_cluster
         config = run_config(job.p, decision, job.work_dir, cluster_task)
         base = base_estimator(job, decision, config)
-        return uniform_estimator(base, job.p.task, self.classes, config)
+        names = job.feature_names if exporting else None
+        return uniform_estimator(base, job.p.task, self.classes, config, names)
 
     @property
     def classes(self) -> list[str]:
@@ -271,21 +289,13 @@ class EstimatorBackend:
         }
 
     def export(self, export_dir: str) -> list[str] | None:
-        """Export the latest checkpoint with a raw-tf.Example receiver (transform graph inside);
-        return the class names."""
+        """Export the latest checkpoint with ``serving_default``, ``transform_features`` and
+        ``serving_raw`` (see ``estimator_export``); return the class names."""
         job = self.job
-        estimator = self.build(local=True)
-        names = job.feature_names
-
-        def receiver() -> tf.estimator.export.ServingInputReceiver:
-            output = transform_output(job.transform)  # fresh per export (a cached one breaks)
-            serialized = tf.compat.v1.placeholder(tf.string, [None], name="examples")
-            raw = tf.io.parse_example(serialized, output.raw_feature_spec())
-            transformed = output.transform_raw_features(raw, drop_unused_features=True)
-            return tf.estimator.export.ServingInputReceiver(
-                {n: transformed[n] for n in names}, {"examples": serialized}
-            )
-
+        estimator = self.build(local=True, exporting=True)
+        receiver = serving_receiver(job.transform, job.p.raw_label)
         staging = estimator.export_saved_model(os.path.join(job.work_dir, "export"), receiver)
-        os.rename(staging.decode() if isinstance(staging, bytes) else staging, export_dir)
+        staging = staging.decode() if isinstance(staging, bytes) else staging
+        name_raw_signature(staging)
+        os.rename(staging, export_dir)
         return self.classes if job.p.task == "classification" else None

@@ -114,7 +114,7 @@ def _train_on_local_cluster(ctx: Context, job: TrainingJob) -> dict[str, Any]:
 
 
 def serving_raw_arguments(job: TrainingJob) -> dict[str, str]:
-    """Column → argument name of the ``serving_raw`` signature (Keras exports have one)."""
+    """Column → argument name of the ``serving_raw`` signature (Keras and Estimator exports)."""
     from tfpipe.components.trainer.data import transform_output
     from tfpipe.components.trainer.export import raw_argument_names
 
