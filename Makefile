@@ -5,19 +5,23 @@ PY := .venvs/dev/bin/python
 export PYTHONPATH := $(CURDIR)/.venvs/src
 export TFPIPE_HOME ?= $(CURDIR)/.tfpipe
 
-.PHONY: setup system-deps run test test-fast lint bench clean airflow airflow-postgres airflow-celery airflow-stop
+.PHONY: setup setup-run system-deps run test test-fast lint bench clean airflow airflow-postgres airflow-celery airflow-stop
 
 ## setup: build (or reuse) the locked environments; a no-op when the locks are unchanged.
 ## modern, estimator: the training runtimes; orchestrator: CLI + Airflow; dev: tests and tools
-setup:
-	@bash infra/setup_runtime.sh modern
+setup: setup-run
 	@bash infra/setup_runtime.sh estimator
-	@bash infra/setup_runtime.sh orchestrator
 	@bash infra/setup_runtime.sh dev
+
+## setup-run: only what the example run needs: its runtime and the CLI's (not the estimator
+## runtime, not the test tools)
+setup-run:
+	@bash infra/setup_runtime.sh modern
+	@bash infra/setup_runtime.sh orchestrator
 	@mkdir -p .venvs/src && ln -sfn $(CURDIR)/tfpipe .venvs/src/tfpipe
 
 ## run: the example retraining pipeline, end to end, on embedded defaults
-run: setup
+run: setup-run
 	@bin/tfpipe run penguins
 
 ## system-deps: Debian packages the tests use (postgresql, chromium); installs what is missing

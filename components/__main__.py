@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--external", default="{}", help="external inputs frozen by the planner (JSON)"
         )
+        p.add_argument(
+            "--planned",
+            default="{}",
+            help="the planner's resolution of this step (JSON: fingerprint, digests, code and "
+            "runtime identities); absent: the step is resolved here",
+        )
         p.add_argument("--input", action="append", default=[], metavar="NAME=URI")
         p.add_argument("--artifacts-root", required=True, help="where artifacts are stored")
         p.add_argument("--step", default=name, help="the step name in its pipeline")
@@ -51,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--warm", action="store_true", help="import TensorFlow before serving the first request"
     )
+    warm = sub.add_parser(
+        "warm",
+        help="a warm worker: import the runtime once, then fork a component process for each "
+        "Airflow task that asks (see tfpipe.components.core.warm)",
+    )
+    warm.add_argument("--runtime", default="modern", choices=sorted(RUNTIMES))
+    warm.add_argument("--socket", default=None, help="default: under $TFPIPE_CACHE/warm")
+    warm.add_argument(
+        "--idle-seconds", type=float, default=0.0, help="stop after this long unused (0: never)"
+    )
     return parser
 
 
@@ -63,6 +79,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "schema":
         print(json.dumps(get_spec(args.component).params.model_json_schema(), indent=2))
         return
+    if args.command == "warm":
+        from tfpipe.components.core.warm import serve
+
+        sys.exit(serve(args.runtime, args.socket, args.idle_seconds))
     if args.command == "worker":
         from tfpipe.components.core.worker import main as worker_main
 
@@ -70,19 +90,20 @@ def main(argv: list[str] | None = None) -> None:
         return
     code = 0
     try:
-        from tfpipe.components.core.execute import execute, resolve_request
+        from tfpipe.components.core.execute import Invocation, execute
 
         request = {
             "component": args.command,
             "step": args.step,
             "params": json.loads(args.params),
             "external": json.loads(args.external) or None,
+            "planned": json.loads(args.planned) or None,
             "inputs": _parse_inputs(args.input),
             "runtime": args.runtime,
             "artifacts_root": args.artifacts_root,
             "run_id": args.run_id,
         }
-        inv = resolve_request(request)
+        inv = Invocation.from_request(request)
         result = {"ok": True, **execute(inv, args.run_id, progress=lambda m: print(m, flush=True))}
     except NothingToCommit as done:
         result = {"ok": True, "committed": False, "step": args.step, "message": str(done)}

@@ -17,30 +17,36 @@ does not announce skips the task, so no event is emitted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Param, get_current_context, task
+from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from tfpipe.components import get_spec
 from tfpipe.components.artifacts import is_committed
 from tfpipe.components.core.errors import TfpipeError
-from tfpipe.components.core.execute import resolve
 from tfpipe.pipelines.asset_claims import AssetClaims, Event
 from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.engine import (
     cached_result,
-    check_upstream,
+    check_ahead,
     finish_run,
+    resolve_step,
     run_header,
     run_step_process,
     step_record,
 )
-from tfpipe.pipelines.home import artifacts_root, asset_claims_path, default_home
+from tfpipe.pipelines.home import asset_claims_path, default_home
 from tfpipe.pipelines.registry import load_pipeline
 from tfpipe.pipelines.runs import RunLog
-from tfpipe.pipelines.triggers import check_values, merge_event_extras
+from tfpipe.pipelines.triggers import (
+    CARD_KEY,
+    TriggerCard,
+    check_values,
+    confine,
+    merge_event_extras,
+)
 from tfpipe.pipelines.worker_name import hostname
 
 DEFAULT_RETRIES = 2
@@ -72,15 +78,17 @@ def schedule_assets(schedule: Any) -> list[Asset]:
     return [a for a in getattr(schedule, "objects", ()) if isinstance(a, Asset)]
 
 
-def dag_params(pipeline: Pipeline) -> dict[str, Param]:
+def dag_params(pipeline: Pipeline, card: TriggerCard | None = None) -> dict[str, Param]:
+    """The trigger form: one Param per run param, from the same card the trigger check reads."""
     params = {}
-    for rp in pipeline.run_params:
-        default = None if rp.optional else pipeline.run_param_default(rp)
-        schema = dict(rp.schema)
+    for p in (card or TriggerCard.of(pipeline)).params:
+        default = None if p["optional"] else p["default"]
+        schema = dict(p["schema"])
         if default is None:  # optional: absent unless given
             kinds = schema.get("type", "string")
             schema["type"] = [*(kinds if isinstance(kinds, list) else [kinds]), "null"]
-        params[rp.name] = Param(default, description=rp.description or rp.target, **schema)
+        schema.pop("description", None)
+        params[p["name"]] = Param(default, description=p["description"], **schema)
     return params
 
 
@@ -160,7 +168,8 @@ def _this_run(
     started = getattr(context.get("dag_run"), "start_date", None)
     try:
         overrides = (overrides or run_overrides)(base, context, home)
-        pipeline = base.with_overrides(overrides)
+        # Data a trigger named is confined to the data roots where the step matches and reads it.
+        pipeline = base.with_overrides({**overrides, **confine(base, home, overrides)})
     except AirflowSkipException as exc:  # nothing to do: recorded, and the report says why
         run.start({**_header(base, {}, started), "skipped": str(exc)})
         if step_name:
@@ -174,6 +183,7 @@ def _this_run(
             record_step(
                 run,
                 step_record(step.name, step.component, base.step_runtime(step), failure, seconds=0),
+                context["ti"],
             )
         raise AirflowFailException(str(exc)) from None
     run.start(_header(pipeline, overrides, started))
@@ -190,16 +200,15 @@ def _header(pipeline: Pipeline, overrides: dict[str, Any], started: Any) -> dict
 STEP_RECORD_KEY = "tfpipe_step_record"
 
 
-def record_step(run: RunLog, record: dict[str, Any]) -> None:
+def record_step(run: RunLog, record: dict[str, Any], ti: Any) -> None:
     """Write a step record into the run's directory, and share it through XCom: with several
     workers (CeleryExecutor) each worker has its own home, and the report task, wherever it runs,
-    gathers the records of steps that ran elsewhere (see ``gather_step_records``)."""
+    gathers the records of steps that ran elsewhere (see ``gather_step_records``). A failed push
+    fails the task (its retry finds the step cached and pushes again): a record that never
+    reached XCom would be missing from another worker's report without a word."""
     record = {**record, "worker": hostname()}
     run.write_step(record)
-    try:
-        get_current_context()["ti"].xcom_push(key=STEP_RECORD_KEY, value=record)
-    except Exception:  # no task context (a unit test calling the body directly)
-        pass
+    ti.xcom_push(key=STEP_RECORD_KEY, value=record)
 
 
 def gather_step_records(run: RunLog, pipeline: Pipeline, context: dict[str, Any]) -> int:
@@ -226,34 +235,39 @@ def run_component(
 ) -> dict[str, Any]:
     """The body of every step task: resolve the step from its upstream results, run it in its
     runtime, record it, and fail the task when the step failed."""
-    pipeline, run, _context = _this_run(pipeline_ref, home, step_name, overrides)
+    pipeline, run, context = _this_run(pipeline_ref, home, step_name, overrides)
     step = pipeline.step(step_name)
     runtime = pipeline.step_runtime(step)
     try:
-        inv = resolve(
-            component=step.component,
-            step=step.name,
-            raw_params=step.params,
-            input_uris={name: upstream["uri"] for name, upstream in inputs.items()},
-            input_fingerprints={n: upstream["fingerprint"] for n, upstream in inputs.items()},
-            runtime=runtime,
-            artifacts_root=artifacts_root(home, pipeline.name),
+        inv = resolve_step(
+            pipeline,
+            step.name,
+            {name: (up["uri"], up["fingerprint"]) for name, up in inputs.items()},
+            home,
         )
-        check_upstream(pipeline, step.name, inv)
+        # What the inputs hold may show that a later step cannot work: stop before this one.
+        check_ahead(
+            pipeline,
+            {src: inputs[name].get("summary") or {} for name, src in step.inputs.items()},
+        )
     except TfpipeError as exc:  # refused before running: recorded, and not worth a retry
         error = {"ok": False, "error": str(exc), "error_type": type(exc).__name__}
-        record_step(run, step_record(step.name, step.component, runtime, error, seconds=0.0))
+        record_step(
+            run, step_record(step.name, step.component, runtime, error, seconds=0.0), context["ti"]
+        )
         raise AirflowFailException(
             f"step '{step.name}': {exc}{airflow_hint(pipeline, str(exc))}"
         ) from None
     if is_committed(inv.uri):  # cached: no component process, no TensorFlow
         result, seconds, cpu = cached_result(inv), 0.0, 0.0
     else:
-        result, seconds, cpu = run_step_process(inv, run.given_id, run.log_path(step.name))
+        result, seconds, cpu = run_step_process(
+            inv, run.given_id, run.log_path(step.name), named=pipeline.environment
+        )
     record = step_record(
         step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu
     )
-    record_step(run, record)
+    record_step(run, record, context["ti"])
     if record["status"] == "failed":
         message = f"step '{step.name}' failed: {record.get('error')}"
         if record.get("error_type") in PERMANENT_ERRORS:
@@ -281,6 +295,20 @@ def airflow_hint(pipeline: Pipeline, error: str) -> str:
     return f" (set by the trigger parameter or asset event extra {names})"
 
 
+# Schedule presets that are no cron expression.
+NOT_CRON = ("@once", "@continuous")
+
+
+def timetable(schedule: str | None) -> Any:
+    """A pipeline's cron schedule as a timetable whose first run is the next scheduled time:
+    unpausing a DAG that has never run on its schedule starts nothing (the trigger form's
+    "unpause" box is sent alongside the trigger, so a refused trigger must not leave a run
+    behind). With a start date, Airflow (catchup off) would start the latest past time at once."""
+    if not schedule or schedule in NOT_CRON:
+        return schedule
+    return CronTriggerTimetable(schedule, timezone="UTC", run_immediately=timedelta(0))
+
+
 def build_dag(
     pipeline_ref: str,
     *,
@@ -298,24 +326,26 @@ def build_dag(
     """
     home = home or default_home()
     pipeline = load_pipeline(pipeline_ref, home)
+    card = TriggerCard.of(pipeline)
     # Tasks of a data-driven DAG read the events of its assets (to claim drops; see
     # claimed_events), which Airflow allows for a task's inlets.
     inlets = schedule_assets(schedule)
     with DAG(
         dag_id=dag_id or pipeline.name,
         description=pipeline.description,
-        schedule=pipeline.schedule if schedule == "pipeline" else schedule,
-        start_date=datetime(2024, 1, 1),
+        schedule=timetable(pipeline.schedule) if schedule == "pipeline" else schedule,
         catchup=False,
         max_active_runs=4,
-        params=dag_params(pipeline),
-        tags=[*tags, f"tfpipe-pipeline:{pipeline.name}"]
-        + ([f"tfpipe-ref:{pipeline_ref}"] if len(pipeline_ref) <= 88 else []),
+        params=dag_params(pipeline, card),
+        tags=list(tags),  # the user's: tfpipe finds its DAGs by their card (below)
         # A data drop must start a run even before anyone looks at the UI; scheduled DAGs start
         # paused, so deploying them does not start training by surprise (see the README).
         is_paused_upon_creation=schedule == "pipeline" and bool(pipeline.schedule),
         doc_md=_dag_doc(pipeline),
         default_args={
+            # What Airflow's API server needs to check a trigger and to find the run's report,
+            # without running this file (see TriggerCard); Airflow stores it in the serialized DAG.
+            CARD_KEY: card.to_json(),
             # Components are idempotent (cached by fingerprint, committed atomically), so a
             # retry after a crash or a kill is safe and resumes from the last checkpoint.
             "retries": DEFAULT_RETRIES,
@@ -390,7 +420,10 @@ def _announce(step_name: str, pipeline_ref: str, home: str, result: dict[str, An
 
 def _dag_doc(pipeline: Pipeline) -> str:
     steps = " → ".join(s.name for s in pipeline.topological())
-    params = "\n".join(f"- `{p.name}` → `{p.target}`: {p.description}" for p in pipeline.run_params)
+    params = "\n".join(
+        f"- `{p.name}` → `{p.target}`: {pipeline.run_param_description(p)}"
+        for p in pipeline.run_params
+    )
     return (
         f"### {pipeline.name}\n{pipeline.description}\n\n{steps}\n\nRuntime: "
         f"`{pipeline.runtime}`. Per-run parameters (trigger form / REST conf):\n{params}"

@@ -4,7 +4,7 @@ tfpipe run penguins [--set trainer.train_steps=200 ...]
 tfpipe score penguins --data 'drop/*.csv' --out scores/ [--model-version N|latest]
                       [--passthrough id,ts] [--format parquet|csv|tfrecord]
 tfpipe runs [pipeline]
-tfpipe show <run-id | latest>
+tfpipe show <run-id | latest> [pipeline]
 """
 
 from __future__ import annotations
@@ -168,7 +168,9 @@ def cmd_runs(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_show(args: argparse.Namespace, console: Console) -> int:
-    r = find_run(args.home, args.run)
+    r = find_run(args.home, args.run, args.pipeline)
+    if r.get("picked"):
+        console.print(r["picked"], highlight=False)
     console.print(
         f"[bold]run {r['run_id']}[/bold] pipeline {r['pipeline']} runtime "
         f"{r['runtime']}: {r['status']} ({r.get('seconds', 0):.1f}s)"
@@ -197,20 +199,16 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from tfpipe.pipelines.report.render import render_report
 
-    record = find_run(args.home, args.run)
+    record = find_run(args.home, args.run, args.pipeline)
+    if record.get("picked"):
+        console.print(record["picked"], highlight=False)
     path = render_report(record, RunLog(args.home, record["pipeline"], record["run_id"]))
     console.print(path)
     return 0
 
 
 def serving_directory(pipeline_ref: str, home: str):
-    from tfpipe.components.artifacts import ServingDirectory
-
-    pipeline = load_pipeline(pipeline_ref, home)
-    pusher = next((s for s in pipeline.steps if s.component == "pusher"), None)
-    if pusher is None:
-        raise TfpipeError(f"pipeline '{pipeline.name}' has no pusher step")
-    return ServingDirectory.of(pusher.params["serving_base"], pusher.params["model_name"])
+    return load_pipeline(pipeline_ref, home).serving_directory()
 
 
 def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
@@ -227,7 +225,7 @@ def cmd_rollback(args: argparse.Namespace, console: Console) -> int:
 def cmd_tensorboard(args: argparse.Namespace, console: Console) -> int:
     from tfpipe.components.artifacts import Model, is_committed, open_artifact
 
-    record = find_run(args.home, args.run)
+    record = find_run(args.home, args.run, args.pipeline)
     models = [
         s["uri"]
         for s in record["steps"]
@@ -243,6 +241,18 @@ def cmd_tensorboard(args: argparse.Namespace, console: Console) -> int:
         [tensorboard, "--logdir", logdir, "--host", args.host, "--port", str(args.port)],
     )
     return 0
+
+
+def cmd_warm(args: argparse.Namespace, console: Console) -> int:
+    """Become this host's warm worker of a runtime (see tfpipe.components.core.warm)."""
+    from tfpipe.components.core.runtime import child_environment, interpreter
+
+    python = interpreter(args.runtime)
+    argv = [python, "-m", "tfpipe.components", "warm", "--runtime", args.runtime]
+    if args.idle_seconds:
+        argv += ["--idle-seconds", str(args.idle_seconds)]
+    os.execve(python, argv, child_environment(args.runtime))
+    return 0  # not reached
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,15 +290,25 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("pipeline", nargs="?")
     show = sub.add_parser("show", help="show one run's steps and artifacts")
     show.add_argument("run", help="a run id (or prefix), or 'latest'")
+    show.add_argument("pipeline", nargs="?", help="only this pipeline's runs")
     report = sub.add_parser("report", help="(re)write a run's HTML report and print its path")
     report.add_argument("run", help="a run id (or prefix), or 'latest'")
+    report.add_argument("pipeline", nargs="?", help="only this pipeline's runs")
     rollback = sub.add_parser("rollback", help="serve the previous pushed version again")
     rollback.add_argument("pipeline")
     rollback.add_argument("--to", type=int, default=None, help="a version (default: previous)")
     tensorboard = sub.add_parser("tensorboard", help="start TensorBoard on a run's training logs")
     tensorboard.add_argument("run")
+    tensorboard.add_argument("pipeline", nargs="?", help="only this pipeline's runs")
     tensorboard.add_argument("--host", default="127.0.0.1")
     tensorboard.add_argument("--port", type=int, default=6006)
+    warm = sub.add_parser(
+        "warm",
+        help="keep a runtime's interpreter warm (TensorFlow imported) for this host's Airflow "
+        "tasks to fork their steps from",
+    )
+    warm.add_argument("runtime", choices=["modern", "estimator"])
+    warm.add_argument("--idle-seconds", type=float, default=0.0)
     return parser
 
 
@@ -306,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": cmd_report,
         "rollback": cmd_rollback,
         "tensorboard": cmd_tensorboard,
+        "warm": cmd_warm,
     }
     try:
         return commands[args.command](args, console)

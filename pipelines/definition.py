@@ -38,9 +38,11 @@ class Step:
 class RunParam:
     """A per-run knob (UI trigger form, REST conf, ``--set name=…``) that sets one step parameter.
 
-    ``schema`` is a JSON schema fragment (type, enum, minimum, …) that values are validated against.
-    ``optional``: the trigger form shows it empty (unset means the pipeline's own value, e.g. its
-    default data, whose path is nothing a person needs to see).
+    Its JSON schema is the targeted parameter's own (from the component's pydantic schema: type,
+    enum, bounds); ``schema`` adds only what this knob narrows (e.g. ``{"maximum": 1_000_000}``).
+    ``description`` defaults to the parameter's. ``optional``: the trigger form shows it empty
+    (unset means the pipeline's own value, e.g. its default data, whose path is nothing a person
+    needs to see).
     """
 
     name: str
@@ -61,13 +63,40 @@ class Scoring:
 
 
 @dataclass(frozen=True)
+class Label:
+    """What the model learns to predict, said once for the whole pipeline; every step whose
+    component takes a label (the trainer's ``label``/``raw_label``/``label_vocabulary``, the
+    evaluator's ``label``) takes it from here.
+
+    ``feature``: the ``preprocessing_fn`` output the model trains on. ``column``: the raw column
+    it comes from, or None when ``preprocessing_fn`` derives it from several (e.g. ``tips > 0.2 *
+    fare``; the evaluator then reads it back through the model's ``transform_features``).
+    ``vocabulary``: the ``vocab_filename`` of a string label's vocabulary, so served predictions
+    name the classes. ``Label.column_named("species")`` is a raw column that ``preprocessing_fn``
+    outputs under its own name."""
+
+    feature: str
+    column: str | None = None
+    vocabulary: str | None = None
+
+    @classmethod
+    def column_named(cls, name: str, vocabulary: str | None = None) -> Label:
+        return cls(feature=name, column=name, vocabulary=vocabulary)
+
+
+@dataclass(frozen=True)
 class Pipeline:
+    """``environment``: names of variables its component processes (and so its user code) get
+    beyond the allowlist (see ``components/core/runtime.py``), e.g. ``("WANDB_API_KEY",)``."""
+
     name: str
     steps: tuple[Step, ...]
     runtime: str = "modern"
     schedule: str | None = None
     description: str = ""
     run_params: tuple[RunParam, ...] = ()
+    label: Label | None = None
+    environment: tuple[str, ...] = ()
     scoring: Scoring = field(default_factory=Scoring)
     # Trigger keys accepted and ignored: run parameters of another pipeline whose DAG consumes the
     # same assets (a data drop's train_steps is for the training DAG, not the scoring one).
@@ -91,6 +120,34 @@ class Pipeline:
                         f"pipeline '{self.name}' (steps: {names})"
                     )
         self.topological()
+        for step in self.steps:
+            self.step_params(step)  # a label parameter that disagrees is refused here
+
+    def step_params(self, step: Step) -> dict[str, Any]:
+        """The step's parameters, with what it says about the label taken from the pipeline's
+        ``label`` (a parameter the step sets must agree with it)."""
+        params = dict(step.params)
+        component = get_spec(step.component)
+        for field_name in component.params.BASELINE_FIELDS:
+            if params.get(field_name) is None and component.serving is None:
+                served = self._served_model_dir()
+                if served is not None:
+                    params[field_name] = served
+        if self.label is None:
+            return params
+        for field_name, part in component.params.LABEL_FIELDS.items():
+            value = getattr(self.label, part)
+            if value is None:
+                continue
+            given = params.get(field_name)
+            if given is not None and given != value:
+                raise ParameterError(
+                    f"step '{step.name}': {step.name}.{field_name} {given!r} disagrees with the "
+                    f"pipeline's label ({part} {value!r}); remove it from the step (the "
+                    "pipeline's label is enough) or make the two agree"
+                )
+            params[field_name] = value
+        return params
 
     def step_runtime(self, step: Step) -> str:
         return step.runtime or self.runtime
@@ -102,6 +159,17 @@ class Pipeline:
         raise ParameterError(
             f"pipeline '{self.name}' has no step '{name}'; steps: {[s.name for s in self.steps]}"
         )
+
+    def ancestors(self, name: str) -> set[str]:
+        """Every step ``name`` depends on, directly or not."""
+        found: set[str] = set()
+        pending = list(self.step(name).upstream)
+        while pending:
+            upstream = pending.pop()
+            if upstream not in found:
+                found.add(upstream)
+                pending += self.step(upstream).upstream
+        return found
 
     def topological(self) -> list[Step]:
         """Steps in dependency order (stable: declaration order among ready steps)."""
@@ -118,13 +186,46 @@ class Pipeline:
                 pending.remove(s)
         return [self.step(n) for n in done]
 
+    def _served_model_dir(self) -> str | None:
+        try:
+            return str(self.serving_directory().model_dir)
+        except ParameterError:
+            return None  # no step publishes models: nothing to compare with
+
+    def serving_directory(self) -> Any:
+        """The serving directory this pipeline publishes to (its publishing step's), or a
+        ParameterError when no step publishes models."""
+        for step in self.steps:
+            spec = get_spec(step.component)
+            if spec.serving is not None:
+                params = spec.validate_params(
+                    self.step_params(step), step.name, self.step_runtime(step)
+                )
+                return spec.serving(params)
+        raise ParameterError(f"pipeline '{self.name}' has no step that publishes models")
+
+    def run_param_schema(self, param: RunParam) -> dict[str, Any]:
+        """The JSON schema of the parameter ``param`` targets, narrowed by ``param.schema``."""
+        if param.target == "runtime":
+            from tfpipe.components.core.runtime import RUNTIMES
+
+            derived: dict[str, Any] = {"type": "string", "enum": list(RUNTIMES)}
+        else:
+            step_name, _, path = param.target.partition(".")
+            model = get_spec(self.step(step_name).component).params
+            derived = field_schema(model.model_json_schema(), path.split("."), param.target)
+        return {**derived, **param.schema}
+
+    def run_param_description(self, param: RunParam) -> str:
+        return param.description or self.run_param_schema(param).get("description", param.target)
+
     def run_param_default(self, param: RunParam) -> Any:
         if param.target == "runtime":
             return self.runtime
         step_name, _, path = param.target.partition(".")
         step = self.step(step_name)
         first = path.split(".")[0]
-        node: Any = dict(step.params)
+        node: Any = self.step_params(step)
         if first not in node:  # not set by the pipeline: the component's own default
             field_info = get_spec(step.component).params.model_fields.get(first)
             if field_info is not None and not field_info.is_required():
@@ -170,6 +271,50 @@ class Pipeline:
             steps = tuple(replace(s, params=params) if s is step else s for s in pipeline.steps)
             pipeline = replace(pipeline, steps=steps)
         return pipeline
+
+
+def field_schema(schema: dict[str, Any], path: list[str], target: str) -> dict[str, Any]:
+    """The JSON schema at ``path`` (a field, then keys into mappings or sub-models) of a pydantic
+    model's schema, ``$ref``s resolved and ``X | None`` read as ``X`` (unset is the default)."""
+    defs = schema.get("$defs", {})
+    node: dict[str, Any] = schema
+    for part in path:
+        node = _flatten(node, defs)
+        if part in node.get("properties", {}):
+            node = node["properties"][part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            raise ParameterError(f"run parameter target '{target}': no parameter '{part}' there")
+    node = _flatten(node, defs)
+    return {k: v for k, v in node.items() if k not in ("title", "default")}
+
+
+def _flatten(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        node = {
+            **defs[node["$ref"].rsplit("/", 1)[-1]],
+            **{k: v for k, v in node.items() if k != "$ref"},
+        }
+    options = [_flatten(o, defs) for o in node.get("anyOf", []) if o.get("type") != "null"]
+    if not options:
+        return node
+    rest = {k: v for k, v in node.items() if k != "anyOf"}
+    if len(options) == 1:
+        return {**options[0], **rest}
+    merged: dict[str, Any] = {"type": []}
+    allowed: list[Any] | None = []  # the values, when every option enumerates its own
+    for option in options:  # e.g. str | list[str] -> {"type": ["string", "array"], "items": …}
+        if option.get("type") not in merged["type"]:
+            merged["type"].append(option.get("type"))
+        merged.update({k: v for k, v in option.items() if k not in ("type", "const", "enum")})
+        values = list(option.get("enum") or ([option["const"]] if "const" in option else []))
+        if not values and option.get("type") == "boolean":
+            values = [True, False]
+        allowed = allowed + values if allowed is not None and values else None
+    if allowed:  # e.g. bool | Literal["auto"] -> {"type": ["boolean", "string"], "enum": […]}
+        merged["enum"] = allowed
+    return {**merged, **rest}
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import resource
@@ -21,43 +22,118 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from tfpipe.components import get_spec
 from tfpipe.components.artifacts import is_committed, open_artifact
+from tfpipe.components.core.errors import ParameterError
 from tfpipe.components.core.execute import Invocation, resolve
 from tfpipe.components.core.lifeline import lifeline
 from tfpipe.components.core.runtime import child_environment, interpreter
+from tfpipe.components.core.warm import borrow
 from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.home import artifacts_root
 from tfpipe.pipelines.runs import RunLog
 
 
 def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
-    """Resolve every step in topological order."""
-    root = artifacts_root(home, pipeline.name)
+    """Resolve every step in topological order, then check each step against what its committed
+    ancestors produced, or a contract says the data will have (see :func:`check_ahead`)."""
     resolved: dict[str, Invocation] = {}
     for step in pipeline.topological():
         upstream = {name: resolved[src] for name, src in step.inputs.items()}
-        inv = resolved[step.name] = resolve(
-            component=step.component,
-            step=step.name,
-            raw_params=step.params,
-            input_uris={n: inv.uri for n, inv in upstream.items()},
-            input_fingerprints={n: inv.fingerprint for n, inv in upstream.items()},
-            runtime=pipeline.step_runtime(step),
-            artifacts_root=root,
+        resolved[step.name] = resolve_step(
+            pipeline,
+            step.name,
+            {n: (inv.uri, inv.fingerprint) for n, inv in upstream.items()},
+            home,
         )
-        check_upstream(pipeline, step.name, inv)
+    known: dict[str, dict[str, Any]] = {}
+    for name, inv in resolved.items():
+        if is_committed(inv.uri):
+            known[name] = open_artifact(inv.uri).summary
+        elif "contract_columns" in inv.external.values:
+            # Before any data is read, a contract says which columns the data will have.
+            known[name] = {COLUMNS: inv.external.values["contract_columns"], "planned": True}
+    if known and len([n for n, s in known.items() if not s.get("planned")]) < len(resolved):
+        check_ahead(pipeline, known)
     return list(resolved.values())
 
 
-def check_upstream(pipeline: Pipeline, step_name: str, inv: Invocation) -> None:
-    """Cross-step parameter checks (see ``ComponentParams.check_upstream``)."""
+# Summary keys of steps that say which raw columns the data has (ExampleGen's, Transform's).
+COLUMNS, RAW_FEATURES = "column_names", "raw_features"
+
+
+def check_ahead(pipeline: Pipeline, summaries: dict[str, dict[str, Any]]) -> None:
+    """Check every step that has not committed against the summaries of its committed ancestors,
+    so a step that cannot work is refused now, before the steps between them run: the raw
+    columns its parameters name (``ComponentParams.COLUMN_FIELDS``: a label column, slices, a
+    passthrough column) against the data's columns, as soon as an ExampleGen (or a contract)
+    knows them, and the component's own ``check_ancestors``. Raises a ParameterError naming
+    the step."""
+    problems = []
+    for step in pipeline.topological():
+        known = {a: summaries[a] for a in pipeline.ancestors(step.name) if a in summaries}
+        if not known or (step.name in summaries and not summaries[step.name].get("planned")):
+            continue
+        spec = get_spec(step.component)
+        params = spec.validate_params(
+            pipeline.step_params(step), step.name, pipeline.step_runtime(step)
+        )
+        columns = next(
+            (
+                s.get(COLUMNS) or s[RAW_FEATURES]
+                for s in known.values()
+                if s.get(COLUMNS) or s.get(RAW_FEATURES)
+            ),
+            None,
+        )
+        if columns is not None:
+            problems += missing_columns(step.name, params, columns)
+        try:
+            params.check_ancestors(known)
+        except ParameterError as exc:
+            problems.append(f"step '{step.name}' cannot work: {exc}")
+    if problems:
+        raise ParameterError("; ".join(problems))
+
+
+def missing_columns(step: str, params: Any, columns: list[str]) -> list[str]:
+    problems = []
+    for field_name, names in params.named_columns().items():
+        for name in names:
+            if name not in columns:
+                near = difflib.get_close_matches(name, columns, n=1)
+                problems.append(
+                    f"{step}.{field_name} names '{name}', which is not a column of the data"
+                    + (f" (did you mean '{near[0]}'?)" if near else "")
+                    + f"; the data's columns: {', '.join(sorted(columns))}"
+                )
+    return problems
+
+
+def resolve_step(
+    pipeline: Pipeline, step_name: str, upstream: dict[str, tuple[str, str]], home: str
+) -> Invocation:
+    """The one resolution of a step, from its upstream results (``{input name: (URI,
+    fingerprint)}``): validated parameters, what it reads from outside the store, its
+    fingerprint, and the cross-step checks (see ``ComponentParams.check_upstream``). The planner
+    and the Airflow tasks call it; the process that runs the step receives its result."""
     step = pipeline.step(step_name)
+    inv = resolve(
+        component=step.component,
+        step=step.name,
+        raw_params=pipeline.step_params(step),
+        input_uris={name: uri for name, (uri, _) in upstream.items()},
+        input_fingerprints={name: fingerprint for name, (_, fingerprint) in upstream.items()},
+        runtime=pipeline.step_runtime(step),
+        artifacts_root=artifacts_root(home, pipeline.name),
+    )
     inv.params.check_upstream(
         {
-            name: (pipeline.step(src).component, dict(pipeline.step(src).params))
+            name: (pipeline.step(src).component, pipeline.step_params(pipeline.step(src)))
             for name, src in step.inputs.items()
         }
     )
+    return inv
 
 
 def run_header(pipeline: Pipeline, runner: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +210,9 @@ def cached_result(inv: Invocation) -> dict[str, Any]:
 class Worker:
     """A component worker process in a runtime's interpreter, spoken to over JSON lines."""
 
-    def __init__(self, runtime: str, log_path: str, warm: bool = False) -> None:
+    def __init__(
+        self, runtime: str, log_path: str, warm: bool = False, named: tuple[str, ...] = ()
+    ) -> None:
         read_fd, write_fd = os.pipe()
         self.runtime = runtime
         self.log_path = log_path
@@ -160,7 +238,7 @@ class Worker:
             stdout=self._log,
             stderr=self._log,
             pass_fds=(write_fd,),
-            env=child_environment(runtime, {"TMPDIR": self.tmp}),
+            env=child_environment(runtime, {"TMPDIR": self.tmp}, named),
             start_new_session=True,
         )
         os.close(write_fd)
@@ -204,6 +282,8 @@ def component_command(inv: Invocation, run_id: str) -> list[str]:
         json.dumps(request["params"]),
         "--external",
         json.dumps(request["external"]),
+        "--planned",
+        json.dumps(request["planned"]),
         "--artifacts-root",
         request["artifacts_root"],
         "--step",
@@ -219,29 +299,41 @@ def component_command(inv: Invocation, run_id: str) -> list[str]:
 
 
 def run_step_process(
-    inv: Invocation, run_id: str, log_path: str, echo: Callable[[str], None] = print
+    inv: Invocation,
+    run_id: str,
+    log_path: str,
+    echo: Callable[[str], None] = print,
+    named: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], float, float]:
     """Run one step as a component CLI process; return (result, wall seconds, CPU seconds of the
-    process and its children). Its output goes to ``echo`` and to ``log_path``."""
+    process and its children). Its output goes to ``echo`` and to ``log_path``. The process is
+    borrowed from this host's warm worker of the step's runtime when one serves (TensorFlow
+    already imported; see ``tfpipe.components.core.warm``), else started here."""
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     # A private temporary directory for the step (see Worker), removed when it ends.
     scratch = tempfile.TemporaryDirectory(prefix="tfpipe-step-")
     with lifeline() as (fd, lifeline_env), scratch as tmp:
-        proc = subprocess.Popen(
-            component_command(inv, run_id),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=child_environment(inv.runtime, {**lifeline_env, "TMPDIR": tmp}),
-            pass_fds=(fd,),
-            start_new_session=True,
-        )
+        command = component_command(inv, run_id)
+        env = child_environment(inv.runtime, {**lifeline_env, "TMPDIR": tmp}, named)
+        proc: Any = borrow(inv.runtime, command[3:], env, fd)
+        if proc is not None:
+            echo(f"tfpipe: step process {proc.pid} forked by the warm {inv.runtime} worker")
+        else:
+            proc = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+                pass_fds=(fd,),
+                start_new_session=True,
+            )
         return _follow(proc, inv, log_path, echo, start, before)
 
 
 def _follow(
-    proc: subprocess.Popen,
+    proc: Any,
     inv: Invocation,
     log_path: str,
     echo: Callable[[str], None],
@@ -262,6 +354,7 @@ def _follow(
         _kill_group(proc)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    cpu += getattr(proc, "cpu_seconds", 0.0)  # a borrowed process is the warm worker's child
     died = {"ok": False, "error": f"{inv.spec.name} process ended ({describe_exit(code)})"}
     try:
         result = json.loads(last)
@@ -276,7 +369,7 @@ def describe_exit(code: int) -> str:
     return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _kill_group(proc: Any) -> None:
     """Stop the component process and anything it started (it leads its own process group)."""
     import signal
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 
+from tfpipe.components.artifacts.layout import pipeline_artifacts
+from tfpipe.components.artifacts.layout import serving_base as layout_serving_base
+
 DEFAULT_HOME = os.path.join("~", ".tfpipe")
 
 
@@ -24,7 +27,7 @@ def store_root(home: str) -> str:
 
 
 def artifacts_root(home: str, pipeline: str) -> str:
-    return f"{store_root(home)}/{pipeline}/artifacts"
+    return pipeline_artifacts(store_root(home), pipeline)
 
 
 def runs_dir(home: str, pipeline: str) -> str:
@@ -32,7 +35,7 @@ def runs_dir(home: str, pipeline: str) -> str:
 
 
 def serving_base(home: str) -> str:
-    return f"{store_root(home)}/serving"
+    return layout_serving_base(store_root(home))
 
 
 def asset_claims_path(home: str, pipeline: str, dag_id: str) -> str:

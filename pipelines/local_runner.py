@@ -19,7 +19,15 @@ from tfpipe.components.artifacts import is_committed
 from tfpipe.components.core.errors import TfpipeError
 from tfpipe.components.core.execute import Invocation
 from tfpipe.pipelines.definition import Pipeline
-from tfpipe.pipelines.engine import Worker, cached_result, finish_run, plan, run_header, step_record
+from tfpipe.pipelines.engine import (
+    Worker,
+    cached_result,
+    check_ahead,
+    finish_run,
+    plan,
+    run_header,
+    step_record,
+)
 from tfpipe.pipelines.runs import RunLog, new_run_id
 
 
@@ -59,9 +67,11 @@ def run_pipeline(
     for inv in invocations:
         key = (inv.runtime, inv.spec.needs_tensorflow)
         if inv.step in pending and key[1] and key not in workers:
-            workers[key] = Worker(inv.runtime, run.log_path(f"worker-{inv.runtime}"), warm=True)
+            log = run.log_path(f"worker-{inv.runtime}")
+            workers[key] = Worker(inv.runtime, log, warm=True, named=pipeline.environment)
     stop: str | None = None
     error: str | None = None
+    summaries: dict[str, dict[str, Any]] = {}  # of committed steps, for the checks ahead
     try:
         for inv in invocations:
             if stop:
@@ -71,7 +81,7 @@ def run_pipeline(
                     inv.step, inv.spec.name, inv.runtime, cached_result(inv), seconds=0.0
                 )
             else:
-                record = _execute(inv, run, workers, events)
+                record = _execute(inv, run, workers, events, pipeline.environment)
             run.write_step(record)
             events.finished(record)
             if record["status"] == "failed":
@@ -79,6 +89,14 @@ def run_pipeline(
             elif record.get("halt"):
                 stop = record["halt"]
                 error = f"step '{inv.step}' stopped the run: {record['halt']}"
+            elif record["status"] == "executed":
+                summaries[inv.step] = record.get("summary", {})
+                try:  # what it produced may show that a later step cannot work: stop now
+                    check_ahead(pipeline, summaries)
+                except TfpipeError as exc:
+                    stop = error = str(exc)
+            else:
+                summaries[inv.step] = record.get("summary", {})
     finally:
         for worker in workers.values():
             code = worker.close()
@@ -97,24 +115,22 @@ def run_pipeline(
 
 
 def _execute(
-    inv: Invocation, run: RunLog, workers: dict[tuple[str, bool], Worker], events: Events
+    inv: Invocation,
+    run: RunLog,
+    workers: dict[tuple[str, bool], Worker],
+    events: Events,
+    named: tuple[str, ...],
 ) -> dict[str, Any]:
     key = (inv.runtime, inv.spec.needs_tensorflow)
     if key not in workers:
         light = "" if key[1] else "-light"
-        workers[key] = Worker(inv.runtime, run.log_path(f"worker-{inv.runtime}{light}"))
+        log = run.log_path(f"worker-{inv.runtime}{light}")
+        workers[key] = Worker(inv.runtime, log, named=named)
     events.started(inv.step)
     t0 = time.perf_counter()
     result = workers[key].call(
         inv.to_request(run.run_id), lambda msg, s=inv.step: events.progress(s, msg)
     )
-    if result.get("ok") and result.get("fingerprint") not in (None, inv.fingerprint):
-        result = {
-            "ok": False,
-            "error": f"step '{inv.step}': the {inv.runtime} runtime computed fingerprint "
-            f"{result['fingerprint']} where the planner computed {inv.fingerprint}; the two "
-            "sides see different code or locks (reinstall, or check TFPIPE_LOCKS/PYTHONPATH)",
-        }
     return step_record(
         inv.step, inv.spec.name, inv.runtime, result, seconds=time.perf_counter() - t0
     )

@@ -67,6 +67,8 @@ class RunLog:
         if existing is not None:
             return existing
         header = {"run_id": self.run_id, "pipeline": self.pipeline, **header}
+        if self.given_id != self.run_id:  # the orchestrator's own id, shown in the report
+            header.setdefault("given_id", self.given_id)
         header.setdefault("started_at", utc_now())
         write_json_atomic(self.path("run.json"), header)
         return header
@@ -171,11 +173,22 @@ def list_runs(home: str, pipeline: str | None = None) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r.get("started_at", ""))
 
 
-def find_run(home: str, run_id: str) -> dict[str, Any]:
-    """A run by id, id prefix, or ``latest``."""
-    records = list_runs(home)
-    if run_id == "latest" and records:
-        return records[-1]
+def find_run(home: str, run_id: str, pipeline: str | None = None) -> dict[str, Any]:
+    """A run by id, id prefix, or ``latest`` (of ``pipeline`` when given): the newest run that got
+    past planning (one refused at planning executed nothing and has nothing to show), or the
+    newest of all when every run was refused. The record's ``picked`` says which and why."""
+    records = list_runs(home, pipeline)
+    where = f" of pipeline '{pipeline}'" if pipeline else ""
+    if run_id == "latest":
+        if not records:
+            raise TfpipeError(f"no runs{where} under {home} (see `tfpipe runs`)")
+        planned = [r for r in records if not _refused_at_planning(r)]
+        record = (planned or records)[-1]
+        skipped = len(records) - 1 - records.index(record)
+        note = f"latest run{where}: {record['run_id']} ({record['pipeline']}, {record['status']})"
+        if skipped:
+            note += f"; {skipped} newer run(s) refused at planning skipped"
+        return {**record, "picked": note}
     matches = [r for r in records if r["run_id"].startswith(run_id)]
     exact = [r for r in matches if r["run_id"] == run_id]
     if exact:
@@ -183,5 +196,12 @@ def find_run(home: str, run_id: str) -> dict[str, Any]:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise TfpipeError(f"no run '{run_id}' under {home} (see `tfpipe runs`)")
+        raise TfpipeError(f"no run '{run_id}'{where} under {home} (see `tfpipe runs`)")
     raise TfpipeError(f"run id '{run_id}' is ambiguous: {[r['run_id'] for r in matches]}")
+
+
+def _refused_at_planning(record: dict[str, Any]) -> bool:
+    steps = record.get("steps", [])
+    return record.get("status") == "failed" and not any(
+        s.get("status") in ("executed", "cached", "failed") for s in steps
+    )

@@ -11,7 +11,9 @@ from airflow_support import PYTHON, airflow_env, dag_test
 from conftest import REPO
 
 from tfpipe.components.artifacts import open_artifact
+from tfpipe.pipelines.penguins.pipeline import default_data
 from tfpipe.pipelines.runs import find_run
+from tfpipe.pipelines.triggers import split_roots
 
 PARSE = """
 import os, sys, time, json
@@ -58,7 +60,8 @@ def env(tmp_path_factory) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_dag_test_runs_the_pipeline_with_the_conf_it_was_given(env):
-    result = dag_test(env, "penguins", {"train_steps": 50, "min_accuracy": 0.5})
+    data = default_data()
+    result = dag_test(env, "penguins", {"train_steps": 50, "min_accuracy": 0.5, "data": data})
     assert result["state"] == "success", result
     assert set(result["tasks"]) == {
         "example_gen",
@@ -72,9 +75,12 @@ def test_dag_test_runs_the_pipeline_with_the_conf_it_was_given(env):
     trainer = result["xcom"]["trainer"]
     manifest = open_artifact(trainer["uri"]).manifest
     assert manifest["parameters"]["train_steps"] == 50  # the conf reached the artifact
+    example_gen = open_artifact(result["xcom"]["example_gen"]["uri"]).manifest["parameters"]
+    # Data a trigger names is confined to the data roots where it is matched and read.
+    assert example_gen["data_roots"] == split_roots(env["TFPIPE_DATA_ROOTS"])
     record = find_run(env["TFPIPE_HOME"], trainer["run_id"])  # the same record a local run has
     assert record["runner"] == "airflow" and record["status"] == "succeeded"
-    assert record["overrides"] == {"train_steps": 50, "min_accuracy": 0.5}
+    assert record["overrides"] == {"train_steps": 50, "min_accuracy": 0.5, "data": data}
     assert record["seconds"] > 1 and record["cpu_seconds"] > 1  # real figures, not zeros
     assert [s["status"] for s in record["steps"]] == ["executed"] * 6
     evaluation = open_artifact(result["xcom"]["evaluator"]["uri"]).manifest

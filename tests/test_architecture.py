@@ -124,7 +124,11 @@ def run(ctx):
 
 
 def report(artifact, step):
-    return "<h2>Row counts</h2><p id='row-counts'>" + repr(artifact.summary["counts"]) + "</p>"
+    from tfpipe.components.core.presentation import render
+
+    return render(
+        "<h2>Row counts</h2><p id='row-counts'>{{ counts }}</p>", counts=artifact.summary["counts"]
+    )
 """
 
 PIPELINE = """import os
@@ -244,4 +248,146 @@ def test_a_new_component_is_one_package_plus_one_registry_line(tmp_path, penguin
         for ln in diff.splitlines()
         if "|" in ln and "__pycache__" not in ln
     )
-    assert changed == [("__init__.py", "29"), ("registry.py", "1"), ("run.py", "21")], diff
+    assert changed == [("__init__.py", "29"), ("registry.py", "1"), ("run.py", "25")], diff
+
+
+# -- the import namespace, the public API, the import graph --------------------------------------
+PUBLIC_API = {"tfpipe", "tfpipe.airflow", "tfpipe.transform", "tfpipe.tfx"}
+
+
+def package_modules() -> dict[str, str]:
+    """Every module of the tfpipe package: ``{dotted name: file}`` (the repository's components/
+    and pipelines/ folders are tfpipe.components and tfpipe.pipelines)."""
+    roots = {
+        "tfpipe": os.path.join(REPO, "tfpipe"),
+        "tfpipe.components": os.path.join(REPO, "components"),
+        "tfpipe.pipelines": os.path.join(REPO, "pipelines"),
+    }
+    modules = {}
+    for prefix, root in roots.items():
+        for path in glob.glob(os.path.join(root, "**", "*.py"), recursive=True):
+            rel = os.path.relpath(path, root)[:-3].replace(os.sep, ".")
+            name = prefix if rel == "__init__" else f"{prefix}.{rel.removesuffix('.__init__')}"
+            modules[name] = path
+    return modules
+
+
+def imported_names(path: str, package: str) -> set[str]:
+    """Modules a file imports, anywhere in it (lazy imports inside functions included)."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([base] if base else [])])
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_package_has_no_import_cycles():
+    modules = package_modules()
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+        graph[name] = {m for m in imported_names(path, package) if m in modules and m != name}
+    # Tarjan's strongly connected components: any component of two or more modules is a cycle.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert len(graph) > 80, "the package scan found too few modules"
+    assert not cycles, cycles
+
+
+def test_example_pipeline_user_modules_and_dag_files_import_only_the_public_api():
+    files = glob.glob(os.path.join(REPO, "dags", "*.py"))
+    files += glob.glob(os.path.join(REPO, "pipelines", "penguins", "*.py"))
+    files += glob.glob(os.path.join(REPO, "benchmarks", "taxi", "*.py"))
+    files += glob.glob(os.path.join(REPO, "tests", "modules", "*.py"))
+    offenders = []
+    for path in files:
+        for name in imported_names(path, ""):
+            internal = name.startswith("tfpipe.") and not any(
+                name == api or name.startswith(api + ".") for api in PUBLIC_API
+            )
+            if internal or name.split(".")[0] in ("components", "pipelines"):
+                offenders.append(f"{os.path.relpath(path, REPO)}: {name}")
+    assert len(files) >= 8
+    assert not offenders, offenders
+
+
+def test_the_public_api_is_small_and_imports_neither_tensorflow_nor_airflow():
+    code = (
+        "import sys, tfpipe\n"
+        "print(sorted(tfpipe.__all__))\n"
+        "from tfpipe import Pipeline, RunParam, Step, default_home, serving_base\n"
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'airflow')]\n"
+    )
+    proc = subprocess.run(
+        [ORCHESTRATOR_PYTHON, "-c", code],
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": os.path.join(REPO, ".venvs", "src")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.replace("'", '"')) == [
+        "Label",
+        "ParameterError",
+        "Pipeline",
+        "RunParam",
+        "Scoring",
+        "Step",
+        "default_home",
+        "prediction_files",
+        "serving_base",
+    ]
+
+
+def test_orchestration_names_no_component():
+    """Runners, the CLI, the report and the DAG builder iterate over specs: a component's name
+    appears only in its own package, the registry, and pipeline definitions."""
+    from tfpipe.components import COMPONENT_NAMES
+
+    sources = glob.glob(os.path.join(REPO, "pipelines", "*.py"))
+    sources += glob.glob(os.path.join(REPO, "pipelines", "report", "*.py"))
+    for package in ("core", "artifacts"):
+        sources += glob.glob(os.path.join(REPO, "components", package, "*.py"))
+    sources += [os.path.join(REPO, "components", name) for name in ("__init__.py", "__main__.py")]
+    offenders = []
+    for path in sources:
+        text = open(path, encoding="utf-8").read()
+        for name in COMPONENT_NAMES:
+            if re.search(rf"[\"']{name}[\"']", text):
+                offenders.append(f"{os.path.relpath(path, REPO)}: {name}")
+    assert not offenders, offenders

@@ -51,7 +51,7 @@ def test_quoted_fields_embedded_newlines_and_missing_values(tmp_path):
     schema = open_artifact(result["uri"], Examples).schema().to_json()
     cols = {c["name"]: c for c in schema["columns"]}
     assert cols["score"]["type"] == "float" and cols["count"]["type"] == "int"
-    assert cols["score"]["presence"] == pytest.approx(2 / 3)
+    assert cols["score"]["min_presence"] == pytest.approx(2 / 3)
     assert cols["name"]["domain"] == ["Bob", "Eve", "Smith, Jane"]
     assert cols["count"]["min"] == 3 and cols["count"]["max"] == 4
 

@@ -3,7 +3,9 @@
 directory; the orchestrator's secrets never reach user code, logs, manifests, records or reports.
 
 The same checks on a live Airflow (HTTP 400 and no run for a bad conf or event extra) are in
-tests/test_airflow_standalone.py.
+tests/test_airflow_standalone.py; that they answer only clients Airflow would serve (others get
+Airflow's 401/403), with a bounded body and no pipeline file run in the API server, is in
+tests/test_airflow_ui.py.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ SECRETS = {
     "AIRFLOW__CORE__FERNET_KEY": SECRET,
     "AIRFLOW_CONN_WAREHOUSE": f"postgres://u:{SECRET}@db/x",
     "PGPASSWORD": SECRET,
+    # Generic secrets of the deployment: tokens, API keys, passwords (not only Airflow's).
+    "GITHUB_TOKEN": SECRET,
+    "OPENAI_API_KEY": SECRET,
+    "SMTP_PASSWORD": SECRET,
+    "TF_TOKEN_app_terraform_io": SECRET,  # under an allowed prefix, still a secret
+    "DATADOG_APIKEY": SECRET,
+    "SENTRY_DSN": f"https://{SECRET}@sentry.example/1",
 }
 
 
@@ -93,13 +102,40 @@ def test_run_ids_cannot_name_paths_outside_the_runs_directory():
             safe_run_id(bad)
 
 
-def test_component_processes_get_no_orchestrator_secret(monkeypatch):
+def test_component_processes_get_an_allowlisted_environment(monkeypatch):
+    """What the step needs and what the pipeline names, not the environment minus a denylist."""
     for key, value in SECRETS.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", "/dags")  # not a secret: kept
+    needed = {
+        "PATH": os.environ["PATH"],
+        "HOME": "/home/someone",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TF_CONFIG": '{"cluster": {}}',
+        "TFPIPE_STORE": "s3://bucket/ml",
+        "TFPIPE_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "AWS_ACCESS_KEY_ID": "key-id",  # the object store's credentials: what the store needs
+        "AWS_SECRET_ACCESS_KEY": "store-secret",
+        "AWS_SESSION_TOKEN": "store-session",
+        "OMP_NUM_THREADS": "2",
+    }
+    for key, value in {**needed, "MY_SERVICE_API_KEY": "named-by-the-pipeline"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", "/dags")  # nothing a step needs
+    monkeypatch.setenv("SOME_UNRELATED_SETTING", "x")
     env = child_environment("modern")
     assert not [k for k, v in env.items() if SECRET in v]
-    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/dags"
+    assert {k: env.get(k) for k in needed} == needed
+    assert "AIRFLOW__CORE__DAGS_FOLDER" not in env and "SOME_UNRELATED_SETTING" not in env
+    assert "MY_SERVICE_API_KEY" not in env  # an API key, until the pipeline names it
+    env = child_environment("modern", named=("MY_SERVICE_API_KEY",))
+    assert env["MY_SERVICE_API_KEY"] == "named-by-the-pipeline"
+    assert not [k for k, v in env.items() if SECRET in v]
+    # The names travel on: a process the component starts (a training cluster's task) keeps them.
+    monkeypatch.setattr(os, "environ", dict(env))
+    nested = child_environment("modern")
+    assert nested["MY_SERVICE_API_KEY"] == "named-by-the-pipeline"
+    assert not [k for k, v in nested.items() if SECRET in v]
 
 
 @pytest.mark.slow
@@ -141,3 +177,49 @@ def test_no_secret_reaches_user_code_logs_manifests_records_or_reports(tmp_path,
                     leaks.append(path)
     assert leaks == []
     assert os.listdir(private_tmp) == []
+
+
+def test_symlinks_and_globs_inside_a_data_root_do_not_reach_outside_it(tmp_path, monkeypatch):
+    """From the trigger's check through the step's glob match to its read."""
+    from conftest import example_gen_invocation
+
+    from tfpipe.components.core.errors import InputDataError
+    from tfpipe.components.core.execute import execute
+    from tfpipe.pipelines.registry import load_pipeline
+    from tfpipe.pipelines.triggers import check_values
+
+    root, outside = tmp_path / "drops", tmp_path / "private"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.csv").write_text("password\nhunter2\n")
+    (tmp_path / "beside.csv").write_text("password\nhunter3\n")
+    (root / "good.csv").write_text("a\n1\n")
+    (root / "link.csv").symlink_to(outside / "secret.csv")
+    (root / "sub").symlink_to(outside)
+    monkeypatch.setenv("TFPIPE_DATA_ROOTS", str(root))
+    pipeline = load_pipeline("penguins", str(tmp_path))
+
+    assert check_values(pipeline, str(tmp_path), {"data": str(root / "good.csv")}, "conf") == []
+    for hostile in (
+        str(root / "*.csv"),  # matches link.csv → private/secret.csv
+        str(root / "*" / ".." / "beside.csv"),  # sub/.. is tmp_path, not drops
+    ):
+        problems = check_values(pipeline, str(tmp_path), {"data": hostile}, "conf")
+        assert problems and "outside the data roots" in problems[0], hostile
+
+    # The step itself is handed the roots, and confines what it matches ...
+    from tfpipe.pipelines.triggers import confine
+
+    assert confine(pipeline, str(tmp_path), {"data": str(root / "*.csv")}) == {
+        "example_gen.data_roots": [str(root)]
+    }
+    store = str(tmp_path / "store")
+    with pytest.raises(InputDataError, match=r"link\.csv matched by .* outside the data roots"):
+        example_gen_invocation(store, input=str(root / "*.csv"), data_roots=[str(root)])
+    # ... and what it reads: a file swapped for a link after planning is refused by name.
+    planned = example_gen_invocation(store, input=str(root / "good.csv"), data_roots=[str(root)])
+    (root / "good.csv").unlink()
+    (root / "good.csv").symlink_to(outside / "secret.csv")
+    with pytest.raises(InputDataError, match=r"good\.csv given as input is outside the data roots"):
+        execute(planned, "run")
+    assert not os.path.exists(planned.uri)

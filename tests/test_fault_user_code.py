@@ -67,6 +67,18 @@ def test_preprocessing_fn_that_raises_names_the_function_and_module(tmp_path):
     assert step(fixed, "example_gen")["status"] == "cached"
 
 
+def test_a_typo_in_preprocessing_fn_names_the_line_the_columns_and_the_nearest(tmp_path):
+    module = broken_module(
+        tmp_path, '"bill_length_mm", "bill_depth_mm"', '"bill_lenght_mm", "bill_depth_mm"'
+    )
+    record = run_penguins(str(tmp_path / "home"), {"transform.module_file": module})
+    error = step(record, "transform")["error"]
+    assert "asks for 'bill_lenght_mm', which is not one of its inputs" in error, error
+    assert "did you mean 'bill_length_mm'?" in error
+    assert "Available: bill_depth_mm, bill_length_mm, body_mass_g, flipper_length_mm" in error
+    assert f"in {module}, line " in error and "inputs[name]" in error
+
+
 def test_invalid_parameter_is_refused_before_anything_runs(tmp_path):
     record = run_penguins(str(tmp_path), {"trainer.train_steps": -5, "trainer.epochz": 3})
     assert record["status"] == "failed"
@@ -112,8 +124,13 @@ def transformed_home(tmp_path_factory) -> str:
             "inputs[f.name] = keras.Input(shape=(), name=f.name + '_raw', dtype=f.dtype)",
             "that are not transformed features",
         ),
+        (
+            "    keras = tf.keras\n",
+            "    keras = tf.keras\n    island = {f.name: f for f in features}['island_idx']\n",
+            "asks for 'island_idx', which is not one of its inputs; did you mean 'island_id'?",
+        ),
     ],
-    ids=["raises", "wrong-output-shape", "unknown-input"],
+    ids=["raises", "wrong-output-shape", "unknown-input", "missing-feature"],
 )
 def test_a_model_builder_that_raises_or_does_not_fit_is_named_before_training(
     transformed_home, tmp_path, old, new, expected

@@ -153,7 +153,7 @@ def test_the_artifact_lease_serialises_two_processes(s3, tmp_path):
 def test_a_lease_left_by_a_dead_holder_is_taken_over(s3, monkeypatch):
     monkeypatch.setattr(objects, "LEASE_SECONDS", 1.0)
     uri = "s3://tfpipe/store/demo/locks/x/stale.lock"
-    body = json.dumps({"holder": "dead:1", "refreshed_at": time.time() - 5}).encode()
+    body = json.dumps({"holder": "dead:1", "generation": 7}).encode()
     objects.put_bytes(uri, body)
     waited = []
     start = time.perf_counter()
@@ -224,12 +224,151 @@ def test_a_live_lease_is_refreshed_and_not_taken_over(s3, monkeypatch):
             taken.append(time.time())
 
     with objects.lease(uri):
-        first = json.loads(objects.get_bytes(uri))["refreshed_at"]
+        first = json.loads(objects.get_bytes(uri))["generation"]
         thread = threading.Thread(target=waiter, daemon=True)
         thread.start()
         time.sleep(4)  # twice the lease time: only a heartbeat keeps it
-        assert json.loads(objects.get_bytes(uri))["refreshed_at"] > first
+        assert json.loads(objects.get_bytes(uri))["generation"] > first
         assert taken == []
         released = time.time()
     thread.join(10)
     assert taken and taken[0] >= released
+
+
+ESCAPE_KEY = "drops/../../../../../../../../tmp/tfpipe-escape/penguins.csv"
+ESCAPED = "/tmp/tfpipe-escape/penguins.csv"
+
+
+def test_object_keys_that_climb_out_are_refused_by_name_and_written_nowhere(
+    s3, tmp_path, penguins_csv
+):
+    """The key from issue 25: matched by ``s3://landing/drops/*.csv``, it used to be downloaded
+    to /tmp/tfpipe-escape/penguins.csv."""
+    import boto3
+    from conftest import example_gen_invocation
+
+    from tfpipe.components.core.errors import InputDataError
+    from tfpipe.components.core.execute import execute
+    from tfpipe.components.example_gen.inputs import local_copies
+
+    boto3.client(
+        "s3",
+        endpoint_url=s3["TFPIPE_S3_ENDPOINT_URL"],
+        region_name="us-east-1",
+    ).create_bucket(Bucket="landing")
+    if os.path.exists(ESCAPED):
+        os.remove(ESCAPED)
+    uri = f"s3://landing/{ESCAPE_KEY}"
+    objects.put_bytes(uri, open(penguins_csv, "rb").read())
+    assert keys(s3, "landing") == [ESCAPE_KEY]  # the store keeps the key as it is
+
+    store = str(tmp_path / "store")
+    with pytest.raises(InputDataError) as planned:  # refused at planning, naming the object
+        execute(example_gen_invocation(store, input="s3://landing/drops/*.csv"), "t")
+    assert repr(ESCAPE_KEY) in str(planned.value) and "'..'" in str(planned.value)
+    # A request that names the object anyway (frozen at planning elsewhere) is refused too.
+    meta = objects.head(uri)
+    with pytest.raises(InputDataError, match="not a plain relative path"):
+        with local_copies([uri], {uri: {"size": meta["ContentLength"], "etag": meta["ETag"]}}, str):
+            pass
+    # A serving version holding such a key is not copied out of the cache either.
+    serving = ServingDirectory.at("s3://tfpipe/serving/escape")
+    objects.put_bytes("s3://tfpipe/serving/escape/7/saved_model.pb", b"graph")
+    objects.put_bytes("s3://tfpipe/serving/escape/7/" + "../" * 30 + "tmp/tfpipe-escape/x", b"x")
+    assert serving.versions() == [7]
+    with pytest.raises(objects.UnsafeKey, match="not a plain relative path"):
+        serving.local_copy(7)
+    # ... nor a manifest whose payload prefix climbs out of the cache.
+    artifact = f"{ROOT}/example_gen/climb"
+    objects.put_bytes(
+        f"{artifact}/manifest.json",
+        json.dumps(
+            {"type": "Examples", "payload": {"prefix": "../../../../x", "files": {}}}
+        ).encode(),
+    )
+    with pytest.raises(objects.UnsafeKey):
+        _ = open_artifact(artifact).root
+    assert not os.path.exists(ESCAPED) and not os.path.exists("/tmp/tfpipe-escape/x")
+
+
+def test_a_holder_whose_lease_was_taken_over_neither_frees_it_nor_goes_on(s3, monkeypatch):
+    """Takeover then release: the new holder's lease stays; the old holder's heartbeat sees its
+    If-Match refused and the holder raises instead of going on."""
+    # Another worker judged the lease stale (say this one's heartbeats could not get through)
+    # and took it over, as a waiter does: If-Match on the ETag it saw. Then the first holder
+    # finishes and releases.
+    uri = "s3://tfpipe/store/demo/locks/x/taken.lock"
+    with pytest.raises(objects.ObjectStoreError, match="taken over"):
+        with objects.lease(uri):
+            taken = objects.put_bytes(
+                uri, b'{"holder": "other"}', if_match=objects.head(uri)["ETag"]
+            )
+            assert taken
+    assert json.loads(objects.get_bytes(uri)) == {"holder": "other"}  # not deleted by release
+
+    # Taken over while held: the heartbeat notices and the holder stops at its next check.
+    monkeypatch.setattr(objects, "LEASE_SECONDS", 0.4)  # a heartbeat every 0.1 s
+    beaten = "s3://tfpipe/store/demo/locks/x/beaten.lock"
+    with pytest.raises(objects.ObjectStoreError, match="taken over") as raised:
+        with objects.lease(beaten) as held:
+            objects.put_bytes(beaten, b'{"holder": "other"}', if_match=objects.head(beaten)["ETag"])
+            time.sleep(0.5)  # a few heartbeats
+            assert held.lost.is_set()
+            held.check()  # what a serving change does before each step: it stops here
+            raise AssertionError("not reached")
+    assert "held by" in str(raised.value)
+    assert json.loads(objects.get_bytes(beaten)) == {"holder": "other"}
+
+
+SKEWED_HOLDER = """
+import json, sys, time
+real = time.time
+time.time = lambda: real() + float(sys.argv[2])  # this process's clock is off by that much
+sys.path.insert(0, sys.argv[1])
+from tfpipe.components.artifacts import object_store as objects
+objects.LEASE_SECONDS = 1.0
+with objects.lease(sys.argv[3]):
+    print(json.dumps({"acquired": real()}), flush=True)
+    time.sleep(float(sys.argv[4]))
+    print(json.dumps({"released": real()}), flush=True)
+"""
+
+
+@pytest.mark.parametrize("skew_hours", [-2, 2])
+def test_a_skewed_clock_neither_loses_a_live_lease_nor_takes_one(s3, monkeypatch, skew_hours):
+    """A holder whose clock is 2 h behind keeps its lease while it beats; a waiter whose clock
+    is 2 h ahead does not take a live one: staleness is judged by the store's clock only."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    monkeypatch.setattr(objects, "LEASE_SECONDS", 1.0)
+    uri = f"s3://tfpipe/store/demo/locks/x/skew{skew_hours}.lock"
+    env = {**os.environ, **s3}
+    if skew_hours < 0:  # the skewed process holds the lease for 4 s; this one waits
+        holder = subprocess.Popen(
+            [sys.executable, "-c", SKEWED_HOLDER, REPO, str(skew_hours * 3600), uri, "4"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        acquired = json.loads(holder.stdout.readline())["acquired"]
+        with objects.lease(uri):
+            taken = time.time()
+        released = json.loads(holder.stdout.readline())["released"]
+        assert holder.wait(30) == 0
+        assert acquired < released <= taken  # waited for the release, not 1 s of "staleness"
+    else:  # this process holds it for 4 s; the skewed one waits
+        with objects.lease(uri):
+            waiter = subprocess.Popen(
+                [sys.executable, "-c", SKEWED_HOLDER, REPO, str(skew_hours * 3600), uri, "0"],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            time.sleep(4)
+            released = time.time()
+        taken = json.loads(waiter.stdout.readline())["acquired"]
+        assert waiter.wait(30) == 0
+        assert taken >= released

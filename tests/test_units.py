@@ -117,30 +117,31 @@ def test_column_statistics_sample_histogram_and_contract_violations():
     import numpy as np
     import pyarrow as pa
 
-    from tfpipe.components.core.contract import ColumnContract
+    from tfpipe.components.core.schema import ColumnSchema
     from tfpipe.components.example_gen.stats import ColumnStats
 
-    stats = ColumnStats("v", ColumnContract("v", "float", min=0.0, max=10.0))
+    stats = ColumnStats("v", ColumnSchema("v", "float", min=0.0, max=10.0))
     values = pa.array([1.0, 2.0, None, 12.0, -1.0, 5.0])
     stats.add(values, np.arange(6, dtype=np.uint64))
     out = stats.to_json("float")
     assert (out["count"], out["missing"], out["min"], out["max"]) == (5, 1, -1.0, 12.0)
     assert out["out_of_range"] == 2 and out["inferred_type"] == "int"  # all whole numbers
     assert sum(out["histogram"]["counts"]) == 5
-    words = ColumnStats("w", ColumnContract("w", "string", domain=("a", "b")))
+    words = ColumnStats("w", ColumnSchema("w", "string", domain=("a", "b")))
     words.add(pa.array(["a", "b", "c", "c", None]), np.arange(5, dtype=np.uint64))
     assert words.to_json("string")["out_of_domain"] == 2
 
 
 def test_contract_round_trips_through_tensorflow_metadata(tmp_path):
-    from tfpipe.components.core.contract import ColumnContract, Contract, load_contract, to_text
+    from tfpipe.components.core.contract import load_contract, to_text
+    from tfpipe.components.core.schema import ColumnSchema, Schema
 
-    contract = Contract(
-        {
-            "s": ColumnContract("s", "string", 1.0, ("a", "b")),
-            "i": ColumnContract("i", "int", 0.5, None, 0, 9),
-            "f": ColumnContract("f", "float", 0.0, None, -1.5, None),
-        }
+    contract = Schema.of(
+        [
+            ColumnSchema("s", "string", 1.0, ("a", "b")),
+            ColumnSchema("i", "int", 0.5, None, 0, 9),
+            ColumnSchema("f", "float", 0.0, None, -1.5, None),
+        ]
     )
     path = tmp_path / "schema.pbtxt"
     path.write_text(to_text(contract))

@@ -4,8 +4,8 @@ training, evaluation, versioned push, batch scoring).
 This is the public API: what a pipeline file, a user module and a DAG file import. Everything
 under ``tfpipe.components`` and ``tfpipe.pipelines`` is internal and free to move.
 
-- Pipeline files: :class:`Pipeline`, :class:`Step`, :class:`RunParam`, :class:`Scoring`,
-  :func:`default_home`, :func:`serving_base`.
+- Pipeline files: :class:`Pipeline`, :class:`Step`, :class:`RunParam`, :class:`Label`,
+  :class:`Scoring`, :func:`default_home`, :func:`serving_base`.
 - Readers of predictions: :func:`prediction_files` (the local files of a scoring's output).
 - DAG files: :mod:`tfpipe.airflow` (``build_dag``, ``build_scoring_dag``, ``data_asset``,
   ``pushed_model_asset``, ``predictions_asset``).
@@ -36,6 +36,7 @@ _PUBLIC = {
     "Pipeline": "tfpipe.pipelines.definition",
     "Step": "tfpipe.pipelines.definition",
     "RunParam": "tfpipe.pipelines.definition",
+    "Label": "tfpipe.pipelines.definition",
     "Scoring": "tfpipe.pipelines.definition",
     "prediction_files": "tfpipe.components.artifacts.types",
     "default_home": "tfpipe.pipelines.home",

@@ -13,8 +13,8 @@ from tfpipe.components.artifacts.base import (
     staged,
     utc_now,
 )
+from tfpipe.components.artifacts.local_store import read_json, write_json_atomic
 from tfpipe.components.artifacts.serving import ServingDirectory, StaleBaseline
-from tfpipe.components.artifacts.store import read_json, write_json_atomic
 from tfpipe.components.artifacts.types import (
     Examples,
     ExampleValidation,

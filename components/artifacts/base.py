@@ -15,13 +15,9 @@ import shutil
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
-from tfpipe.components.artifacts.store import (
-    LEASE,
-    MANIFEST,
-    read_json,
-    store_for,
-    write_json_atomic,
-)
+from tfpipe.components.artifacts.layout import LEASE, MANIFEST
+from tfpipe.components.artifacts.local_store import read_json, write_json_atomic
+from tfpipe.components.artifacts.store import store_for
 from tfpipe.components.core.errors import TfpipeError
 
 A = TypeVar("A", bound="Artifact")

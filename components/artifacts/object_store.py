@@ -26,6 +26,7 @@ reads); they never go into a URI, a manifest or a log line.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import functools
 import json
 import os
@@ -37,8 +38,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tfpipe.components.artifacts.store import LEASE, MANIFEST, leased_dir, remove_dead_dirs
-from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.artifacts.layout import LEASE, MANIFEST, ArtifactAddress
+from tfpipe.components.artifacts.layout import join as join_uri
+from tfpipe.components.artifacts.local_store import leased_dir, remove_dead_dirs
+from tfpipe.components.core.errors import InputDataError, TfpipeError
 from tfpipe.components.core.faults import fault_point
 
 SCHEME = "s3://"
@@ -48,6 +51,29 @@ LEASE_SECONDS = 60.0  # a lease not refreshed for this long belongs to a dead wr
 
 class ObjectStoreError(TfpipeError):
     """The object store refused or failed a request (named with the URI, never the secrets)."""
+
+
+class UnsafeKey(ObjectStoreError, InputDataError):
+    """An object key (or a name from a manifest) that is not a plain relative path: as a local
+    path it would leave the directory it is downloaded into."""
+
+
+def local_path(root: str, key: str, where: str) -> str:
+    """``root/<key>``: the local place of an object whose key (relative to a prefix) is ``key``.
+    Keys are names, not paths, on an object store; any ``..`` or ``.`` segment, empty segment
+    (an absolute key, ``a//b``) or NUL is refused here, naming the object, so that nobody who can
+    write to a bucket can make a worker write outside ``root``."""
+    parts = key.split("/")
+    bad = [p for p in parts if p in ("", ".", "..") or "\0" in p]
+    path = os.path.normpath(os.path.join(root, *parts))
+    inside = os.path.commonpath([path, os.path.normpath(root)]) == os.path.normpath(root)
+    if bad or not inside:
+        which = "an empty" if "" in bad else f"a {bad[0]!r}" if bad else "an escaping"
+        raise UnsafeKey(
+            f"object key {key!r} under {where} is not a plain relative path (it has {which} "
+            "segment), so it cannot be stored locally; rename the object (keys like a/b/c.csv)"
+        )
+    return path
 
 
 def is_object_uri(uri: str) -> bool:
@@ -62,10 +88,6 @@ def split_uri(uri: str) -> tuple[str, str]:
     if not bucket:
         raise ValueError(f"object-store URI without a bucket: {uri}")
     return bucket, key.strip("/")
-
-
-def join_uri(uri: str, *parts: str) -> str:
-    return "/".join([uri.rstrip("/"), *(p.strip("/") for p in parts if p)])
 
 
 def client() -> Any:
@@ -165,13 +187,16 @@ def put_bytes(
 
 
 def delete(uri: str, *, if_match: str = "") -> bool:
+    """Delete an object; with ``if_match``, only if its ETag is still that one (False when it
+    is not, or is gone)."""
     bucket, key = split_uri(uri)
     extra = {"IfMatch": if_match} if if_match else {}
     with _named(uri):
         try:
             client().delete_object(Bucket=bucket, Key=key, **extra)
         except Exception as exc:
-            if _error_code(exc) in ("PreconditionFailed", "412"):
+            refused = ("PreconditionFailed", "412")
+            if _error_code(exc) in refused + (("404", "NoSuchKey") if if_match else ()):
                 return False
             raise
     return True
@@ -258,7 +283,7 @@ def download_tree(prefix_uri: str, files: dict[str, Any], dest: str) -> None:
     bucket, prefix = split_uri(prefix_uri)
     with _named(prefix_uri):
         for rel, meta in files.items():
-            path = os.path.join(dest, *rel.split("/"))
+            path = local_path(dest, rel, prefix_uri)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             response = client().get_object(Bucket=bucket, Key=f"{prefix}/{rel}")
             with open(path, "wb") as f:
@@ -273,54 +298,106 @@ def download_tree(prefix_uri: str, files: dict[str, Any], dest: str) -> None:
 
 
 # -- leases -------------------------------------------------------------------------------------
+class LeaseLost(ObjectStoreError):
+    """Another holder took this lease over (it judged it stale): whatever the holder was doing
+    under it is no longer exclusive, so it stops."""
+
+
+class Lease:
+    """A held lease object: its current ETag (refreshed by the heartbeat) and whether it was
+    lost. Operations that must be exclusive call :meth:`check` before each change they make."""
+
+    def __init__(self, uri: str, holder: str, etag: str) -> None:
+        self.uri, self.holder, self.etag = uri, holder, etag
+        self.lost = threading.Event()
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise LeaseLost(
+                f"the lease {self.uri} held by {self.holder} was taken over by another holder "
+                f"(no heartbeat reached the store for {LEASE_SECONDS:.0f} s); stopping: "
+                "re-run the step"
+            )
+
+
 @contextlib.contextmanager
-def lease(uri: str, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
+def lease(uri: str, on_wait: Callable[[], None] = lambda: None) -> Iterator[Lease]:
     """Hold the lease object ``uri`` for the duration of the block, across machines.
 
-    Created with ``If-None-Match``; a heartbeat refreshes it every quarter of LEASE_SECONDS. A
-    waiter polls; a lease not refreshed for LEASE_SECONDS belongs to a dead holder and is removed
-    with ``If-Match`` on the ETag that was seen stale, so two waiters cannot both take it."""
+    Created with ``If-None-Match``; a heartbeat rewrites it every quarter of LEASE_SECONDS with a
+    new generation (so its ETag and Last-Modified move) and ``If-Match`` on its own last ETag: a
+    refused heartbeat means the lease was taken over, and the holder raises :class:`LeaseLost`
+    instead of going on. A waiter judges staleness by the store's clock alone (the store's
+    ``Date`` against the lease's ``Last-Modified``, or, from a store that sends no date, the
+    waiter's own monotonic clock watching the ETag stay unchanged): a holder's clock is never
+    compared with anyone's. A stale lease is taken over with ``If-Match`` on the ETag seen stale,
+    so two waiters cannot both take it; release deletes with ``If-Match`` on the holder's own
+    ETag, so it never deletes a lease another holder took over."""
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    waited = False
+    waited, seen = False, None
     while True:
-        etag = put_bytes(uri, _lease_body(holder), if_none_match=True)
+        etag = put_bytes(uri, _lease_body(holder, 0), if_none_match=True)
         if etag:
             break
         if not waited:
             on_wait()
             waited = True
         meta = head(uri)
-        if meta and time.time() - _refreshed_at(uri, meta) > LEASE_SECONDS:
-            delete(uri, if_match=meta["ETag"])
+        if meta is None:
             continue
-        time.sleep(0.5)
+        stale, seen = _stale(meta, seen)
+        if stale:
+            etag = put_bytes(uri, _lease_body(holder, 0), if_match=meta["ETag"])
+            if etag:
+                break
+            seen = None
+            continue
+        time.sleep(min(0.5, LEASE_SECONDS / 4))
+    held = Lease(uri, holder, etag)
     stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(uri, holder, etag, stop), daemon=True)
+    beat = threading.Thread(target=_heartbeat, args=(held, stop), daemon=True)
     beat.start()
     try:
-        yield
+        yield held
     finally:
         stop.set()
         beat.join()
-        meta = head(uri)
-        if meta:
-            delete(uri, if_match=meta["ETag"])
+        if not held.lost.is_set() and not delete(uri, if_match=held.etag):
+            held.lost.set()  # taken over after the last heartbeat: theirs now, left alone
+    held.check()  # reached only when the block completed: report a lease lost meanwhile
 
 
-def _lease_body(holder: str) -> bytes:
-    return json.dumps({"holder": holder, "refreshed_at": time.time()}).encode()
+def _lease_body(holder: str, generation: int) -> bytes:
+    return json.dumps({"holder": holder, "generation": generation}).encode()
 
 
-def _refreshed_at(uri: str, meta: dict[str, Any]) -> float:
-    body = get_json(uri) or {}
-    stamp = body.get("refreshed_at")
-    return float(stamp) if stamp else meta["LastModified"].timestamp()
+def _stale(
+    meta: dict[str, Any], seen: tuple[str, float] | None
+) -> tuple[bool, tuple[str, float] | None]:
+    """Whether a lease was not refreshed for LEASE_SECONDS, and what the waiter saw (ETag, its
+    own monotonic time when that ETag first appeared)."""
+    date = meta.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    if date and meta.get("LastModified") is not None:
+        store_now = email.utils.parsedate_to_datetime(date)
+        return (store_now - meta["LastModified"]).total_seconds() > LEASE_SECONDS, None
+    now = time.monotonic()
+    if seen is None or seen[0] != meta["ETag"]:
+        return False, (meta["ETag"], now)
+    return now - seen[1] > LEASE_SECONDS, seen
 
 
-def _heartbeat(uri: str, holder: str, etag: str, stop: threading.Event) -> None:
+def _heartbeat(held: Lease, stop: threading.Event) -> None:
+    generation = 0
     while not stop.wait(LEASE_SECONDS / 4):
-        with contextlib.suppress(ObjectStoreError):
-            etag = put_bytes(uri, _lease_body(holder), if_match=etag) or etag
+        generation += 1
+        try:
+            etag = put_bytes(held.uri, _lease_body(held.holder, generation), if_match=held.etag)
+        except ObjectStoreError:
+            continue  # unreachable for now: try again; a waiter may take it meanwhile
+        if etag is None:  # If-Match refused: another holder has it
+            held.lost.set()
+            return
+        held.etag = etag
 
 
 # -- the artifact store -------------------------------------------------------------------------
@@ -330,17 +407,16 @@ def cache_root() -> str:
 
 
 def cache_dir(uri: str, *parts: str) -> str:
+    """The local cache's place for ``uri`` (plus ``parts``, e.g. a manifest's payload prefix),
+    confined to the cache: a hostile key or manifest cannot point it elsewhere."""
     bucket, key = split_uri(uri)
-    return os.path.join(cache_root(), bucket, *key.split("/"), *parts)
+    return local_path(cache_root(), "/".join([bucket, key, *parts]), uri)
 
 
 class ObjectStore:
     """Artifacts as prefixes of an S3-compatible bucket (see the module docstring)."""
 
     scheme = "s3"
-
-    def join(self, uri: str, *parts: str) -> str:
-        return join_uri(uri, *parts)
 
     def manifest_path(self, uri: str) -> str:
         return join_uri(uri, MANIFEST)
@@ -396,9 +472,7 @@ class ObjectStore:
 
     @contextlib.contextmanager
     def lock(self, uri: str, on_wait: Callable[[], None]) -> Iterator[None]:
-        parts = uri.rstrip("/").split("/")  # .../<pipeline>/artifacts/<step>/<fingerprint>
-        root = "/".join(parts[:-3])
-        with lease(join_uri(root, "locks", parts[-2], parts[-1] + ".lock"), on_wait):
+        with lease(ArtifactAddress.of(uri).lock, on_wait):
             yield
 
     def remove_stale_staging(self, uri: str) -> list[str]:
@@ -413,8 +487,6 @@ class ObjectStore:
                 removed.append(join_uri(uri, name))
         return removed
 
-    def scratch_dir(self, artifacts_root: str, step: str, fingerprint: str) -> str:
+    def scratch_dir(self, uri: str) -> str:
         """Local: scratch work (checkpoints) stays on the worker that does it."""
-        return os.path.normpath(
-            os.path.join(cache_dir(artifacts_root), "..", "scratch", step, fingerprint)
-        )
+        return cache_dir(ArtifactAddress.of(uri).scratch)

@@ -18,19 +18,17 @@ import contextlib
 import fcntl
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from tfpipe.components.artifacts import object_store as objects
-from tfpipe.components.artifacts.store import (
-    absolute_uri,
-    join_uri,
-    leased_dir,
-    read_json,
-    remove_dead_dirs,
-)
+import tfpipe.components.artifacts.object_store as objects
+from tfpipe.components.artifacts.layout import absolute_uri
+from tfpipe.components.artifacts.layout import join as join_uri
+from tfpipe.components.artifacts.local_store import leased_dir, read_json, remove_dead_dirs
 from tfpipe.components.artifacts.types import ASSETS_EXTRA, MODEL_CARD, MODEL_INFO
 from tfpipe.components.core.errors import TfpipeError
 from tfpipe.components.core.faults import fault_point
@@ -42,6 +40,23 @@ SAVED_MODEL = "saved_model.pb"
 
 class StaleBaseline(TfpipeError):
     """A newer version was published after this model was evaluated against an older one."""
+
+
+@dataclass(frozen=True)
+class PinnedVersion:
+    """A served version held still for a reader: its number, a private local copy, its info."""
+
+    version: int
+    path: str
+    info: dict[str, Any] | None
+    card: dict[str, Any] | None
+
+
+class _Held:
+    """A lock that cannot be lost while its holder lives."""
+
+    def check(self) -> None:
+        pass
 
 
 class ServingDirectory:
@@ -93,6 +108,43 @@ class ServingDirectory:
         """A local directory holding the version, to load it."""
         return self.version_dir(version)
 
+    @contextlib.contextmanager
+    def pinned(self, version: int) -> Iterator[PinnedVersion]:
+        """A private copy of a served version, with its model info and card, for as long as the
+        block runs. Taken under the directory's lock, so a prune or rollback running meanwhile
+        can neither delete it while it is read nor leave a half copy; the version must still
+        be served (else :class:`StaleBaseline`, naming it)."""
+        with self.locked():
+            if version not in self.versions():
+                raise StaleBaseline(
+                    f"version {version} of {self.model_dir} was pruned or rolled back after this "
+                    f"run was planned (served now: {self.versions()}); re-run to evaluate against "
+                    "the version served now"
+                )
+            copy = self._pin(version)
+            info, card = self.info(version), self.card(version)
+        try:
+            yield PinnedVersion(version, copy, info, card)
+        finally:
+            self._unpin(copy)
+
+    def _pin(self, version: int) -> str:
+        """Hard links (same file system) or copies of the version's files in a private temporary
+        directory: a version's files are never rewritten, only removed."""
+        copy = os.path.join(tempfile.mkdtemp(prefix="tfpipe-pinned-"), str(version))
+
+        def link_or_copy(src: str, dst: str) -> None:
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+
+        shutil.copytree(self.version_dir(version), copy, copy_function=link_or_copy)
+        return copy
+
+    def _unpin(self, copy: str) -> None:
+        shutil.rmtree(os.path.dirname(copy), ignore_errors=True)
+
     def card(self, version: int) -> dict[str, Any] | None:
         return self._json(join_uri(self.version_dir(version), ASSETS_EXTRA, MODEL_CARD))
 
@@ -132,7 +184,7 @@ class ServingDirectory:
             model = os.path.join(tmp, "model")
             shutil.copytree(saved_model_dir, model)
             prepare(model)
-            with self.locked():
+            with self.locked() as lock:
                 latest = self.latest()
                 if latest != expected_latest:
                     raise StaleBaseline(
@@ -144,6 +196,7 @@ class ServingDirectory:
                     )
                 version = self._next_version()
                 fault_point("publish")
+                lock.check()  # still ours (an object-store lease can be taken over)
                 self._install(model, version)
                 return version
 
@@ -155,16 +208,17 @@ class ServingDirectory:
     def prune(self, keep_last: int) -> list[int]:
         """Delete all but the newest ``keep_last`` versions; return the deleted ones. A version
         that cannot be deleted fails the call (it is not reported as deleted)."""
-        with self.locked():
+        with self.locked() as lock:
             doomed = self.versions()[:-keep_last]
             for version in doomed:
+                lock.check()
                 self._delete(version)
             return doomed
 
     def rollback(self, to: int | None = None) -> tuple[list[int], int]:
         """Make ``to`` (default: the previous version) the served one; return (moved aside,
         served). The newer versions are kept in ``.rolled_back/``."""
-        with self.locked():
+        with self.locked() as lock:
             available = self.versions()
             if len(available) < 2 and to is None:
                 raise TfpipeError(f"nothing to roll back to in {self.model_dir}: {available}")
@@ -175,16 +229,19 @@ class ServingDirectory:
                 )
             newer = [v for v in available if v > target]
             for version in newer:
+                lock.check()
                 self._move_aside(version)
             return newer, target
 
     # -- storage primitives (local filesystem) -------------------------------------------------
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> Iterator[Any]:
+        """Exclusive use of the directory; the object yielded has ``check()``, which raises if
+        the lock was lost meanwhile (an ``fcntl`` lock cannot be: it is held to the end)."""
         os.makedirs(self.model_dir, exist_ok=True)
         with open(os.path.join(self.model_dir, ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            yield
+            yield _Held()
 
     @contextlib.contextmanager
     def _incoming(self) -> Iterator[str]:
@@ -226,6 +283,12 @@ class ServingDirectory:
 class ObjectServingDirectory(ServingDirectory):
     """A TF Serving model directory under an ``s3://`` prefix (see the module docstring)."""
 
+    def _pin(self, version: int) -> str:
+        return self.local_copy(version)  # downloaded under the lease: whole; a cached copy stays
+
+    def _unpin(self, copy: str) -> None:
+        pass  # the worker's cache: the same version is never rewritten
+
     def local_copy(self, version: int) -> str:
         uri = self.version_dir(version)
         target = objects.cache_dir(uri, "copy")
@@ -238,9 +301,9 @@ class ObjectServingDirectory(ServingDirectory):
         return target
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        with objects.lease(join_uri(self.model_dir, ".lock")):
-            yield
+    def locked(self) -> Iterator[Any]:
+        with objects.lease(join_uri(self.model_dir, ".lock")) as held:
+            yield held
 
     @contextlib.contextmanager
     def _incoming(self) -> Iterator[str]:

@@ -1,199 +1,62 @@
-"""Where artifacts live: the one place that does I/O on artifact URIs.
+"""Where artifacts live: the one place that picks the store doing I/O on an artifact URI.
 
-An artifact URI is a directory: a local (or mounted) path, or an ``s3://bucket/prefix`` with the
-same layout (``tfpipe.components.artifacts.object_store``). Everything that reads or writes
-artifact bytes
-goes through the store :func:`store_for` picks, so a backend is one class, not an edit in every
-component.
-
-Commit protocol (local filesystem): the payload is written into a private staging directory next to
-the final one, ``manifest.json`` is written into it last, and the staging directory is renamed onto
-the final URI, which is atomic on a POSIX filesystem. A reader trusts only a manifest, so it sees a
-committed artifact or nothing. Each staging directory holds an ``fcntl`` lock for as long as its
-writer lives; the lock goes away with the process however it ends (a kill -9 included), so the
-leftovers of dead writers can be told from a directory a concurrent writer is filling right now.
+An artifact URI is a directory: a local (or mounted) path (:class:`LocalStore`), or an
+``s3://bucket/prefix`` with the same layout (:class:`ObjectStore`). Everything that reads or
+writes artifact bytes goes through the :class:`Store` that :func:`store_for` picks, so a backend
+is one class, not an edit in every component. The layout itself is ``layout.py``'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
-import shutil
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
-from tfpipe.components.core.faults import fault_point
-
-MANIFEST = "manifest.json"
-STAGING_MARK = ".staging-"
-LEASE = ".lease"
+from tfpipe.components.artifacts.layout import join
+from tfpipe.components.artifacts.local_store import LocalStore
+from tfpipe.components.artifacts.object_store import ObjectStore
 
 
-def write_json_atomic(path: str, payload: Any) -> None:
-    """Write JSON so that readers see the old file or the new one, never a torn one."""
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2, sort_keys=True, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+class Store(Protocol):
+    """What the artifact catalog needs of a storage backend."""
 
+    scheme: str
 
-def read_json(path: str) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    def manifest_path(self, uri: str) -> str: ...
 
+    def is_committed(self, uri: str) -> bool: ...
 
-class LocalStore:
-    """Artifacts as directories of a local or mounted POSIX filesystem."""
-
-    scheme = "file"
-
-    def join(self, uri: str, *parts: str) -> str:
-        return os.path.join(uri, *parts)
-
-    def manifest_path(self, uri: str) -> str:
-        return os.path.join(uri, MANIFEST)
-
-    def is_committed(self, uri: str) -> bool:
-        return os.path.isfile(self.manifest_path(uri))
-
-    def read_manifest(self, uri: str) -> dict[str, Any] | None:
-        try:
-            return read_json(self.manifest_path(uri))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+    def read_manifest(self, uri: str) -> dict[str, Any] | None: ...
 
     def local_dir(self, uri: str) -> str:
-        """A local directory holding the committed payload (here: the artifact itself)."""
-        return uri
+        """A local directory holding the committed payload."""
+        ...
 
-    @contextlib.contextmanager
-    def staging(self, uri: str) -> Iterator[str]:
-        """A private, leased staging directory for ``uri``; removed unless committed."""
-        parent, name = os.path.split(uri.rstrip("/"))
-        os.makedirs(parent, exist_ok=True)
-        # Hidden (a dot name): a reader globbing the parent never sees a half-written artifact.
-        hidden = os.path.join(parent, f".{name}{STAGING_MARK}{uuid.uuid4().hex[:8]}")
-        with leased_dir(hidden) as staging:
-            yield staging
+    def staging(self, uri: str) -> AbstractContextManager[str]:
+        """A private local directory to write ``uri``'s payload into."""
+        ...
 
     def commit(self, staging: str, uri: str, manifest: dict[str, Any]) -> bool:
-        """Write the manifest last and move the payload into place. ``False`` when another writer
-        committed the same URI first (same fingerprint, so the same content): theirs is kept."""
-        write_json_atomic(os.path.join(staging, MANIFEST), manifest)
-        fault_point(f"commit:{os.path.basename(os.path.dirname(uri.rstrip('/')))}")
-        try:
-            os.rename(staging, uri.rstrip("/"))
-        except OSError:
-            if not self.is_committed(uri):
-                raise
-            return False
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(uri, LEASE))  # still locked by our open handle until then
-        return True
+        """Make the payload visible, manifest last; False when another writer committed first."""
+        ...
 
-    @contextlib.contextmanager
-    def lock(self, uri: str, on_wait: Callable[[], None]) -> Iterator[None]:
-        """Exclusive right to write ``uri`` (an ``fcntl`` lock, released when the holder exits
-        or dies). ``on_wait`` is called once if another holder makes us wait."""
-        step_dir, name = os.path.split(uri.rstrip("/"))
-        root = os.path.dirname(step_dir)  # <home>/<pipeline>/artifacts: locks sit beside it
-        locks = os.path.join(os.path.dirname(root), "locks", os.path.basename(step_dir))
-        os.makedirs(locks, exist_ok=True)
-        with open(os.path.join(locks, name + ".lock"), "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                on_wait()
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
+    def lock(self, uri: str, on_wait: Callable[[], None]) -> AbstractContextManager[None]: ...
 
-    def remove_stale_staging(self, uri: str) -> list[str]:
-        """Remove staging directories of ``uri`` whose writer is gone (its lease lock is free);
-        a directory that a live writer holds is left alone. Returns what was removed."""
-        parent, name = os.path.split(uri.rstrip("/"))
-        if not os.path.isdir(parent):
-            return []
-        return remove_dead_dirs(parent, f".{name}{STAGING_MARK}") + remove_dead_dirs(
-            parent,
-            name + STAGING_MARK,  # named so by earlier versions
-        )
+    def remove_stale_staging(self, uri: str) -> list[str]: ...
 
-    def scratch_dir(self, artifacts_root: str, step: str, fingerprint: str) -> str:
-        """``<root>/../scratch/<step>/<fingerprint>``: beside the artifacts, on the same disk."""
-        return os.path.join(os.path.dirname(artifacts_root), "scratch", step, fingerprint)
-
-
-@contextlib.contextmanager
-def leased_dir(path: str) -> Iterator[str]:
-    """Create ``path`` holding an ``fcntl`` lease for as long as this process lives (see
-    ``remove_dead_dirs``); removed on exit unless it was renamed away (committed)."""
-    os.makedirs(path)
-    lease = open(os.path.join(path, LEASE), "w")
-    fcntl.flock(lease, fcntl.LOCK_EX)
-    try:
-        yield path
-    finally:
-        lease.close()
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def remove_dead_dirs(parent: str, prefix: str) -> list[str]:
-    """Remove the ``leased_dir``s named ``prefix*`` in ``parent`` whose writer is gone (a kill -9
-    included); those a live writer holds stay. Returns what was removed."""
-    removed = []
-    for entry in os.listdir(parent) if os.path.isdir(parent) else []:
-        path = os.path.join(parent, entry)
-        if entry.startswith(prefix) and not _writer_alive(path):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
-
-
-def _writer_alive(staging: str) -> bool:
-    try:
-        lease = open(os.path.join(staging, LEASE))
-    except FileNotFoundError:
-        # No lease yet: a writer that is just starting (give it a minute), or one that died
-        # before taking it.
-        try:
-            return time.time() - os.stat(staging).st_mtime < 60
-        except FileNotFoundError:
-            return False
-    with lease:
-        try:
-            fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        return False
+    def scratch_dir(self, uri: str) -> str:
+        """A local directory for work that outlives a failed attempt (checkpoints)."""
+        ...
 
 
 _LOCAL = LocalStore()
+_OBJECTS = ObjectStore()
 
 
-def store_for(uri: str) -> Any:
+def store_for(uri: str) -> Store:
     """The store that serves ``uri``: an object store for ``s3://``, else the local filesystem."""
-    if uri.startswith("s3://"):
-        from tfpipe.components.artifacts.object_store import ObjectStore
-
-        return ObjectStore()
-    return _LOCAL
-
-
-def absolute_uri(uri: str) -> str:
-    """A local path made absolute; an object-store URI as it is."""
-    return uri.rstrip("/") if "://" in uri else os.path.abspath(uri)
+    return _OBJECTS if uri.startswith("s3://") else _LOCAL
 
 
 def join_uri(uri: str, *parts: str) -> str:
-    return store_for(uri).join(uri, *parts)
+    return join(uri, *parts)

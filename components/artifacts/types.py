@@ -12,7 +12,8 @@ import os
 from typing import Any, ClassVar
 
 from tfpipe.components.artifacts.base import Artifact
-from tfpipe.components.core.errors import InputDataError
+from tfpipe.components.artifacts.shards import listed_records, listed_shards
+from tfpipe.components.core.errors import InputDataError, TfpipeError
 from tfpipe.components.core.schema import Schema
 
 
@@ -119,13 +120,26 @@ class TransformGraph(Artifact):
         return os.path.isdir(self.path("transformed"))
 
     def transformed_files(self, split: str) -> list[str]:
-        files = sorted(glob.glob(self.path("transformed", split, "*.tfrecord*")))
+        """The committed shards of a transformed split (see ``shards.py``: duplicates or partial
+        shards of retried Beam bundles are refused, naming the file)."""
+        files = listed_shards(self.transformed_dir(split), f"{self.uri} split '{split}'")
         if not files:
             raise InputDataError(f"{self.uri} holds no transformed '{split}' split")
         return files
 
     def transformed_dir(self, split: str) -> str:
         return self.path("transformed", split)
+
+    def check_transformed(self, split: str, rows: int | None) -> None:
+        """tf.Transform maps row to row: a transformed split holds its input's row count, or a
+        bundle was lost or counted twice."""
+        self.transformed_files(split)
+        written = listed_records(self.transformed_dir(split))
+        if rows is not None and written != rows:
+            raise TfpipeError(
+                f"transform: split '{split}' has {written} transformed rows for {rows} input "
+                "rows; a Beam bundle was lost or written twice (re-run the step)"
+            )
 
 
 class Model(Artifact):
@@ -233,13 +247,13 @@ MODEL_CARD_MD = "model_card.md"
 
 def saved_model_info(saved_model_dir: str) -> dict[str, Any]:
     """What the trainer recorded next to a SavedModel (task, classes, label, how it was trained)."""
-    from tfpipe.components.artifacts.store import read_json
+    from tfpipe.components.artifacts.local_store import read_json
 
     return dict(read_json(os.path.join(saved_model_dir, ASSETS_EXTRA, MODEL_INFO)))
 
 
 def write_model_card(directory: str, card: dict[str, Any], markdown: str) -> None:
-    from tfpipe.components.artifacts.store import write_json_atomic
+    from tfpipe.components.artifacts.local_store import write_json_atomic
 
     extra = os.path.join(directory, ASSETS_EXTRA)
     os.makedirs(extra, exist_ok=True)

@@ -43,6 +43,7 @@ SPEC = ComponentSpec(
     artifact_type=InferenceResult,
     params=BulkInferrerParams,
     entry_point="tfpipe.components.bulk_inferrer.run:run",
+    resolve="tfpipe.components.bulk_inferrer.resolve:resolve",
     optional_inputs=("examples", "model", "evaluation"),
     description=__doc__ or "",
     summary_line=summary_line,
@@ -50,4 +51,5 @@ SPEC = ComponentSpec(
     outlet="predictions",
     announce=announce,
     in_run_note=True,
+    scorer=True,
 )

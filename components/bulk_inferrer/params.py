@@ -3,27 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import pydantic
 
-from tfpipe.components.artifacts import ServingDirectory
-from tfpipe.components.bulk_inferrer.columns import check_passthrough, data_columns
 from tfpipe.components.core.batching import DEFAULT_BUDGET_MB
-from tfpipe.components.core.errors import InputDataError, ParameterError
-from tfpipe.components.core.fingerprint import digest
-from tfpipe.components.core.spec import ComponentParams, External
-from tfpipe.components.example_gen.inputs import input_digest, match_input, missing_inputs
+from tfpipe.components.core.spec import ComponentParams
 from tfpipe.components.example_gen.params import DEFAULT_NA
-
-WHO = "bulk_inferrer"
 
 
 class BulkInferrerParams(ComponentParams):
     # The data is identified by content and the model by its served version and identity
     # (resolve_external); where they live, the runner and the batch size change no prediction.
     FINGERPRINT_EXEMPT = frozenset(
-        {"data", "serving_model_dir", "model_version"}
+        {"data", "data_roots", "serving_model_dir", "model_version"}
         | {"beam_args", "memory_budget_mb", "batch_size"}
     )
 
@@ -31,6 +24,11 @@ class BulkInferrerParams(ComponentParams):
         default=None,
         description="a path or glob (or a list of them) of CSV, Parquet or TFRecord files, local "
         "or s3://, read by ExampleGen's readers; unset: the rows of the `examples` input",
+    )
+    data_roots: list[str] | None = pydantic.Field(
+        default=None,
+        description="set by the DAG for data a trigger named: what `data` matches and what is "
+        "read must lie inside these directories or bucket prefixes (by real path)",
     )
     input_format: Literal["auto", "csv", "tfrecord", "parquet"] = "auto"
     na_values: list[str] = pydantic.Field(default_factory=lambda: list(DEFAULT_NA))
@@ -81,91 +79,3 @@ class BulkInferrerParams(ComponentParams):
         if repeated:
             raise ValueError(f"repeats column(s) {repeated}")
         return columns
-
-    def serving_directory(self) -> ServingDirectory | None:
-        return ServingDirectory.at(self.serving_model_dir)
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        """The data files (by content) and the served version (by identity), frozen for the run;
-        refused here, before anything runs: no data or no model, an unblessed served version,
-        and passthrough columns that the data lacks."""
-        frozen = frozen or {}
-        values: dict[str, Any] = {}
-        digests: dict[str, str] = {}
-        columns: list[str] | None = None
-        if ("examples" in inputs) == (self.data is not None):
-            raise ParameterError(
-                f"{WHO}: give the data to score either as `data` (files) or as an `examples` "
-                f"input, exactly one (got {'both' if self.data is not None else 'neither'})"
-            )
-        if self.data is not None:
-            if frozen.get("input_files"):
-                files = list(frozen["input_files"])
-                objects = dict(frozen.get("input_objects") or {})
-            else:
-                files, objects = match_input(self.data, WHO, "score")
-            missing = missing_inputs(files)
-            if missing:
-                raise InputDataError(f"{WHO}: input file(s) {missing} disappeared after planning")
-            values["input_files"] = files
-            if objects:
-                values["input_objects"] = objects
-            digests["data"] = input_digest(files, objects)
-            columns = data_columns(files, self.input_format)
-        if "model" in inputs:
-            if self.serving_model_dir:
-                raise ParameterError(
-                    f"{WHO}: the step has a `model` input and a serving_model_dir; score with one"
-                )
-            if "evaluation" not in inputs and not self.allow_unblessed:
-                raise ParameterError(
-                    f"{WHO}: a `model` input needs its `evaluation` input (only blessed models "
-                    "score), or allow_unblessed=true"
-                )
-        else:
-            values.update(self._served(frozen))
-            digests["model"] = digest([values["model_version"], values["model_identity"]])
-        if columns is not None:
-            check_passthrough(self.passthrough, columns, values.get("outputs"), WHO)
-        return External(values=values, digests=digests)
-
-    def _served(self, frozen: dict[str, Any]) -> dict[str, Any]:
-        serving = self.serving_directory()
-        if serving is None:
-            raise ParameterError(
-                f"{WHO}: no model to score with: wire a `model` input, or set serving_model_dir"
-            )
-        if frozen.get("model_version") is not None:
-            version = int(frozen["model_version"])
-        elif self.model_version == "latest":
-            version = serving.latest()
-            if version is None:
-                raise InputDataError(
-                    f"{WHO}: no version of the model is served in {serving.model_dir} yet; push "
-                    "one (tfpipe run) before scoring with it"
-                )
-        else:
-            version = int(self.model_version)
-        available = serving.versions()
-        if version not in available:
-            raise InputDataError(
-                f"{WHO}: version {version} is not served in {serving.model_dir}; versions: "
-                f"{available}"
-            )
-        # A tfpipe push carries a model card, and the Pusher publishes only blessed models.
-        card = serving.card(version)
-        if card is None and not self.allow_unblessed:
-            raise InputDataError(
-                f"{WHO}: version {version} of {serving.model_dir} was not pushed by tfpipe's "
-                "Pusher (no model card), so nothing says it was blessed; refusing to score with "
-                "it (set allow_unblessed=true to score anyway)"
-            )
-        info = serving.info(version) or {}
-        return {
-            "model_version": version,
-            "model_identity": serving.identity(version),
-            "model_dir": serving.version_dir(version),
-            "outputs": {"task": info.get("task"), "classes": info.get("classes")},
-        }

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import Markup
+
 from tfpipe.components.artifacts import InferenceResult
 from tfpipe.components.core.batching import BatchPlan
-from tfpipe.components.core.presentation import esc, section, table
+from tfpipe.components.core.presentation import render, section, table
+
+DETAILS = """<p>{{ line }}</p><p>Model: {{ model }}.</p>
+<p class='batch-plan'>Scored in batches of {{ plan }}.</p><p>Columns: {{ columns }}</p>"""
 
 
-def report(artifact: InferenceResult, step: dict[str, Any]) -> str:
+def report(artifact: InferenceResult, step: dict[str, Any]) -> Markup:
     from tfpipe.components.bulk_inferrer import summary_line
 
     info = artifact.info()
-    plan = BatchPlan(**info["batch_plan"])
     files = [(f["path"], f["rows"]) for f in info["files"]]
-    return section(
-        "Batch scoring",
-        f"<p>{esc(summary_line(artifact.summary))}</p>",
-        f"<p>Model: {esc(info['model'])}.</p>",
-        f"<p class='batch-plan'>Scored in batches of {esc(plan.describe())}.</p>",
-        f"<p>Columns: {esc(', '.join(info['columns']))}</p>",
-        table(("file", "rows"), files[:50]),
+    details = render(
+        DETAILS,
+        line=summary_line(artifact.summary),
+        model=info["model"],
+        plan=BatchPlan(**info["batch_plan"]).describe(),
+        columns=", ".join(info["columns"]),
     )
+    return section("Batch scoring", details, table(("file", "rows"), files[:50]))

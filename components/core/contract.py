@@ -1,5 +1,6 @@
-"""The data contract: what new data must look like, as a tensorflow-metadata ``Schema`` (the
-``schema.pbtxt`` TFX's SchemaGen writes and ExampleValidator checks), read into plain Python.
+"""The data contract's file format: what new data must look like, as a tensorflow-metadata
+``Schema`` (the ``schema.pbtxt`` TFX's SchemaGen writes and ExampleValidator checks), read into
+tfpipe's one schema type (``tfpipe.components.core.schema.Schema``) and written back.
 
 Per feature: its type (INT → int, FLOAT → float, BYTES → string), the minimum fraction of rows
 that must have a value (``presence.min_fraction``), the allowed values of a string feature
@@ -11,35 +12,16 @@ kept with the pipeline. Parsing needs tensorflow-metadata: runtimes only, never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from tfpipe.components.core.errors import InputDataError
+from tfpipe.components.core.schema import ColumnSchema, Schema
 
 TFMD_TYPES = {"int": "INT", "float": "FLOAT", "string": "BYTES"}
 
 
-@dataclass(frozen=True)
-class ColumnContract:
-    name: str
-    type: str
-    min_presence: float = 0.0
-    domain: tuple[str, ...] | None = None
-    min: float | None = None
-    max: float | None = None
-
-
-@dataclass(frozen=True)
-class Contract:
-    columns: dict[str, ColumnContract] = field(default_factory=dict)
-
-    @property
-    def types(self) -> dict[str, str]:
-        return {name: c.type for name, c in self.columns.items()}
-
-
-def load_contract(path: str) -> Contract:
-    """A tensorflow-metadata Schema in text format (``.pbtxt``) as a :class:`Contract`."""
+def load_contract(path: str) -> Schema:
+    """A tensorflow-metadata Schema in text format (``.pbtxt``) as a :class:`Schema`."""
     try:
         with open(path, encoding="utf-8") as f:
             return parse_contract(f.read(), f"schema_file '{path}'")
@@ -47,7 +29,32 @@ def load_contract(path: str) -> Contract:
         raise InputDataError(f"schema_file '{path}' not found") from None
 
 
-def parse_contract(text: str, where: str = "contract") -> Contract:
+def contract_columns(path: str) -> list[str]:
+    """The feature names of a contract file, read without tensorflow-metadata (the planner has
+    none): a two-message descriptor with only ``feature`` and ``name``; other fields skipped."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
+
+    file = descriptor_pb2.FileDescriptorProto(name="tfpipe_contract_names.proto", package="tfp")
+    feature = file.message_type.add(name="Feature")
+    feature.field.add(name="name", number=1, type=9, label=1)  # optional string
+    schema = file.message_type.add(name="Schema")
+    schema.field.add(name="feature", number=1, type=11, label=3, type_name=".tfp.Feature")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    message = message_factory.GetMessageClass(pool.FindMessageTypeByName("tfp.Schema"))()
+    try:
+        with open(path, encoding="utf-8") as f:
+            text_format.Parse(f.read(), message, allow_unknown_field=True)
+    except FileNotFoundError:
+        raise InputDataError(f"schema_file '{path}' not found") from None
+    except text_format.ParseError as exc:
+        raise InputDataError(
+            f"schema_file '{path}' is not a tensorflow-metadata Schema in text format: {exc}"
+        ) from None
+    return [f.name for f in message.feature]
+
+
+def parse_contract(text: str, where: str = "contract") -> Schema:
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -60,12 +67,12 @@ def parse_contract(text: str, where: str = "contract") -> Contract:
     return from_tfmd(proto, where)
 
 
-def from_tfmd(proto: Any, where: str = "schema") -> Contract:
+def from_tfmd(proto: Any, where: str = "schema") -> Schema:
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     names = {v: k for k, v in TFMD_TYPES.items()}
     domains = {d.name: tuple(d.value) for d in proto.string_domain}
-    columns = {}
+    columns = []
     for feature in proto.feature:
         type_name = schema_pb2.FeatureType.Name(feature.type)
         if type_name not in names:
@@ -87,13 +94,13 @@ def from_tfmd(proto: Any, where: str = "schema") -> Contract:
             low = d.min if d.HasField("min") else None
             high = d.max if d.HasField("max") else None
         presence = feature.presence.min_fraction if feature.HasField("presence") else 0.0
-        columns[feature.name] = ColumnContract(
-            feature.name, names[type_name], float(presence), domain, low, high
+        columns.append(
+            ColumnSchema(feature.name, names[type_name], float(presence), domain, low, high)
         )
-    return Contract(columns)
+    return Schema.of(columns)
 
 
-def to_tfmd(contract: Contract) -> Any:
+def to_tfmd(contract: Schema) -> Any:
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     proto = schema_pb2.Schema()
@@ -114,21 +121,21 @@ def to_tfmd(contract: Contract) -> Any:
     return proto
 
 
-def to_text(contract: Contract) -> str:
+def to_text(contract: Schema) -> str:
     from google.protobuf import text_format
 
     return text_format.MessageToString(to_tfmd(contract))
 
 
-def infer_contract(columns: dict[str, dict[str, Any]], max_domain_size: int) -> Contract:
+def infer_contract(columns: dict[str, dict[str, Any]], max_domain_size: int) -> Schema:
     """SchemaGen's proposal from overall column statistics (``{name: stats}``)."""
-    out = {}
+    out = []
     for name, s in columns.items():
         top = s.get("values")
         domain = None
         if s["type"] == "string" and top is not None and len(top) <= max_domain_size:
             domain = tuple(sorted(top))
-        out[name] = ColumnContract(
-            name, s["type"], 1.0 if s["count"] and not s["missing"] else 0.0, domain
+        out.append(
+            ColumnSchema(name, s["type"], 1.0 if s["count"] and not s["missing"] else 0.0, domain)
         )
-    return Contract(out)
+    return Schema.of(out)

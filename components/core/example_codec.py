@@ -52,20 +52,31 @@ def _const_seg(data: bytes, n: int, present: np.ndarray):
 
 
 def _bytes_seg(offsets: np.ndarray, data: np.ndarray, present: np.ndarray):
-    starts = offsets[:-1]
-    lens = (offsets[1:] - starts).astype(np.int64)
+    """The raw bytes of each row, left-aligned in an (n, longest) matrix. Arrow's values are
+    contiguous, so one masked assignment places them (no per-cell index matrix)."""
+    lens = (offsets[1:] - offsets[:-1]).astype(np.int64)
     width = max(int(lens.max()) if len(lens) else 0, 1)
-    idx = starts[:, None] + np.arange(width)[None, :]
-    np.minimum(idx, max(len(data) - 1, 0), out=idx)
-    mat = data[idx] if len(data) else np.zeros((len(lens), width), np.uint8)
+    mat = np.zeros((len(lens), width), np.uint8)
+    if len(lens) and lens.any():
+        mat[np.arange(width)[None, :] < lens[:, None]] = data[offsets[0] : offsets[-1]]
     return mat, np.where(present, lens, 0), lens
+
+
+def varint(value: int) -> bytes:
+    """One protobuf varint (the length of a feature name, which may exceed 127 bytes)."""
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
 
 
 def _column_segments(name: str, values, valid: np.ndarray, n: int):
     """Segments of one feature's map entry; `values`: int64 / float32 ndarray, or
     (offsets, data) for bytes."""
     key = name.encode()
-    assert len(key) < 128
+    key_field = b"\x0a" + varint(len(key)) + key  # MapEntry.key (field 1, length-delimited)
     segs = []
     if isinstance(values, tuple):  # bytes: Feature{bytes_list(1){value(1)}}
         vmat, vlen, raw_len = _bytes_seg(values[0], values[1], valid)
@@ -88,10 +99,10 @@ def _column_segments(name: str, values, valid: np.ndarray, n: int):
             _varint_seg(u, valid),
         ]
     feat_len = 1 + varint_len(inner_len.astype(np.uint64)) + inner_len
-    entry_len = 2 + len(key) + 1 + varint_len(feat_len.astype(np.uint64)) + feat_len
+    entry_len = len(key_field) + 1 + varint_len(feat_len.astype(np.uint64)) + feat_len
     segs.append(_const_seg(b"\x0a", n, valid))  # Features.feature (map entry)
     segs.append(_varint_seg(entry_len, valid))
-    segs.append(_const_seg(b"\x0a" + bytes([len(key)]) + key + b"\x12", n, valid))
+    segs.append(_const_seg(key_field + b"\x12", n, valid))  # then MapEntry.value (field 2)
     segs.append(_varint_seg(feat_len, valid))
     segs.append(_const_seg(list_tag, n, valid))
     segs.append(_varint_seg(inner_len, valid))
@@ -100,8 +111,52 @@ def _column_segments(name: str, values, valid: np.ndarray, n: int):
     return segs, piece_len
 
 
+# Rows are serialised side by side in matrices as wide as the widest row's segment. A batch
+# whose matrices would hold far more padding than data (one long string among short ones) is
+# split in halves until they do not, so memory stays proportional to the output.
+PADDING_FACTOR = 4
+MIN_CELLS = 1 << 22
+
+
+def _row_width(columns) -> tuple[int, int]:
+    """(widest row's matrix width, about how many bytes the rows serialise to)."""
+    width, total = 0, 0
+    for name, values, valid in columns:
+        fixed = 40 + 2 * len(name.encode())
+        payload = 0
+        if isinstance(values, tuple):
+            lens = values[0][1:] - values[0][:-1]
+            payload = int(lens.max()) if len(lens) else 0
+            total += int(lens[valid].sum())
+        width += fixed + payload
+        total += fixed * int(valid.sum())
+    return width, total
+
+
+def _rows(columns, start: int, stop: int):
+    """The columns restricted to rows [start, stop)."""
+    out = []
+    for name, values, valid in columns:
+        if isinstance(values, tuple):
+            values = (values[0][start : stop + 1], values[1])
+        else:
+            values = values[start:stop]
+        out.append((name, values, valid[start:stop]))
+    return out
+
+
 def serialize_columns(columns, n: int):
     """columns: [(name, values, valid_bool_array)] -> (uint8 buffer, int64 offsets[n+1])."""
+    width, total = _row_width(columns)
+    if n > 1 and n * width > max(PADDING_FACTOR * total, MIN_CELLS):
+        half = n // 2
+        buf_a, off_a = serialize_columns(_rows(columns, 0, half), half)
+        buf_b, off_b = serialize_columns(_rows(columns, half, n), n - half)
+        return np.concatenate([buf_a, buf_b]), np.concatenate([off_a, off_b[1:] + off_a[-1]])
+    return _serialize(columns, n)
+
+
+def _serialize(columns, n: int):
     all_segs, body = [], np.zeros(n, np.int64)
     for name, values, valid in columns:
         segs, piece = _column_segments(name, values, valid, n)

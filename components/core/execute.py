@@ -1,15 +1,18 @@
-"""Run one component invocation with caching by fingerprint and an atomic commit.
+"""Resolve a step once, then run it with caching by fingerprint and an atomic commit.
 
-:func:`resolve` validates a step's parameters and computes its fingerprint and URI without running
-anything (the planner calls it, without TensorFlow). What a step reads from outside the artifact
-store (the data files a glob matched, the served baseline) is resolved *once*, hashed into the
-fingerprint and handed to the component as ``ctx.external``, so what it reads is exactly what was
-fingerprinted. :func:`execute` runs it unless its artifact is committed.
+:func:`resolve` is the one step resolution: it validates a step's parameters, calls the
+component's resolve hook for what the step reads from outside the artifact store (the data files a
+glob matched, the served baseline, the user module), and computes the fingerprint and URI, without
+running anything and without TensorFlow. The planner, the Airflow tasks and a component process
+started with no plan (a pod an operator launched) call it; a process handed a planned invocation
+(the local runner's workers, an Airflow task's component process) rebuilds it from the request with
+:meth:`Invocation.from_request`, checking only that it runs the same code and runtime the planner
+fingerprinted, so what it reads is exactly what was fingerprinted. :func:`execute` runs it unless
+its artifact is committed.
 """
 
 from __future__ import annotations
 
-import os
 import resource
 import time
 from collections.abc import Callable
@@ -26,7 +29,8 @@ from tfpipe.components.artifacts import (
     staged,
     utc_now,
 )
-from tfpipe.components.artifacts.store import absolute_uri, join_uri, store_for
+from tfpipe.components.artifacts.layout import artifact_uri, artifacts_root_of
+from tfpipe.components.artifacts.store import store_for
 from tfpipe.components.core.errors import TfpipeError
 from tfpipe.components.core.fingerprint import artifact_fingerprint, code_version
 from tfpipe.components.core.runtime import runtime_identity
@@ -53,9 +57,10 @@ class Invocation:
 
     @property
     def artifacts_root(self) -> str:
-        return os.path.dirname(os.path.dirname(self.uri))
+        return artifacts_root_of(self.uri)
 
     def to_request(self, run_id: str) -> dict[str, Any]:
+        """The planned invocation as JSON, for a process in the step's runtime."""
         return {
             "step": self.step,
             "component": self.spec.name,
@@ -65,7 +70,51 @@ class Invocation:
             "artifacts_root": self.artifacts_root,
             "run_id": run_id,
             "external": self.external.values,
+            "planned": {
+                "fingerprint": self.fingerprint,
+                "input_fingerprints": self.input_fingerprints,
+                "external_digests": self.external.digests,
+                "code_version": code_version(self.spec.name),
+                "runtime_identity": runtime_identity(self.runtime),
+            },
         }
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any]) -> Invocation:
+        """The invocation a request carries: as planned when it was planned (nothing resolved
+        again), else resolved here (a component process an operator started with no plan)."""
+        planned = request.get("planned")
+        if not planned:
+            return resolve_request(request)
+        spec = get_spec(request["component"])
+        here = {
+            "code_version": code_version(spec.name),
+            "runtime_identity": runtime_identity(request["runtime"]),
+        }
+        differs = [k for k, v in here.items() if planned.get(k) != v]
+        if differs:
+            raise TfpipeError(
+                f"step '{request['step']}': the {request['runtime']} runtime sees a different "
+                f"{' and '.join(k.replace('_', ' ') for k in differs)} than the planner "
+                f"({', '.join(f'{planned.get(k)} vs {here[k]}' for k in differs)}); the two "
+                "sides run different code or locks (reinstall, or check TFPIPE_LOCKS/PYTHONPATH)"
+            )
+        params = spec.validate_params(request["params"], request["step"], request["runtime"])
+        fingerprint = planned["fingerprint"]
+        return cls(
+            step=request["step"],
+            spec=spec,
+            params=params,
+            input_uris=dict(request["inputs"]),
+            input_fingerprints=dict(planned["input_fingerprints"]),
+            runtime=request["runtime"],
+            fingerprint=fingerprint,
+            uri=artifact_uri(request["artifacts_root"], request["step"], fingerprint),
+            external=External(
+                values=dict(request.get("external") or {}),
+                digests=dict(planned["external_digests"]),
+            ),
+        )
 
 
 def resolve(
@@ -79,12 +128,13 @@ def resolve(
     artifacts_root: str,
     external_values: dict[str, Any] | None = None,
 ) -> Invocation:
-    """Validate parameters and compute the fingerprint and URI, without running anything.
-    ``external_values``: what an earlier resolution froze (the planner's), reused as is."""
+    """Validate parameters, resolve what the step reads from outside the store, and compute
+    the fingerprint and URI, without running anything. ``external_values``: what an earlier
+    resolution froze, reused as is."""
     spec = get_spec(component)
     spec.check_inputs(input_uris, step)
     params = spec.validate_params(raw_params, step, runtime)
-    external = params.resolve_external(input_fingerprints, external_values)
+    external = spec.resolve_external(params, input_fingerprints, external_values)
     fingerprint = artifact_fingerprint(
         component=component,
         params=params.fingerprint_params(),
@@ -92,14 +142,14 @@ def resolve(
         external=external.digests,
         runtime=runtime_identity(runtime),
     )
-    uri = join_uri(absolute_uri(artifacts_root), step, fingerprint)
+    uri = artifact_uri(artifacts_root, step, fingerprint)
     return Invocation(
         step, spec, params, input_uris, input_fingerprints, runtime, fingerprint, uri, external
     )
 
 
 def resolve_request(request: dict[str, Any]) -> Invocation:
-    """Resolve a request whose inputs are committed artifacts (the component CLI, Airflow tasks)."""
+    """Resolve an unplanned request whose inputs are committed artifacts."""
     inputs = {name: open_artifact(uri) for name, uri in request["inputs"].items()}
     return resolve(
         component=request["component"],
@@ -117,7 +167,7 @@ def scratch_dir(inv: Invocation) -> str:
     """Local work that must outlive a failed attempt (checkpoints to resume from), beside the
     artifacts or, for an object store, in the worker's cache. Only the artifact's lock holder
     uses it."""
-    return store_for(inv.uri).scratch_dir(inv.artifacts_root, inv.step, inv.fingerprint)
+    return store_for(inv.uri).scratch_dir(inv.uri)
 
 
 def halting_input(inputs: dict[str, Artifact]) -> str | None:

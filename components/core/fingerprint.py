@@ -9,7 +9,8 @@ a model or importing TensorFlow.
 
 Data files are identified by content, not by path or modification time: a moved or re-touched
 file is the same data, a rewritten one is not. Content digests are remembered per (path, size,
-mtime, inode) in a small cache, so a large file is read once, not at every plan.
+mtime, ctime, inode, device) in a small cache, so a large file is read once, not at every plan;
+the ctime is what a same-size rewrite that keeps the mtime (``cp -p``) cannot keep.
 """
 
 from __future__ import annotations
@@ -56,36 +57,64 @@ def _digest_cache_path() -> str:
     return os.path.join(base, "content-digests.json")
 
 
-def content_digests(paths: Iterable[str]) -> dict[str, str]:
-    """``{path: sha256 prefix}`` of files, read only when unseen or changed since last time."""
+def file_stamp(path: str) -> list[int]:
+    """What changes whenever a file's content can have changed: size, mtime, ctime, inode and
+    device. ``cp -p`` of other bytes of the same size keeps the size, mtime and inode, but no
+    write can keep the ctime (the kernel sets it, and nothing but a clock change turns it back)."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def stamped_digests(paths: Iterable[str]) -> dict[str, tuple[str, list[int]]]:
+    """``{path: (sha256 prefix, stamp)}``: the stamp is the file's as it was hashed (a file
+    that changes while it is hashed is hashed again), read only when unseen or changed since."""
     paths = list(paths)
-    cache_path = _digest_cache_path()
-    try:
-        with open(cache_path, encoding="utf-8") as f:
-            cache: dict[str, Any] = json.load(f)
-    except (FileNotFoundError, json.JSONDecodeError):
-        cache = {}
-    out, changed = {}, False
+    cache = _load_cache(_digest_cache_path())
+    out: dict[str, tuple[str, list[int]]] = {}
+    fresh: dict[str, Any] = {}
     for path in paths:
-        st = os.stat(path)
         key = os.path.abspath(path)
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        stamp = file_stamp(path)
         hit = cache.get(key)
         if hit and hit[0] == stamp:
-            out[path] = hit[1]
+            out[path] = (hit[1], stamp)
             continue
-        out[path] = file_digest(path)
-        cache[key] = [stamp, out[path]]
-        changed = True
-    if changed:
-        _save_cache(cache_path, cache)
+        for _attempt in range(5):
+            value = file_digest(path)
+            after = file_stamp(path)
+            if after == stamp:
+                break
+            stamp = after  # written while being hashed: hash the settled bytes
+        else:
+            raise OSError(f"{path} keeps changing while it is read; wait for the writer to finish")
+        out[path] = (value, stamp)
+        fresh[key] = [stamp, value]
+    if fresh:
+        _save_cache(_digest_cache_path(), fresh)
     return out
 
 
-def _save_cache(path: str, cache: dict[str, Any]) -> None:
+def content_digests(paths: Iterable[str]) -> dict[str, str]:
+    """``{path: sha256 prefix}`` of files, read only when unseen or changed since last time."""
+    return {path: value for path, (value, _stamp) in stamped_digests(paths).items()}
+
+
+def _load_cache(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return dict(json.load(f))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _save_cache(path: str, fresh: dict[str, Any]) -> None:
+    """Merge ``fresh`` entries into the cache file under its lock: what another process saved
+    since this one read the cache is kept, not overwritten."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".lock", "w") as lock, contextlib.suppress(OSError):
         fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = _load_cache(path)
+        cache.update(fresh)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(cache, f)

@@ -22,14 +22,31 @@ from tfpipe.components.core.fingerprint import digest
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Development tools never change what a component computes: left out of runtime identities.
 DEV_TOOLS = frozenset({"pytest", "pytest-timeout", "ruff", "mypy", "coverage", "pytest-cov"})
-# Environment variables that carry secrets of the orchestrator (database URLs, broker passwords,
-# API tokens): component processes and user code never see them.
-SECRET_PATTERNS = (
-    re.compile(r"^AIRFLOW__(DATABASE|CELERY|API_AUTH|CORE__FERNET|CORE__INTERNAL_API_SECRET)"),
-    re.compile(r"^AIRFLOW__.*(SECRET|PASSWORD|CONN|KEY)"),
-    re.compile(r"^AIRFLOW_CONN_"),
-    re.compile(r"(PASSWORD|PASSWD|^PG(PASSWORD|USER)$)", re.IGNORECASE),
-)
+# What a component process (and the user code in it) gets from the environment it is started
+# from: an allowlist, not the environment minus known secrets. The system basics, locale and
+# temporary directories; TensorFlow, Beam, CUDA and threading settings; tfpipe's own settings;
+# the object store's endpoint and credentials (AWS_*, what boto3 reads); proxies and CA bundles
+# to reach it. Anything else (the orchestrator's database URL, broker password, Fernet key, API
+# tokens) stays out unless the pipeline names it (``Pipeline(environment=...)``) or the
+# deployment does (``TFPIPE_PASS_ENV``, comma-separated).
+ALLOWED_NAMES = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "HOSTNAME", "TERM", "TZ", "LANG", "LANGUAGE",
+        "TMPDIR", "TMP", "TEMP", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS", "PYTHONIOENCODING", "PYTHONUTF8",
+        "VIRTUAL_ENV", "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS", "XLA_FLAGS", "SSL_CERT_FILE", "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+        "http_proxy", "https_proxy", "no_proxy",
+    }
+)  # fmt: skip
+ALLOWED_PREFIXES = ("LC_", "XDG_", "TF_", "TFPIPE_", "BEAM_", "CUDA_", "NVIDIA_", "KMP_", "GRPC_")
+# The object store's endpoint and credentials: what the artifact store itself needs.
+STORE_PREFIXES = ("AWS_",)
+# Names that look like secrets are refused even under an allowed prefix (e.g. Terraform's
+# TF_TOKEN_<host>), unless they are the store's own credentials or named by the pipeline.
+SECRET_NAME = re.compile(r"TOKEN|PASSW|SECRET|API_?KEY|CREDENTIAL|PRIVATE|_KEY$|_KEY_", re.I)
+PASS_ENV = "TFPIPE_PASS_ENV"
 
 
 @dataclass(frozen=True)
@@ -126,21 +143,37 @@ def source_root() -> str:
     return target
 
 
-def scrubbed_environment() -> dict[str, str]:
-    """This process's environment without the orchestrator's secrets."""
-    return {k: v for k, v in os.environ.items() if not any(p.search(k) for p in SECRET_PATTERNS)}
+def passed_names(named: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The variables a pipeline (``named``) or the deployment (``$TFPIPE_PASS_ENV``) adds."""
+    extra = [n.strip() for n in os.environ.get(PASS_ENV, "").split(",") if n.strip()]
+    return sorted({*named, *extra})
 
 
-def child_environment(runtime: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a component process in ``runtime``: tfpipe importable, the runtime's
-    TensorFlow switches set, the orchestrator's secrets removed."""
-    env = scrubbed_environment()
+def allowed(name: str, passed: list[str]) -> bool:
+    if name in passed or name.startswith(STORE_PREFIXES):
+        return True
+    if SECRET_NAME.search(name):
+        return False
+    return name in ALLOWED_NAMES or name.startswith(ALLOWED_PREFIXES)
+
+
+def child_environment(
+    runtime: str, extra: dict[str, str] | None = None, named: tuple[str, ...] | list[str] = ()
+) -> dict[str, str]:
+    """The environment for a component process in ``runtime``: the allowlisted variables of
+    this one plus those ``named`` by the pipeline, tfpipe importable, the runtime's TensorFlow
+    switches set. The names travel on (``$TFPIPE_PASS_ENV``), so processes that component
+    starts (a training cluster's tasks) get them too."""
+    passed = passed_names(named)
+    env = {k: v for k, v in os.environ.items() if allowed(k, passed)}
     for key in ("TF_USE_LEGACY_KERAS",):
         env.pop(key, None)  # each runtime sets its own
     for key, value in {**COMMON_ENV, **RUNTIMES[check_runtime(runtime)].env}.items():
         env.setdefault(key, value)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root(), env.get("PYTHONPATH")]))
     env["TFPIPE_LOCKS"] = locks_dir()  # the same locks, so both sides compute one fingerprint
+    if passed:
+        env[PASS_ENV] = ",".join(passed)
     env.update(extra or {})
     return env
 

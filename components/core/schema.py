@@ -1,10 +1,11 @@
-"""The schema of an Examples artifact: each column's type (int | float | string), as encoded in
-its tf.Examples, with a few figures of the data it was inferred from (count, missing, min/max,
-the value domain of low-cardinality strings). Later components turn it into a tf.Transform raw
-feature spec. No TensorFlow here.
+"""The one schema type: each column's type (int | float | string) and what is known of its
+values — the fraction of rows that have one, the string values it takes, the range of its numbers.
 
-The *contract* new data is held to is a separate, user-owned file (a tensorflow-metadata Schema;
-see ``tfpipe.components.core.contract``).
+The same type serves both roles a schema has in TFX: the schema of an Examples artifact (what the
+data *is*, inferred from it, with the types it was encoded with) and the user's contract (what new
+data *must be*, read from a tensorflow-metadata ``schema.pbtxt`` by
+``tfpipe.components.core.contract``, which is only that file format's reader and writer). Later
+components turn a schema into a tf.Transform raw feature spec. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -16,42 +17,45 @@ from typing import Any
 TYPES = ("int", "float", "string")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ColumnSchema:
     name: str
     type: str = "int"
-    count: int = 0
-    missing: int = 0
+    # The fraction of rows with a value: observed in the data, or required by a contract.
+    min_presence: float = 0.0
+    # The string values: all of them (observed when they are few), or those a contract allows.
+    domain: tuple[str, ...] | None = None
+    # The range of the numbers: observed, or allowed by a contract (None: unbounded).
     min: float | None = None
     max: float | None = None
-    domain: list[str] | None = field(default_factory=list)
-
-    @property
-    def presence(self) -> float:
-        total = self.count + self.missing
-        return self.count / total if total else 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Schema:
-    columns: list[ColumnSchema]
+    columns: dict[str, ColumnSchema] = field(default_factory=dict)
     num_rows: int = 0
 
+    @classmethod
+    def of(cls, columns: list[ColumnSchema], num_rows: int = 0) -> Schema:
+        return cls({c.name: c for c in columns}, num_rows)
+
     def column(self, name: str) -> ColumnSchema:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(name)
+        return self.columns[name]
 
     @property
     def names(self) -> list[str]:
-        return [c.name for c in self.columns]
+        return list(self.columns)
+
+    @property
+    def types(self) -> dict[str, str]:
+        return {name: c.type for name, c in self.columns.items()}
 
     def to_json(self) -> dict[str, Any]:
         cols = []
-        for c in self.columns:
+        for c in self.columns.values():
             d = asdict(c)
-            d["presence"] = round(c.presence, 6)
+            d["domain"] = list(c.domain) if c.domain is not None else None
+            d["min_presence"] = round(c.min_presence, 6)
             cols.append(d)
         return {"num_rows": self.num_rows, "columns": cols}
 
@@ -60,8 +64,10 @@ class Schema:
         cols = []
         for c in payload["columns"]:
             known = {k: v for k, v in c.items() if k in ColumnSchema.__dataclass_fields__}
+            if known.get("domain") is not None:
+                known["domain"] = tuple(known["domain"])
             cols.append(ColumnSchema(**known))
-        return cls(columns=cols, num_rows=payload.get("num_rows", 0))
+        return cls.of(cols, payload.get("num_rows", 0))
 
     @classmethod
     def load(cls, path: str) -> Schema:

@@ -5,11 +5,17 @@ A component is one package ``components/<name>/``: ``params.py`` (its parameter 
 imports TensorFlow). The spec also says how the component presents itself, so runners, the CLI,
 the report and the Airflow builder iterate over steps without knowing any component by name:
 
-- ``summary_line(summary)``: one human line for the CLI and run listings;
+- ``summary_line(summary)``: one human line for the CLI and run listings, and
+  ``cached_summary_line``: the line for a result an earlier run produced (this run reused it);
 - ``report_section``: ``"module:function"`` returning HTML for the run report (imported lazily:
   it may use matplotlib);
 - ``outlet``/``announce``: an Airflow asset the step's task updates, and the event extra for a
   result (``None``: no event for this result).
+
+Parameters are pure data. What a step reads from outside the artifact store (the files a glob
+matches, a user module, the served model) is the job of one *resolve hook* per component
+(``resolve``: ``"module:function"``, ``(params, inputs, frozen) -> External``), called once when
+the step is resolved (see ``tfpipe.components.core.execute.resolve``).
 """
 
 from __future__ import annotations
@@ -44,21 +50,34 @@ class ComponentParams(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
     # Parameters that say *where* or *how* to compute, not *what*: left out of the fingerprint
-    # (e.g. the Beam runner, or a data path whose content ``resolve_external`` digests), so the
-    # same bytes computed elsewhere are the same artifact.
+    # (e.g. the Beam runner, or a data path whose content the component's resolve hook
+    # digests), so the same bytes computed elsewhere are the same artifact.
     FINGERPRINT_EXEMPT: ClassVar[frozenset[str]] = frozenset()
+    # Parameters that name the pipeline's label, by the part they name: "feature" (what
+    # preprocessing_fn outputs and the model learns), "column" (the raw column) or "vocabulary"
+    # (the tf.Transform vocabulary of its class names). Unset, they take the pipeline's label;
+    # set, they must agree with it (see tfpipe.pipelines.definition.Label).
+    LABEL_FIELDS: ClassVar[dict[str, str]] = {}
+    # Parameters that name raw columns of the data (a str or a list of them): checked against
+    # the data's columns as soon as they are known, never after training.
+    COLUMN_FIELDS: ClassVar[tuple[str, ...]] = ()
+    # Parameters that name the model being served now (a TF Serving model directory): unset, they
+    # take the directory the pipeline's own publishing step pushes to, so a pipeline compares
+    # each new model with the one it replaces without saying so.
+    BASELINE_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def named_columns(self) -> dict[str, list[str]]:
+        """``{parameter: [raw column, …]}`` for the parameters in ``COLUMN_FIELDS`` that are set."""
+        named = {}
+        for name in self.COLUMN_FIELDS:
+            value = getattr(self, name)
+            if value:
+                named[name] = [value] if isinstance(value, str) else list(value)
+        return named
 
     def fingerprint_params(self) -> dict[str, Any]:
         dumped = self.model_dump(mode="json")
         return {k: v for k, v in dumped.items() if k not in self.FINGERPRINT_EXEMPT}
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        """Resolve what this run reads from outside the artifact store (data files, user code, a
-        served model) and digest it. ``inputs``: fingerprints of the input artifacts. ``frozen``:
-        values an earlier resolution of the same run chose, to be used as they are."""
-        return External()
 
     def validate_for_runtime(self, runtime: str) -> None:
         """Refuse parameter combinations the runtime cannot run (raise ParameterError)."""
@@ -67,6 +86,13 @@ class ComponentParams(pydantic.BaseModel):
         """Refuse parameters that cannot work with the steps feeding this one (``{input name:
         (component, parameters)}``), e.g. a gate on a metric the upstream model cannot produce.
         Called when the pipeline is planned, before anything runs."""
+
+    def check_ancestors(self, summaries: dict[str, dict[str, Any]]) -> None:
+        """Refuse parameters that cannot work with what steps before this one committed
+        (``{step: summary}`` of its committed ancestors, direct or not), e.g. an evaluator label
+        that is neither a raw column nor a transformed feature. Called at planning and again by
+        the runners as ancestors commit, so a run stops before the steps in between spend their
+        time."""
 
 
 @dataclass
@@ -81,7 +107,7 @@ class Context:
     runtime: str
     scratch_dir: str = ""  # survives a failed attempt (checkpoints to resume from); not an artifact
     progress: Callable[[str], None] = field(default=lambda message: None)
-    external: dict[str, Any] = field(default_factory=dict)  # see ComponentParams.resolve_external
+    external: dict[str, Any] = field(default_factory=dict)  # see ComponentSpec.resolve
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("tfpipe"))
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -118,6 +144,9 @@ class ComponentSpec:
     optional_inputs: tuple[str, ...] = ()
     description: str = ""
     summary_line: Callable[[dict[str, Any]], str] = default_summary_line
+    # What a reused (cached) result says: it was made by an earlier run, so e.g. a push it records
+    # is not this run's. None: the same line as an executed result.
+    cached_summary_line: Callable[[dict[str, Any]], str] | None = None
     report_section: str | None = None
     outlet: str | None = None
     announce: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
@@ -126,6 +155,15 @@ class ComponentSpec:
     needs_tensorflow: bool = True
     # Is its summary part of the one-paragraph outcome of a run (e.g. an Airflow run's note)?
     in_run_note: bool = False
+    # "module:function" (params, input fingerprints, frozen values) -> External: what the step
+    # reads from outside the artifact store, digested into its fingerprint. None: nothing.
+    resolve: str | None = None
+    # The serving directory a step of this component publishes models to (params -> a
+    # ServingDirectory), for commands that act on a pipeline's served model (rollback, scoring).
+    serving: Callable[[Any], Any] | None = None
+    # Does it score data with a served model? It is then the step of every pipeline's scoring
+    # pipeline (``tfpipe score``, the scoring DAG; see pipelines/scoring.py).
+    scorer: bool = False
 
     def validate_params(self, raw: dict[str, Any], step: str, runtime: str) -> ComponentParams:
         try:
@@ -145,14 +183,40 @@ class ComponentSpec:
                 f"step '{step}' ({self.name}) expects inputs {expected}{also}, but got {got}"
             )
 
+    def resolve_external(
+        self,
+        params: ComponentParams,
+        inputs: dict[str, str],
+        frozen: dict[str, Any] | None = None,
+    ) -> External:
+        """What this step reads from outside the artifact store, resolved and digested.
+        ``inputs``: fingerprints of the input artifacts. ``frozen``: values an earlier resolution
+        of the same run chose, to be used as they are."""
+        if not self.resolve:
+            return External()
+        return _load(self.resolve)(params, inputs, frozen)
+
     def load_entry_point(self) -> Callable[[Context], dict[str, Any]]:
         return _load(self.entry_point)
 
-    def render_report(self, artifact: Artifact, step: dict[str, Any]) -> str:
-        """This component's section of the run report ('' when it has none)."""
+    def describe(self, step: dict[str, Any]) -> str:
+        """One line for a step record of this component: its error, or what its result says
+        (for a result this run reused, what is true of it now)."""
+        if step.get("status") == "failed":
+            return str(step.get("error", ""))
+        summary = step.get("summary")
+        if not summary:
+            return ""
+        if step.get("status") == "cached" and self.cached_summary_line is not None:
+            return self.cached_summary_line(summary)
+        return self.summary_line(summary)
+
+    def render_report(self, artifact: Artifact, step: dict[str, Any]) -> Any:
+        """This component's section of the run report: a fragment rendered by
+        ``presentation.render`` ('' when it has none); a plain string would be escaped."""
         if not self.report_section:
             return ""
-        return str(_load(self.report_section)(artifact, step))
+        return _load(self.report_section)(artifact, step)
 
 
 def _load(ref: str) -> Callable[..., Any]:

@@ -13,7 +13,7 @@ DTYPES = {"int": tf.int64, "float": tf.float32, "string": tf.string}
 
 def raw_feature_spec(schema: Schema) -> dict[str, tf.io.VarLenFeature]:
     """Every raw feature is optional (VarLen), so a serving request may leave any field out."""
-    return {c.name: tf.io.VarLenFeature(DTYPES[c.type]) for c in schema.columns}
+    return {c.name: tf.io.VarLenFeature(DTYPES[c.type]) for c in schema.columns.values()}
 
 
 def feature_types(spec: dict[str, Any]) -> dict[str, str]:

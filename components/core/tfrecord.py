@@ -7,16 +7,22 @@ Importing TensorFlow costs seconds and hundreds of MB; ExampleGen needs neither.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from tfpipe.components.core.errors import InputDataError
+
 _U32 = struct.Struct("<I").pack
 _U64 = struct.Struct("<Q").pack
+_FRAME = struct.Struct("<QI")  # length, masked CRC of the length
+_U32_AT = struct.Struct("<I").unpack_from
+READ_BLOCK = 4 << 20
 
 
 def _masked_crc(crc: int) -> int:
@@ -50,16 +56,56 @@ class TFRecordWriter:
         self._file.close()
 
 
-def read_records(path: str) -> Iterable[bytes]:
-    """The records of a TFRecord file, GZIP-compressed when named ``.gz`` (framing only; CRCs
-    not checked)."""
-    import gzip
+class CorruptRecord(InputDataError):
+    """A TFRecord file whose framing or checksums do not hold (a truncated or damaged shard)."""
 
-    with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as f:
-        while header := f.read(12):
-            (length,) = struct.unpack("<Q", header[:8])
-            yield f.read(length)
-            f.read(4)
+
+def read_records(path: str) -> Iterator[bytes]:
+    """The records of an uncompressed TFRecord file (``.gz``: GZIP), each checked: a length whose
+    CRC does not match, data whose CRC does not match or a file that ends inside a record is an
+    error naming the file, the record's index and its byte offset."""
+    import google_crc32c
+
+    crc, u32_at = google_crc32c.value, _U32_AT
+    lengths: dict[bytes, int] = {}  # headers already checked → their length
+    f: Any = gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+    with f:
+        index, offset, block, pos = 0, 0, b"", 0
+        while True:
+            if len(block) - pos < 12:  # refill: the rest of the block plus the next 4 MB
+                block, pos = block[pos:] + f.read(READ_BLOCK), 0
+                if not block:
+                    return
+                if len(block) < 12:
+                    raise _corrupt(path, index, offset, "the file ends inside a record header")
+            header = block[pos : pos + 12]
+            length = lengths.get(header)
+            if length is None:
+                length, length_crc = _FRAME.unpack(header)
+                if _masked_crc(crc(header[:8])) != length_crc:
+                    raise _corrupt(path, index, offset, "the length's checksum does not match")
+                lengths[header] = length
+            end = pos + 16 + length
+            if end > len(block):
+                block, pos = block[pos:] + f.read(max(READ_BLOCK, end - pos)), 0
+                end = 16 + length
+                if end > len(block):
+                    raise _corrupt(
+                        path, index, offset, f"the file ends inside a record of {length} bytes"
+                    )
+            data = block[pos + 12 : end - 4]
+            c = crc(data)
+            if (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF != u32_at(block, end - 4)[0]:
+                raise _corrupt(path, index, offset, "the data's checksum does not match")
+            yield data
+            index, offset, pos = index + 1, offset + 16 + length, end
+
+
+def _corrupt(path: str, index: int, offset: int, what: str) -> CorruptRecord:
+    return CorruptRecord(
+        f"{path}: record {index} (byte {offset}): {what}; the file is truncated or damaged "
+        "(re-create it, or re-run the step that wrote it)"
+    )
 
 
 _ENCODER: Any = None

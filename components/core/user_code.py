@@ -73,6 +73,26 @@ def _local_imports(path: str) -> list[str]:
     return found
 
 
+def top_level_names(module_file: str) -> set[str]:
+    """Names a module file binds at its top level (functions, classes, assignments, imports),
+    read without importing it (no TensorFlow, nothing of the user's code runs)."""
+    try:
+        with open(module_file, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), filename=module_file)
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return set()  # loading the module later reports it, naming the file
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
 def load_module(module_file: str) -> Any:
     """Import ``module_file`` under a stable name derived from its path (importable by pickling)."""
     path = os.path.abspath(module_file)
@@ -109,17 +129,77 @@ def load_function(module_file: str, name: str) -> Callable[..., Any]:
 
 
 def guarded(fn: Callable[..., Any], module_file: str, what: str) -> Callable[..., Any]:
-    """Wrap a user function so that anything it raises names the function and its file."""
+    """Wrap a user function so that anything it raises names the function and its file; a key
+    it asks for and its arguments lack (``inputs["prolin"]``, a feature the model builder wants)
+    also names the line, the keys there are and the nearest one."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except UserCodeError:
             raise
+        except KeyError as exc:
+            missing = exc.args[0] if exc.args else None
+            known = _known_keys([*args, *kwargs.values()])
+            if isinstance(missing, str) and known and missing not in known:
+                raise UserCodeError(
+                    missing_key_message(fn.__name__, what, module_file, missing, known, exc)
+                ) from exc
+            raise UserCodeError(
+                f"{what} '{fn.__name__}' in {module_file}{_where(exc, module_file)} raised "
+                f"KeyError: {exc}"
+            ) from exc
         except Exception as exc:
             raise UserCodeError(
-                f"{what} '{fn.__name__}' in {module_file} raised {type(exc).__name__}: {exc}"
+                f"{what} '{fn.__name__}' in {module_file}{_where(exc, module_file)} raised "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
 
     call.__name__ = fn.__name__
     return call
+
+
+def missing_key_message(
+    function: str, what: str, module_file: str, missing: str, known: list[str], exc: BaseException
+) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(missing, known, n=1, cutoff=0.5)
+    near = near or [k for k in known if k.lower() == missing.lower()]
+    return (
+        f"{what} '{function}' in {module_file}{_where(exc, module_file)} asks for '{missing}', "
+        f"which is not one of its inputs"
+        + (f"; did you mean '{near[0]}'?" if near else "")
+        + f" Available: {', '.join(sorted(known))}"
+    )
+
+
+def _known_keys(values: list[Any]) -> list[str]:
+    """The keys a user function could have asked for: those of a mapping argument (tf.Transform's
+    ``inputs``), or the names of a sequence of named things (the model builder's ``features``)."""
+    from collections.abc import Mapping, Sequence
+
+    for value in values:
+        if isinstance(value, Mapping) and value and all(isinstance(k, str) for k in value):
+            return list(value)
+        if isinstance(value, Sequence) and not isinstance(value, str) and value:
+            names = [getattr(v, "name", None) for v in value]
+            if all(isinstance(n, str) for n in names):
+                return [str(n) for n in names]
+    return []
+
+
+def _where(exc: BaseException, module_file: str) -> str:
+    """``, line N (`source`)``: the innermost line of the user's file the error passed through."""
+    import linecache
+    import traceback
+
+    target = os.path.realpath(module_file)
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if os.path.realpath(f.filename) == target
+    ]
+    if not frames:
+        return ""
+    line = frames[-1].lineno or 0
+    text = (linecache.getline(frames[-1].filename, line) or "").strip()
+    return f", line {line}" + (f" (`{text}`)" if text else "")

@@ -15,7 +15,7 @@ import traceback
 from typing import IO, Any
 
 from tfpipe.components.core.errors import NothingToCommit, TfpipeError
-from tfpipe.components.core.execute import execute, resolve_request
+from tfpipe.components.core.execute import Invocation, execute
 
 
 def error_payload(exc: BaseException) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def serve(requests: IO[str], results: IO[str]) -> int:
         request = json.loads(line)
         step = request.get("step", "?")
         try:
-            inv = resolve_request(request)
+            inv = Invocation.from_request(request)
 
             def report(msg: str, step: str = step) -> None:
                 send({"event": "progress", "step": step, "message": msg})

@@ -20,6 +20,7 @@ SPEC = ComponentSpec(
     artifact_type=ModelEvaluation,
     params=EvaluatorParams,
     entry_point="tfpipe.components.evaluator.run:run",
+    resolve="tfpipe.components.evaluator.resolve:resolve",
     inputs=("examples", "model"),
     description=__doc__ or "",
     summary_line=summary_line,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic
 
-from tfpipe.components.artifacts import ServingDirectory
+from tfpipe.components import get_spec
 from tfpipe.components.core.batching import DEFAULT_BUDGET_MB
 from tfpipe.components.core.errors import ParameterError
-from tfpipe.components.core.fingerprint import digest
-from tfpipe.components.core.spec import ComponentParams, External
+from tfpipe.components.core.spec import ComponentParams
+from tfpipe.components.evaluator.tfx_config import eval_config_params
 
 CLASSIFICATION_METRICS = (
     "accuracy",
@@ -58,11 +58,37 @@ class Change(pydantic.BaseModel):
 
 
 class EvaluatorParams(ComponentParams):
+    BASELINE_FIELDS = ("baseline_model_dir",)
+    LABEL_FIELDS: ClassVar[dict[str, str]] = {"label": "column"}
+    # (the label may also name a transformed feature: checked in check_ancestors)
+    COLUMN_FIELDS = ("slice_by",)
+
     label: str | None = pydantic.Field(
         default=None,
-        description="the raw label column (as ExampleGen read it); unset: the model's own label "
-        "(the transformed feature it was trained on, e.g. one preprocessing_fn derives), "
-        "computed from the raw examples by the transform graph inside the exported model",
+        description="the label: a raw column (as ExampleGen read it), or a transformed feature "
+        "(e.g. tips_xf, TFX's label_key habit) computed from the raw examples by the model's "
+        "preprocessing function (its transform_features signature); unset: the model's own label",
+    )
+    prediction_key: str | None = pydantic.Field(
+        default=None,
+        description="the output of the serving signature to score (e.g. outputs); unset: "
+        "tfpipe's probabilities / predictions, else the signature's only output. A one-unit "
+        "sigmoid is a binary classifier",
+    )
+    signature_name: str = pydantic.Field(
+        default="serving_default", description="the signature scored (serialized tf.Examples in)"
+    )
+    preprocessing_function_names: list[str] = pydantic.Field(
+        default_factory=list,
+        description="signatures of the model a transformed label is read through, the first the "
+        "model has (TFMA's field); unset: transform_features, else the model's TransformGraph",
+    )
+    eval_config: dict[str, Any] | str | None = pydantic.Field(
+        default=None,
+        description="a TFMA EvalConfig (a dict, or TFMA's text format): model_specs (label_key, "
+        "prediction_key, signature_name, preprocessing_function_names), slicing_specs by feature "
+        "keys, metrics_specs with metric class names and value / change thresholds; it sets the "
+        "parameters of the same meaning (fields tfpipe does not support are refused, named)",
     )
     task: Literal["classification", "regression"] | None = pydantic.Field(
         default=None,
@@ -103,6 +129,25 @@ class EvaluatorParams(ComponentParams):
         description="memory for the examples in flight (every model scored on a batch counts)",
     )
 
+    @pydantic.model_validator(mode="after")
+    def _from_eval_config(self) -> EvaluatorParams:
+        """The parameters the EvalConfig sets, unless set otherwise here (then refused, naming
+        both); setting the same value both ways is fine (a validated copy carries both)."""
+        if self.eval_config is None:
+            return self
+        derived = eval_config_params(self.eval_config, LOWER_IS_BETTER)
+        for name, value in derived.items():
+            field = type(self).model_fields[name]
+            typed = pydantic.TypeAdapter(field.annotation).validate_python(value)
+            current = getattr(self, name)
+            if current not in (typed, field.get_default(call_default_factory=True)):
+                raise ValueError(
+                    f"eval_config sets {name}={typed!r}, and evaluator.{name} is set to "
+                    f"{current!r}; set it in one place"
+                )
+            object.__setattr__(self, name, typed)
+        return self
+
     @pydantic.field_validator("thresholds", "change_thresholds")
     @classmethod
     def _known_metrics(cls, value: dict) -> dict:
@@ -123,47 +168,28 @@ class EvaluatorParams(ComponentParams):
                     f"produce ({where}); available: {', '.join(available)}"
                 )
 
+    def check_ancestors(self, summaries: dict[str, dict[str, Any]]) -> None:
+        """Once a Transform before this step has committed, its raw columns and transformed
+        features are known: a label that is neither, or a slice column that is no raw column,
+        cannot work, and the run stops before training."""
+        for step, summary in summaries.items():
+            raw, transformed = summary.get("raw_features"), summary.get("transformed_features")
+            if not isinstance(raw, list) or not isinstance(transformed, list):
+                continue
+            if self.label is not None and self.label not in raw + transformed:
+                raise ParameterError(
+                    f"evaluator.label '{self.label}' is neither a raw column {raw} nor a "
+                    f"transformed feature {transformed} (of step '{step}'); unset, it is the "
+                    "label the model was trained on"
+                )
+
     def check_upstream(self, upstream: dict[str, tuple[str, dict[str, Any]]]) -> None:
         component, params = upstream.get("model", ("", {}))
-        task = self.task or (
-            params.get("task", "classification") if component == "trainer" else None
-        )
+        # The upstream step's own `task` parameter (or its default), whichever component it is.
+        field = get_spec(component).params.model_fields.get("task") if component else None
+        task = self.task or (params.get("task", field.default) if field else None)
         if task:
             self.check_metrics(
                 task,
                 f"the {task} task of step '{component}'" if not self.task else "evaluator.task",
             )
-
-    def serving_directory(self) -> ServingDirectory | None:
-        return ServingDirectory.at(self.baseline_model_dir)
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        """The baseline is the version served *now*, frozen for the run: a new push makes a new
-        evaluation, and the Pusher publishes only over the version evaluated against."""
-        serving = self.serving_directory()
-        if serving is None:
-            return External(values={"latest_version": None}, digests={"baseline": "none"})
-        if frozen is not None and "latest_version" in frozen:
-            latest, baseline = frozen["latest_version"], frozen.get("baseline_version")
-        else:
-            latest = serving.latest()
-            # The newest version that is not the candidate itself: comparing a model with itself
-            # says nothing, and a re-run after this model was pushed must find the same baseline
-            # it was evaluated against (so the evaluation stays cached).
-            baseline = next(
-                (
-                    v
-                    for v in reversed(serving.versions())
-                    if serving.identity(v) != inputs.get("model")
-                ),
-                None,
-            )
-        values = {"latest_version": latest, "baseline_version": baseline}
-        if baseline is None:
-            return External(values=values, digests={"baseline": "none"})
-        identity = serving.identity(baseline)
-        return External(
-            values=values, digests={"baseline": digest([serving.model_dir, baseline, identity])}
-        )

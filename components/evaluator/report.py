@@ -7,42 +7,48 @@ from typing import Any
 
 from tfpipe.components.artifacts import ModelEvaluation
 from tfpipe.components.core.batching import BatchPlan
-from tfpipe.components.core.presentation import esc, figure_uri, fmt, img, pyplot, section, table
+from tfpipe.components.core.presentation import (
+    figure_uri,
+    fmt,
+    img,
+    pyplot,
+    render,
+    section,
+    table,
+)
+
+VERDICT = """{% if blessed %}<p class="pass">BLESSED: every gate passed.</p>
+{% else %}<p class="fail">NOT BLESSED: the failing gates below kept it from being pushed.</p>
+{% endif %}{{ gates }}"""
+PASS = """{% if passed %}<span class="pass">pass</span>{% else %}<span class="fail">FAIL</span>\
+{% endif %}"""
 
 
-def verdict_html(ev: dict[str, Any]) -> str:
+def verdict_html(ev: dict[str, Any]) -> Any:
     rows = []
     for c in ev["thresholds"]:
         rows.append(
             (
-                esc(c["metric"]),
-                fmt(c["value"]),
+                c["metric"],
+                c["value"],
                 f"[{fmt(c['lower'])}, {fmt(c['upper'])}]",
-                _pass(c["passed"]),
+                render(PASS, passed=c["passed"]),
             )
         )
     for c in ev.get("baseline_checks", []):
         rows.append(
             (
-                f"{esc(c['metric'])} vs baseline",
+                f"{c['metric']} vs baseline",
                 f"{fmt(c['candidate'])} (baseline {fmt(c['baseline'])})",
                 f"at most {fmt(c['max_worsening'])} worse",
-                _pass(c["passed"]),
+                render(PASS, passed=c["passed"]),
             )
         )
-    verdict = (
-        "<p class='pass'>BLESSED: every gate passed.</p>"
-        if ev["blessed"]
-        else "<p class='fail'>NOT BLESSED: the failing gates below kept it from being pushed.</p>"
-    )
-    return verdict + table(("gate", "value", "allowed", ""), rows, raw=True)
+    gates = table(("gate", "value", "allowed", ""), rows)
+    return render(VERDICT, blessed=ev["blessed"], gates=gates)
 
 
-def _pass(passed: bool) -> str:
-    return "<span class='pass'>pass</span>" if passed else "<span class='fail'>FAIL</span>"
-
-
-def metrics_table(ev: dict[str, Any]) -> str:
+def metrics_table(ev: dict[str, Any]) -> Any:
     base = (ev.get("baseline") or {}).get("overall", {})
     rows = [
         (k, v, base.get(k))
@@ -52,22 +58,26 @@ def metrics_table(ev: dict[str, Any]) -> str:
     return table(("metric", "candidate", "baseline"), rows)
 
 
-def shift_table(shift: dict[str, Any], metric: str) -> str:
-    rows = []
+def shift_table(shift: dict[str, Any], metric: str) -> Any:
+    rows, classes = [], []
     for feature, values in shift.items():
         for value, row in values.items():
             moved = abs(row["share_now"] - row["share_then"])
-            cls = "fail" if moved >= 0.10 else ""
+            classes.append("fail" if moved >= 0.10 else "")
             rows.append(
-                f"<tr class='{cls}'><td>{esc(feature)}={esc(value)}</td>"
-                f"<td>{row['share_then']:.1%}</td><td>{row['share_now']:.1%}</td>"
-                f"<td>{fmt(row['metrics_then'].get(metric))}</td>"
-                f"<td>{fmt(row['metrics_now'].get(metric))}</td></tr>"
+                (
+                    f"{feature}={value}",
+                    f"{row['share_then']:.1%}",
+                    f"{row['share_now']:.1%}",
+                    row["metrics_then"].get(metric),
+                    row["metrics_now"].get(metric),
+                )
             )
-    return (
-        "<h3>Data shift since the pushed model was evaluated</h3><table><tr><th>slice</th>"
-        f"<th>share then</th><th>share now</th><th>{metric} then</th><th>{metric} now</th>"
-        "</tr>" + "".join(rows) + "</table><p>Rows in red moved by 10 points or more.</p>"
+    header = ("slice", "share then", "share now", f"{metric} then", f"{metric} now")
+    return render(
+        "<h3>Data shift since the pushed model was evaluated</h3>{{ table }}"
+        "<p>Rows in red moved by 10 points or more.</p>",
+        table=table(header, rows, row_class=classes),
     )
 
 
@@ -156,19 +166,25 @@ def headline_metric(metrics: dict[str, Any]) -> str:
     return "example_count"
 
 
-def report(artifact: ModelEvaluation, step: dict[str, Any]) -> str:
+def report(artifact: ModelEvaluation, step: dict[str, Any]) -> Any:
     ev = artifact.evaluation()
     parts = [verdict_html(ev), metrics_table(ev)]
     if ev.get("baseline_not_compared"):
-        parts.append(f"<p>Baseline not compared: {esc(ev['baseline_not_compared'])}</p>")
+        parts.append(
+            render("<p>Baseline not compared: {{ why }}</p>", why=ev["baseline_not_compared"])
+        )
     if ev.get("batch_plan"):
         plan = BatchPlan(**ev["batch_plan"])
-        parts.append(f"<p class='batch-plan'>Scored in batches of {esc(plan.describe())}.</p>")
+        parts.append(
+            render(
+                "<p class='batch-plan'>Scored in batches of {{ plan }}.</p>", plan=plan.describe()
+            )
+        )
     metric = headline_metric(ev["metrics"])
     baseline_slices = (ev.get("baseline") or {}).get("slices", {})
     for feature, values in ev.get("slices", {}).items():
         parts += [
-            f"<h3>By {esc(feature)}</h3>",
+            render("<h3>By {{ feature }}</h3>", feature=feature),
             img(
                 slices_figure(feature, values, baseline_slices.get(feature), metric),
                 f"slices by {feature}",

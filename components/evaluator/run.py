@@ -4,6 +4,7 @@ and bless the candidate only if every gate passes."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from tfpipe.components.artifacts import Examples, Model, ModelEvaluation, ServingDirectory
@@ -73,35 +74,46 @@ def run(ctx: Context) -> dict[str, Any]:
     files = examples.split_files(p.split)
     models = {"candidate": model.serving_dir}
 
-    serving: ServingDirectory | None = p.serving_directory()
+    serving: ServingDirectory | None = ServingDirectory.at(p.baseline_model_dir)
     version = ctx.external.get("baseline_version")
     not_comparable = ""
-    if serving is not None and version is not None:
-        not_comparable = comparability(
-            candidate_info,
-            serving.info(version),
-            by_class_id=p.label is None and candidate_info["task"] == "classification",
+    with contextlib.ExitStack() as stack:
+        pinned = None
+        if serving is not None and version is not None:
+            # A private copy, taken under the serving lock: a prune or rollback meanwhile cannot
+            # take the baseline away while it is scored.
+            pinned = stack.enter_context(serving.pinned(version))
+            not_comparable = comparability(
+                candidate_info,
+                pinned.info,
+                # a transformed label (the model's own, or named like TFX's tips_xf) is a
+                # class id
+                by_class_id=p.label not in schema.names
+                and candidate_info["task"] == "classification",
+            )
+            if not_comparable:
+                ctx.progress(f"baseline version {version} not compared: {not_comparable}")
+            else:
+                models["baseline"] = pinned.path
+        ctx.progress(
+            f"scoring {' and '.join(models)} on '{p.split}' through {p.signature_name}"
+            + (f" (baseline: version {version})" if "baseline" in models else "")
         )
-        if not_comparable:
-            ctx.progress(f"baseline version {version} not compared: {not_comparable}")
-        else:
-            models["baseline"] = serving.local_copy(version)
-    ctx.progress(
-        f"scoring {' and '.join(models)} on '{p.split}' through serving_default"
-        + (f" (baseline: version {version})" if "baseline" in models else "")
-    )
-    scored = score(
-        models,
-        files,
-        schema,
-        p.label,
-        p.slice_by,
-        batch_size=p.batch_size,
-        memory_budget_mb=p.memory_budget_mb,
-        threshold=p.threshold,
-        max_slice_values=p.max_slice_values,
-        transform_dir=model.input("transform").graph_dir,
-    )
+        scored = score(
+            models,
+            files,
+            schema,
+            p.label,
+            p.slice_by,
+            batch_size=p.batch_size,
+            memory_budget_mb=p.memory_budget_mb,
+            threshold=p.threshold,
+            max_slice_values=p.max_slice_values,
+            transform_dir=model.input("transform").graph_dir,
+            signature=p.signature_name,
+            prediction_key=p.prediction_key,
+            preprocessing_functions=p.preprocessing_function_names,
+        )
     candidate = scored["candidate"]
     metrics = candidate["overall"]
     if metrics["example_count"] == 0:
@@ -114,9 +126,7 @@ def run(ctx: Context) -> dict[str, Any]:
     if baseline is not None:
         baseline["model"] = serving.version_dir(version) if serving else None
         baseline["version"] = version
-        baseline["shift"] = slice_shift(
-            candidate["slices"], serving.card(version) if serving else None
-        )
+        baseline["shift"] = slice_shift(candidate["slices"], pinned.card if pinned else None)
     checks = check_thresholds(metrics, p.thresholds)
     changes = (
         compare_with_baseline(metrics, baseline["overall"], p.change_thresholds) if baseline else []

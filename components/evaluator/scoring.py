@@ -3,7 +3,8 @@
 One pass over the eval split scores the candidate and the baseline on the same batches. Labels come
 from the raw column, or, for a label that ``preprocessing_fn`` computes, from the candidate's
 transform graph (its ``transform_features`` signature, or the TransformGraph it was trained with),
-so both models are judged against the same labels.
+so both models are judged against the same labels. Models saved by a TFX module's ``run_fn`` are
+read through ``signatures``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.schema import Schema
 from tfpipe.components.core.tf_features import DTYPES
 from tfpipe.components.evaluator.metrics import ClassificationMetrics, RegressionMetrics
+from tfpipe.components.evaluator.signatures import preprocessing_function, serving_function
 
 PROBE_ROWS = 4096
 MISSING = "(missing)"
@@ -45,9 +47,16 @@ class ScoredModel:
         return self.info["task"] == "classification"
 
 
-def load_model(export_dir: str, threshold: float) -> ScoredModel:
+def load_model(
+    export_dir: str,
+    threshold: float,
+    signature: str = "serving_default",
+    prediction_key: str | None = None,
+) -> ScoredModel:
     info = saved_model_info(export_dir)
     loaded = tf.saved_model.load(export_dir)
+    # tfpipe's serving contract, whichever convention the model was saved with (see signatures)
+    serve, info = serving_function(loaded, info, signature, prediction_key, export_dir)
     if info["task"] == "classification":
         k = len(info.get("classes") or []) or 2
 
@@ -60,43 +69,42 @@ def load_model(export_dir: str, threshold: float) -> ScoredModel:
 
     overall = make(True)
     overall.compile()  # one traced update for the overall metrics (slices stay eager)
-    return ScoredModel(
-        export_dir, info, loaded, loaded.signatures["serving_default"], make, overall=overall
-    )
+    return ScoredModel(export_dir, info, loaded, serve, make, overall=overall)
 
 
 class Labels:
-    """Where labels come from: a raw column, or the model's transformed label."""
+    """Where labels come from: a raw column, or a transformed feature (the model's own label
+    when ``label`` is unset, e.g. TFX's ``tips_xf``) read through the candidate's preprocessing
+    function."""
 
     def __init__(
-        self, label: str | None, schema: Schema, candidate: ScoredModel, transform_dir: str
+        self,
+        label: str | None,
+        schema: Schema,
+        candidate: ScoredModel,
+        transform_dir: str,
+        functions: list[str] | None = None,
     ):
-        self.raw = label
+        self.raw = label if label is not None and label in schema.names else None
+        self.transformed = self.raw is None
         self.name = label or candidate.info.get("label") or ""
         self.classification = candidate.classification
         self.transform: Any = None
-        if label is None:
-            if not self.name:
-                raise InputDataError(
-                    "evaluator: the model records no label; set evaluator.label to the raw "
-                    "label column"
-                )
-            if "transform_features" in candidate.loaded.signatures:
-                self.transform = candidate.loaded.signatures["transform_features"]
-            else:  # e.g. an Estimator export: the same graph, from the model's TransformGraph
-                import tensorflow_transform as tft
-
-                layer = tft.TFTransformOutput(transform_dir).transform_features_layer()
-                raw_spec = tft.TFTransformOutput(transform_dir).raw_feature_spec()
-
-                def transform(*, examples: tf.Tensor) -> dict[str, tf.Tensor]:
-                    return layer(tf.io.parse_example(examples, raw_spec))
-
-                self.transform = transform
-        elif label not in schema.names:
+        if not self.name:
             raise InputDataError(
-                f"evaluator: label '{label}' is not a column of the examples ({schema.names})"
+                "evaluator: the model records no label (a run_fn module names it as the "
+                "label_key of data_accessor.tf_dataset_factory); set evaluator.label to a raw "
+                f"column ({schema.names}) or a transformed feature"
             )
+        if self.transformed:
+            self.transform, features = preprocessing_function(
+                candidate.loaded, functions or [], transform_dir, candidate.export_dir
+            )
+            if self.name not in features:
+                raise InputDataError(
+                    f"evaluator: label '{self.name}' is neither a column of the examples "
+                    f"({schema.names}) nor a transformed feature ({features})"
+                )
 
     def spec(self, schema: Schema) -> dict[str, Any]:
         if self.raw is None:
@@ -107,7 +115,7 @@ class Labels:
         """Raw label values per row (text for classes, float for regression; missing marked)."""
         if self.raw is not None:
             return column(parsed[self.raw], rows, as_text=self.classification)
-        value = self.transform(examples=batch)[self.name]
+        value = self.transform(batch)[self.name]
         if isinstance(value, tf.SparseTensor):
             value = tf.sparse.to_dense(value)
         array = np.asarray(value.numpy()).reshape(rows, -1)[:, 0]
@@ -164,7 +172,7 @@ def plan(
     def work(batch: tf.Tensor) -> Any:
         outputs = [{k: v.numpy() for k, v in m.serve(examples=batch).items()} for m in models]
         if labels.transform is not None:
-            outputs.append(labels.transform(examples=batch))
+            outputs.append(labels.transform(batch))
         return outputs
 
     # Two batches wait in tf.data's prefetch buffer.
@@ -191,12 +199,18 @@ def score(
     threshold: float,
     max_slice_values: int,
     transform_dir: str,
+    signature: str = "serving_default",
+    prediction_key: str | None = None,
+    preprocessing_functions: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Score every model of ``models`` (name -> SavedModel dir; the first is the candidate, whose
     label defines the truth) on the same examples; return per model overall/slices/details."""
-    loaded = {name: load_model(path, threshold) for name, path in models.items()}
+    loaded = {
+        name: load_model(path, threshold, signature, prediction_key)
+        for name, path in models.items()
+    }
     candidate = next(iter(loaded.values()))
-    labels = Labels(label, schema, candidate, transform_dir)
+    labels = Labels(label, schema, candidate, transform_dir, preprocessing_functions)
     spec = {**labels.spec(schema)}
     for s in slice_by:
         spec[s] = tf.io.VarLenFeature(DTYPES[schema.column(s).type])
@@ -224,7 +238,7 @@ def score(
             outputs = model.serve(examples=kept)
             if model.classification:
                 scores = outputs["probabilities"].numpy()
-                truth = class_ids(model, values, by_id=label is None)
+                truth = class_ids(model, values, by_id=labels.transformed)
                 known = truth >= 0
                 if model is candidate:
                     unknown_labels += int((~known).sum())

@@ -21,6 +21,7 @@ SPEC = ComponentSpec(
     artifact_type=Examples,
     params=ExampleGenParams,
     entry_point="tfpipe.components.example_gen.run:run",
+    resolve="tfpipe.components.example_gen.resolve:resolve",
     description=__doc__ or "",
     summary_line=summary_line,
     report_section="tfpipe.components.example_gen.report:report",

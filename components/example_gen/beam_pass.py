@@ -1,5 +1,6 @@
 """ExampleGen on a Beam runner: each input file is one Beam element, converted by a Beam worker
-with the same streaming pass as the in-process path (``run.one_pass``) into its own shards.
+with the same streaming pass as the in-process path (``streaming_pass.one_pass``) into its own
+shards.
 
 The driver merges what the workers report (row counts, per-split statistics, rejected rows, the
 types the columns were encoded with). A file that needs a wider column type than assumed reports
@@ -24,12 +25,12 @@ from typing import Any
 import pyarrow as pa
 
 from tfpipe.components.artifacts import Examples
-from tfpipe.components.core.contract import Contract
 from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.core.schema import Schema
 from tfpipe.components.example_gen.params import ExampleGenParams
 from tfpipe.components.example_gen.readers import LADDER, Rejected, Widen, open_source
-from tfpipe.components.example_gen.run import PassResult, one_pass
 from tfpipe.components.example_gen.stats import SplitStats
+from tfpipe.components.example_gen.streaming_pass import PassResult, one_pass
 
 RESULTS = "_beam_results"
 
@@ -40,7 +41,7 @@ def convert_file(
     params: dict[str, Any],
     out_root: str,
     types: dict[str, pa.DataType],
-    contract: Contract,
+    contract: Schema,
     file_count: int,
 ) -> int:
     """The Beam step: convert one file; write its outcome for the driver. Runs on a worker."""
@@ -73,7 +74,7 @@ def beam_pass(
     out: Examples,
     files: list[str],
     types: dict[str, pa.DataType],
-    contract: Contract,
+    contract: Schema,
 ) -> PassResult:
     """Convert ``files`` on the Beam runner ``p.beam_args`` names; raises Widen like one_pass."""
     import apache_beam as beam

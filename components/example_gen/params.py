@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any, Literal
+from typing import Literal
 
 import pydantic
 
-from tfpipe.components.core.errors import InputDataError
-from tfpipe.components.core.fingerprint import file_digest
-from tfpipe.components.core.spec import ComponentParams, External
-from tfpipe.components.example_gen.inputs import input_digest, match_input, missing_inputs
+from tfpipe.components.core.spec import ComponentParams
 
 DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 
 
 class ExampleGenParams(ComponentParams):
     # The data is fingerprinted by content (resolve_external); the runner changes nothing.
-    FINGERPRINT_EXEMPT = frozenset({"input", "beam_args"})
+    FINGERPRINT_EXEMPT = frozenset({"input", "beam_args", "data_roots"})
 
     input: str | list[str] = pydantic.Field(
         description="a file path or glob of CSV, TFRecord or Parquet files, or a list of them"
@@ -65,6 +61,13 @@ class ExampleGenParams(ComponentParams):
         "runner); empty: one streaming pass in the component's process (fastest on one machine)",
     )
 
+    data_roots: list[str] | None = pydantic.Field(
+        default=None,
+        description="directories (or s3:// prefixes) every input file must lie in once symbolic "
+        "links are resolved; set by the Airflow DAG when a trigger or a data drop names the data "
+        "(see TFPIPE_DATA_ROOTS); unset: no confinement (the pipeline's own data)",
+    )
+
     @pydantic.field_validator("split_ratios")
     @classmethod
     def _positive_ratios(cls, ratios: dict[str, float]) -> dict[str, float]:
@@ -74,25 +77,3 @@ class ExampleGenParams(ComponentParams):
         if bad:
             raise ValueError(f"ratios must be positive, got {bad}")
         return ratios
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        """The files (or objects) the glob matches *now*, frozen: the run reads exactly these (a
-        file landing after planning waits for the next run), identified by content."""
-        if frozen and frozen.get("input_files"):
-            files, objects = list(frozen["input_files"]), dict(frozen.get("input_objects") or {})
-        else:
-            files, objects = match_input(self.input)
-        missing = missing_inputs(files)
-        if missing:
-            raise InputDataError(f"example_gen: input file(s) {missing} disappeared after planning")
-        digests = {"input": input_digest(files, objects)}
-        if self.schema_file:
-            if not os.path.isfile(self.schema_file):
-                raise InputDataError(f"example_gen: schema_file '{self.schema_file}' not found")
-            digests["schema_file"] = file_digest(self.schema_file)
-        values: dict[str, Any] = {"input_files": files}
-        if objects:
-            values["input_objects"] = objects
-        return External(values=values, digests=digests)

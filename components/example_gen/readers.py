@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tfpipe.components.core.errors import InputDataError
@@ -93,6 +95,23 @@ def _widen(t: pa.DataType) -> pa.DataType:
     return LADDER[min(LADDER.index(t) + 1, len(LADDER) - 1)] if t in LADDER else pa.string()
 
 
+def check_column_names(names: list[str], where: str) -> None:
+    """Any name a file can carry works end to end (spaces, punctuation, unicode, case), except
+    none at all and the same name twice: those are refused here, when the data is first read."""
+    empty = [i + 1 for i, n in enumerate(names) if not n]
+    if empty:
+        raise InputDataError(
+            f"example_gen: {where} has a column with no name (column {empty[0]} of "
+            f"{len(names)}); name it in the file's header, or remove it (a trailing separator "
+            "makes one)"
+        )
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputDataError(
+            f"example_gen: {where} repeats column name(s) {dupes}; rename one of each in the file"
+        )
+
+
 class CsvSource:
     """CSV files with one header row each (all files must share it)."""
 
@@ -124,19 +143,32 @@ class CsvSource:
                     f"example_gen: '{path}' is empty (no header row); remove it or fix the export"
                 ) from None
             names = self._header_from_text(path)
+        except UnicodeDecodeError as exc:  # a column name that is not UTF-8
+            raise InputDataError(
+                f"example_gen: '{path}' header row is not UTF-8 text ({exc}); re-export the file "
+                "as UTF-8"
+            ) from None
         if not names or all(not n for n in names):
             raise InputDataError(f"example_gen: '{path}' has an empty header row")
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise InputDataError(f"example_gen: '{path}' repeats column name(s) {dupes}")
+        check_column_names(names, f"'{path}'")
         return names
 
     @staticmethod
     def _header_from_text(path: str) -> list[str]:
         import csv
 
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            return [h.strip() for h in next(csv.reader(f), [])]
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as f:
+                return [h.strip() for h in next(csv.reader(f), [])]
+        except UnicodeDecodeError as exc:
+            raise InputDataError(
+                f"example_gen: '{path}' header row is not UTF-8 text ({exc}); re-export the file "
+                "as UTF-8"
+            ) from None
+        except csv.Error as exc:
+            raise InputDataError(
+                f"example_gen: cannot read the header row of '{path}': {exc}"
+            ) from None
 
     def _common_header(self) -> list[str]:
         first = self._header(self.files[0])
@@ -286,6 +318,7 @@ class ParquetSource:
 
         self.files = files
         self.columns = list(pq.ParquetFile(files[0]).schema_arrow.names)
+        check_column_names(self.columns, f"'{files[0]}'")
 
     def initial_types(self, contract: dict[str, str]) -> dict[str, pa.DataType]:
         import pyarrow.parquet as pq
@@ -306,58 +339,128 @@ class ParquetSource:
 
 
 class TFRecordSource:
-    """Files of serialized tf.Example records with scalar features (GZIP when named .gz)."""
+    """Files of serialized tf.Example records with single-valued features (GZIP when named .gz).
+
+    Records are read with their checksums checked (``read_records``) and decoded 64k at a time by
+    tfx-bsl's C++ decoder, without TensorFlow; every error names the file and the record's index
+    in that file."""
+
+    CHUNK = 65_536
 
     def __init__(self, files: list[str]) -> None:
         self.files = files
-        names: dict[str, None] = {}
-        for rows in self._rows():
-            for row in rows:
-                names.update(dict.fromkeys(row))
-        if not names:
+        self.types: dict[str, pa.DataType] = {}
+        for _path, _start, batch in self._chunks():
+            for f in batch.schema:
+                old = self.types.get(f.name, pa.null())
+                self.types[f.name] = max(old, f.type, key=LADDER.index)
+        if not self.types:
             raise InputDataError(f"example_gen: TFRecord input {files} holds no features")
-        self.columns = list(names)
+        self.columns = list(self.types)
 
-    def _rows(self) -> Iterator[list[dict[str, Any]]]:
-        import tensorflow as tf
+    def _chunks(self) -> Iterator[tuple[str, int, pa.RecordBatch]]:
+        """(file, index of the chunk's first record in it, scalar columns) of every chunk."""
+        from tfx_bsl.coders import example_coder
 
+        from tfpipe.components.core.tfrecord import read_records
+
+        decoder = example_coder.ExamplesToRecordBatchDecoder()
         for path in self.files:
-            compression = "GZIP" if path.endswith(".gz") else ""
-            for chunk in tf.data.TFRecordDataset(path, compression).batch(65_536):
-                rows = []
-                for index, record in enumerate(chunk.numpy()):
-                    example = tf.train.Example.FromString(record)
-                    row: dict[str, Any] = {}
-                    for name, feature in example.features.feature.items():
-                        kind = feature.WhichOneof("kind")
-                        values = list(getattr(feature, kind).value) if kind else []
-                        if len(values) > 1:
-                            raise InputDataError(
-                                f"example_gen: '{path}' record {index}: feature '{name}' has "
-                                f"{len(values)} values; only single-valued features are supported"
-                            )
-                        value = values[0] if values else None
-                        row[name] = value.decode() if isinstance(value, bytes) else value
-                    rows.append(row)
-                yield rows
+            start, chunk = 0, []
+            for record in read_records(path):
+                chunk.append(record)
+                if len(chunk) == self.CHUNK:
+                    yield path, start, _decode_examples(decoder, chunk, path, start)
+                    start, chunk = start + len(chunk), []
+            if chunk:
+                yield path, start, _decode_examples(decoder, chunk, path, start)
 
     def initial_types(self, contract: dict[str, str]) -> dict[str, pa.DataType]:
-        types: dict[str, pa.DataType] = {}
-        for rows in self._rows():
-            table = pa.Table.from_pylist(rows)
-            for name in table.column_names:
-                t = _normalise(table.column(name).type)
-                old = types.get(name, pa.null())
-                types[name] = max(old, t, key=lambda x: LADDER.index(x) if x in LADDER else 3)
+        types = dict(self.types)
         types.update({n: ARROW[k] for n, k in contract.items() if n in types})
         return types
 
     def batches(
         self, types: dict[str, pa.DataType], rejected: Rejected
     ) -> Iterator[pa.RecordBatch]:
-        for rows in self._rows():
-            full = [{n: r.get(n) for n in self.columns} for r in rows]
-            yield _cast(pa.RecordBatch.from_pylist(full), types, self.files[0])
+        for path, start, batch in self._chunks():
+            n = batch.num_rows
+            present = dict(zip(batch.schema.names, batch.columns, strict=True))
+            full = [present.get(c, pa.nulls(n, types.get(c, pa.null()))) for c in self.columns]
+            where = f"{path} (records {start}-{start + n - 1})"
+            yield _cast(pa.RecordBatch.from_arrays(full, names=self.columns), types, where)
+
+
+def _decode_examples(decoder: Any, records: list[bytes], path: str, start: int) -> pa.RecordBatch:
+    """Serialized tf.Examples → one scalar column per feature (an absent or empty feature is a
+    missing value); a record that is not a tf.Example, a feature whose kind changes, more than
+    one value or bytes that are not UTF-8 text is an error naming the record."""
+    try:
+        decoded = decoder.DecodeBatch(records)
+    except RuntimeError as exc:
+        raise _locate_record(decoder, records, path, start, exc) from None
+    arrays, names = [], []
+    for name, col in zip(decoded.schema.names, decoded.columns, strict=True):
+        if pa.types.is_null(col.type):
+            arrays.append(col)
+            names.append(name)
+            continue
+        lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False)
+        several = np.flatnonzero(lengths > 1)
+        if len(several):
+            first = int(several[0])
+            raise InputDataError(
+                f"example_gen: '{path}' record {start + first}: feature '{name}' has "
+                f"{lengths[first]} values; only single-valued features are supported"
+            )
+        offsets = np.asarray(col.offsets)[:-1]
+        values = pc.take(col.values, pa.array(offsets, mask=lengths == 0))
+        if pa.types.is_floating(values.type):
+            values = values.cast(pa.float64())
+        elif pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+            values = _as_text(values, path, start, name)
+        arrays.append(values)
+        names.append(name)
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _as_text(values: pa.Array, path: str, start: int, name: str) -> pa.Array:
+    try:
+        return values.cast(pa.string())
+    except pa.ArrowInvalid:
+        for i, value in enumerate(values.to_pylist()):
+            try:
+                (value or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputDataError(
+                    f"example_gen: '{path}' record {start + i}: feature '{name}' is not UTF-8 "
+                    "text; write text features as UTF-8"
+                ) from None
+        raise
+
+
+def _locate_record(
+    decoder: Any, records: list[bytes], path: str, start: int, exc: RuntimeError
+) -> InputDataError:
+    """The first record that does not decode, or whose feature kinds differ from the records
+    before it (paid only when a chunk fails)."""
+    kinds: dict[str, str] = {}
+    for i, record in enumerate(records):
+        try:
+            one = decoder.DecodeBatch([record])
+        except RuntimeError as why:
+            return InputDataError(
+                f"example_gen: '{path}' record {start + i} is not a serialized tf.Example ({why})"
+            )
+        for f in one.schema:
+            kind = str(f.type.value_type) if hasattr(f.type, "value_type") else "null"
+            if kind != "null" and kinds.setdefault(f.name, kind) != kind:
+                return InputDataError(
+                    f"example_gen: '{path}' record {start + i}: feature '{f.name}' holds "
+                    f"{kind} values where earlier records hold {kinds[f.name]}"
+                )
+    last = start + len(records) - 1
+    return InputDataError(f"example_gen: '{path}' records {start}-{last}: {exc}")
 
 
 def _cast(batch: pa.RecordBatch, types: dict[str, pa.DataType], where: str) -> pa.RecordBatch:

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from tfpipe.components.artifacts import Examples
-from tfpipe.components.core.presentation import esc, figure_uri, img, pyplot, section, table
+from tfpipe.components.core.presentation import figure_uri, img, pyplot, render, section, table
 
 
 def columns_figure(splits: dict[str, Any]) -> str:
@@ -42,13 +42,17 @@ def columns_figure(splits: dict[str, Any]) -> str:
     return figure_uri(fig)
 
 
-def report(artifact: Examples, step: dict[str, Any]) -> str:
+def report(artifact: Examples, step: dict[str, Any]) -> Any:
     summary = artifact.summary
     parts = [table(("split", "rows"), list(summary.get("splits", {}).items()))]
     if summary.get("rejected_rows"):
         parts.append(
-            f"<p class='fail'>{summary['rejected_rows']} malformed rows were set aside in "
-            f"<code>{esc(artifact.rejected_path)}</code>.</p>"
+            render(
+                '<p class="fail">{{ n }} malformed rows were set aside in <code>{{ path }}</code>.'
+                "</p>",
+                n=summary["rejected_rows"],
+                path=artifact.rejected_path,
+            )
         )
     stats = artifact.statistics()
     if stats:
@@ -71,7 +75,7 @@ def report(artifact: Examples, step: dict[str, Any]) -> str:
                     )
                 )
         parts += [
-            "<h3>Columns</h3>",
+            render("<h3>Columns</h3>"),
             table(
                 (
                     "split",
@@ -91,7 +95,10 @@ def report(artifact: Examples, step: dict[str, Any]) -> str:
             img(columns_figure(stats["splits"]), "column distributions"),
         ]
     parts.append(
-        f"<p>Proposed contract for this data: <code>{esc(artifact.inferred_contract_path)}</code>"
-        " (review it, keep it beside the pipeline and name it as schema_file).</p>"
+        render(
+            "<p>Proposed contract for this data: <code>{{ path }}</code> (review it, keep it "
+            "beside the pipeline and name it as schema_file).</p>",
+            path=artifact.inferred_contract_path,
+        )
     )
     return section("Data", *parts)

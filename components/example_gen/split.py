@@ -43,7 +43,7 @@ def column_hash(col: pa.Array) -> np.ndarray:
         index = encoded.indices.fill_null(0).to_numpy()
         out = unique[index] if len(unique) else np.zeros(n, np.uint64)
     else:
-        floats = col.cast(pa.float64()).fill_null(0.0).to_numpy() + 0.0  # -0.0 → 0.0
+        floats = col.cast(pa.float64(), safe=False).fill_null(0.0).to_numpy() + 0.0  # -0.0 → 0.0
         out = _mix(floats.view(np.uint64).copy())
     if col.null_count:
         out[np.asarray(col.is_null())] = _NULL

@@ -1,6 +1,8 @@
 """Per-split column statistics, accumulated over Arrow record batches in bounded memory.
 
-Per column: count, missing, min / max / mean / std of numbers, value counts of integers and strings
+Per column: count, missing, min / max / mean / std of numbers (Chan's parallel form of Welford's
+update, merged batch by batch and split by split: a mean of squares minus a squared mean loses
+every digit for values like 1e9 ± 1), value counts of integers and strings
 (dropped once a column has more than ``TRACK_DISTINCT`` distinct values), whether every number
 was a whole number (a float column that arrived all-integer), a histogram from a bounded uniform
 sample (the ``SAMPLE`` smallest row hashes: deterministic), and, given a contract, how many rows
@@ -17,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tfpipe.components.core.contract import ColumnContract
+from tfpipe.components.core.schema import ColumnSchema
 
 TRACK_DISTINCT = 10_000
 SAMPLE = 20_000
@@ -39,13 +41,15 @@ def arrow_kind(t: pa.DataType) -> str:
 
 
 class ColumnStats:
-    def __init__(self, name: str, contract: ColumnContract | None = None) -> None:
+    def __init__(self, name: str, contract: ColumnSchema | None = None) -> None:
         self.name = name
         self.contract = contract
         self.count = self.missing = 0
         self.min: float | None = None
         self.max: float | None = None
-        self.sum = self.sum_sq = 0.0
+        self.non_finite = 0  # inf and NaN values: in min/max, not in mean, std, histogram
+        self.numbers = 0  # how many (finite) values the mean and m2 summarise
+        self.mean = self.m2 = 0.0  # running mean and sum of squared deviations from it
         self.whole = True  # every number seen was integral
         self.kind = "null"
         self.values: Counter | None = Counter()
@@ -62,17 +66,26 @@ class ColumnStats:
         self.kind = arrow_kind(col.type)
         present = col.drop_null() if nulls else col
         if self.kind in ("int", "float"):
-            floats = present.cast(pa.float64())
+            floats = present.cast(pa.float64(), safe=False)  # int64 beyond 2**53 too
             bounds = pc.min_max(floats)
             lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
             self.min = lo if self.min is None else min(self.min, lo)
             self.max = hi if self.max is None else max(self.max, hi)
             values = floats.to_numpy()
-            self.sum += float(values.sum())
-            self.sum_sq += float((values * values).sum())
+            finite = np.isfinite(values)
+            if not finite.all():  # inf / NaN: counted, left out of the distribution figures
+                self.non_finite += int((~finite).sum())
+                kept = values[finite]
+            else:
+                kept = values
+            if len(kept):
+                with np.errstate(over="ignore", invalid="ignore"):  # |x| > 1e154: std is inf
+                    mean = float(kept.mean())
+                    self._fold(len(kept), mean, float(np.square(kept - mean).sum()))
             if self.kind == "float" and self.whole:
-                self.whole = bool(np.all(np.floor(values) == values))
-            self._sample(values, hashes[~np.asarray(col.is_null())] if nulls else hashes)
+                self.whole = bool(np.all(np.floor(kept) == kept))
+            row_hashes = hashes[~np.asarray(col.is_null())] if nulls else hashes
+            self._sample(kept, row_hashes[finite] if len(kept) < len(values) else row_hashes)
         if self.values is not None and self.kind != "float":
             counts = pc.value_counts(present)
             for value, c in zip(
@@ -83,6 +96,17 @@ class ColumnStats:
                 self.values = None
         if self.contract is not None:
             self._check(present)
+
+    def _fold(self, n: int, mean: float, m2: float) -> None:
+        """Combine (count, mean, m2) of more values into the running figures (Chan et al.)."""
+        if not n:
+            return
+        total = self.numbers + n
+        with np.errstate(over="ignore", invalid="ignore"):
+            delta = mean - self.mean
+            self.mean += delta * n / total
+            self.m2 += m2 + delta * delta * self.numbers * n / total
+        self.numbers = total
 
     def _sample(self, values: np.ndarray, hashes: np.ndarray) -> None:
         """Keep the values of the SAMPLE smallest row hashes: a uniform, reproducible sample."""
@@ -104,7 +128,7 @@ class ColumnStats:
             inside = pc.is_in(text, value_set=pa.array(list(c.domain), pa.string()))
             self.out_of_domain += len(present) - int(pc.sum(inside).as_py() or 0)
         if self.kind in ("int", "float") and (c.min is not None or c.max is not None):
-            values = present.cast(pa.float64())
+            values = present.cast(pa.float64(), safe=False)  # int64 beyond 2**53 too
             outside = pa.array(np.zeros(len(values), bool))
             if c.min is not None:
                 outside = pc.or_(outside, pc.less(values, c.min))
@@ -122,8 +146,8 @@ class ColumnStats:
             mine, theirs = getattr(self, attr), getattr(other, attr)
             if theirs is not None:
                 setattr(self, attr, theirs if mine is None else pick(mine, theirs))
-        self.sum += other.sum
-        self.sum_sq += other.sum_sq
+        self._fold(other.numbers, other.mean, other.m2)
+        self.non_finite += other.non_finite
         self.whole = self.whole and other.whole
         if self.values is not None and other.values is not None:
             self.values.update(other.values)
@@ -146,18 +170,19 @@ class ColumnStats:
             "missing": self.missing,
         }
         if self.kind in ("int", "float") and self.count:
-            mean = self.sum / self.count
             d.update(
                 min=self.min,
                 max=self.max,
-                mean=mean,
-                std=float(np.sqrt(max(self.sum_sq / self.count - mean * mean, 0.0))),
+                mean=self.mean if self.numbers else None,
+                std=float(np.sqrt(self.m2 / self.numbers)) if self.numbers else None,
                 histogram=_histogram(self.sample, self.min, self.max),
                 quantiles=np.quantile(self.sample, np.linspace(0, 1, 11)).tolist()
                 if len(self.sample)
                 else [],
             )
-        if self.values is not None:
+        if self.non_finite:
+            d["non_finite"] = self.non_finite
+        if self.values is not None and self.kind != "float":  # float values are not counted
             d["distinct"] = len(self.values)
             d["top"] = [[v, c] for v, c in self.values.most_common(TOP)]
             d["values"] = dict(self.values) if len(self.values) <= 1000 else None
@@ -172,18 +197,26 @@ class ColumnStats:
 
 
 def _histogram(sample: np.ndarray, lo: float | None, hi: float | None) -> dict[str, Any]:
+    """Bins over [min, max] (the finite part of the sample's range when a bound is infinite);
+    one bin when the range is too narrow (or too wide) to split in float64."""
     if lo is None or hi is None or not len(sample):
         return {"edges": [], "counts": []}
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        lo, hi = float(sample.min()), float(sample.max())
     if lo == hi:
         hi = lo + 1.0
-    counts, edges = np.histogram(sample, bins=BINS, range=(lo, hi))
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            counts, edges = np.histogram(sample, bins=BINS, range=(lo, hi))
+    except ValueError:
+        counts, edges = np.array([len(sample)]), np.array([lo, hi])
     return {"edges": edges.tolist(), "counts": counts.tolist(), "sampled": len(sample)}
 
 
 class SplitStats:
     """The statistics of every column of one split."""
 
-    def __init__(self, names: list[str], contract: dict[str, ColumnContract]) -> None:
+    def __init__(self, names: list[str], contract: dict[str, ColumnSchema]) -> None:
         self.rows = 0
         self.columns = {n: ColumnStats(n, contract.get(n)) for n in names}
 

@@ -12,7 +12,17 @@ from tfpipe.components.example_validator.params import ExampleValidatorParams
 def summary_line(summary: dict[str, Any]) -> str:
     blocking, total = summary.get("blocking", 0), summary.get("anomalies", 0)
     drifted = summary.get("drifted_columns") or []
-    text = "no anomalies" if not total else f"{total} anomalies ({blocking} blocking)"
+    if not summary.get("contract", True):
+        text = "no contract: nothing checked"
+        if summary.get("inferred_contract"):
+            text += (
+                f" (a contract inferred from this data is at {summary['inferred_contract']}: "
+                "review it and set example_gen.schema_file to check new data against it)"
+            )
+    elif not total:
+        text = "no anomalies"
+    else:
+        text = f"{total} anomalies ({blocking} blocking)"
     if drifted:
         text += f"; drift in {', '.join(drifted)}"
     return text
@@ -23,6 +33,7 @@ SPEC = ComponentSpec(
     artifact_type=ExampleValidation,
     params=ExampleValidatorParams,
     entry_point="tfpipe.components.example_validator.run:run",
+    resolve="tfpipe.components.example_validator.resolve:resolve",
     inputs=("examples",),
     description=__doc__ or "",
     summary_line=summary_line,

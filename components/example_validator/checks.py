@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tfpipe.components.core.contract import Contract
+from tfpipe.components.core.schema import Schema
 
 KINDS = (
     "missing_column",
@@ -32,7 +32,7 @@ KINDS = (
 )
 
 
-def anomalies(statistics: dict[str, Any], contract: Contract) -> list[dict[str, Any]]:
+def anomalies(statistics: dict[str, Any], contract: Schema) -> list[dict[str, Any]]:
     columns = statistics["columns"]
     rows = statistics["num_rows"]
     found: list[dict[str, Any]] = []

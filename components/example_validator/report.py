@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tfpipe.components.artifacts import ExampleValidation
-from tfpipe.components.core.presentation import esc, figure_uri, fmt, img, pyplot, section, table
+from tfpipe.components.core.presentation import figure_uri, img, pyplot, render, section, table
 
 
 def drift_figure(columns: dict[str, float], threshold: float | None) -> str:
@@ -23,33 +23,38 @@ def drift_figure(columns: dict[str, float], threshold: float | None) -> str:
     return figure_uri(fig)
 
 
-def report(artifact: ExampleValidation, step: dict[str, Any]) -> str:
+ALLOWED = """{% if allowed %}<span class="pass">allowed</span>\
+{% else %}<span class="fail">stops the run</span>{% endif %}"""
+
+
+def report(artifact: ExampleValidation, step: dict[str, Any]) -> Any:
     data = artifact.report()
     parts = []
     found = data["anomalies"]
     if not data.get("contract"):
-        parts.append("<p>No contract (schema_file) given: nothing to check against.</p>")
+        parts.append(render("<p>No contract (schema_file) given: nothing to check against.</p>"))
     elif not found:
-        parts.append("<p class='pass'>The data meets its contract.</p>")
+        parts.append(render('<p class="pass">The data meets its contract.</p>'))
     else:
         rows = [
             (
-                esc(a["column"]),
-                esc(a["kind"]),
-                esc(a["expected"]),
-                esc(a["found"]),
-                fmt(a["rows_affected"]),
-                "<span class='pass'>allowed</span>"
-                if a["allowed"]
-                else "<span class='fail'>stops the run</span>",
+                a["column"],
+                a["kind"],
+                a["expected"],
+                a["found"],
+                a["rows_affected"],
+                render(ALLOWED, allowed=a["allowed"]),
             )
             for a in found
         ]
-        parts.append(table(("column", "anomaly", "expected", "found", "rows", ""), rows, raw=True))
+        parts.append(table(("column", "anomaly", "expected", "found", "rows", ""), rows))
     drift = data.get("drift", {})
     if drift.get("columns"):
         parts.append(
-            f"<h3>Drift against version {esc(drift.get('served_version'))}'s training data</h3>"
+            render(
+                "<h3>Drift against version {{ v }}'s training data</h3>",
+                v=drift.get("served_version"),
+            )
         )
         parts.append(img(drift_figure(drift["columns"], drift.get("threshold")), "drift"))
     return section("Data validation", *parts)

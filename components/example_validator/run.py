@@ -12,7 +12,8 @@ from tfpipe.components.artifacts import (
     ExampleValidation,
     open_artifact,
 )
-from tfpipe.components.core.contract import Contract, parse_contract
+from tfpipe.components.core.contract import parse_contract
+from tfpipe.components.core.schema import Schema
 from tfpipe.components.core.spec import Context
 from tfpipe.components.example_validator.checks import allowed, anomalies, drift
 from tfpipe.components.example_validator.params import ExampleValidatorParams
@@ -24,7 +25,7 @@ def run(ctx: Context) -> dict[str, Any]:
     out: ExampleValidation = ctx.output
     statistics = examples.statistics()
     text = examples.contract_text()
-    contract = parse_contract(text, f"the contract of {examples.uri}") if text else Contract()
+    contract = parse_contract(text, f"the contract of {examples.uri}") if text else Schema()
     found = anomalies(statistics, contract)
     for anomaly in found:
         anomaly["allowed"] = allowed(anomaly, p.allow)
@@ -64,12 +65,16 @@ def run(ctx: Context) -> dict[str, Any]:
         for a in blocking
     ] + [f"{n}: drift {distances[n]:.3f} > {p.drift_threshold}" for n in drifted]
     summary: dict[str, Any] = {
+        "contract": bool(text),
         "anomalies": len(found),
         "blocking": len(blocking),
         "kinds": sorted({a["kind"] for a in found}),
         "drifted_columns": drifted,
         "max_drift": max(distances.values(), default=None),
     }
+    if not text:
+        # Nothing to check against: say so, and where a proposal to start from was written.
+        summary["inferred_contract"] = examples.inferred_contract_path
     if reasons:
         ctx.progress("anomalies stop the run: " + "; ".join(reasons))
         summary["halt"] = (

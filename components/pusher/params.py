@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import pydantic
 
-from tfpipe.components.artifacts import ServingDirectory
-from tfpipe.components.core.fingerprint import digest
-from tfpipe.components.core.spec import ComponentParams, External
+from tfpipe.components.core.spec import ComponentParams
 
 
 class PusherParams(ComponentParams):
@@ -26,21 +24,3 @@ class PusherParams(ComponentParams):
     validation_examples: int = pydantic.Field(
         default=20, ge=1, description="raw eval examples the copy scores (validation=load)"
     )
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        """The serving state a push decision depends on: the newest version of *another* model
-        and whether this model was rolled back. Another pipeline's push or a rollback makes a
-        cached "pushed version N" untrue, so the push is decided again; this model's own push
-        does not (its re-run stays cached)."""
-        serving = ServingDirectory.of(self.serving_base, self.model_name)
-        candidate = inputs.get("model")
-        other = next(
-            (v for v in reversed(serving.versions()) if serving.identity(v) != candidate), None
-        )
-        rolled_back = any(
-            serving.identity_rolled_back(v) == candidate for v in serving.rolled_back()
-        )
-        state = [other, serving.identity(other) if other is not None else None, rolled_back]
-        return External(digests={"served": digest(state)})

@@ -24,6 +24,7 @@ SPEC = ComponentSpec(
     artifact_type=Model,
     params=TrainerParams,
     entry_point="tfpipe.components.trainer.run:run",
+    resolve="tfpipe.components.trainer.resolve:resolve",
     inputs=("transform",),
     description=__doc__ or "",
     summary_line=summary_line,

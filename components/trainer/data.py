@@ -91,7 +91,7 @@ def make_dataset(
     else:
         files = transform.input("examples").split_files(split)
         raw_spec = output.raw_feature_spec()
-        apply = _transform_fn(output)
+        apply = transform_fn(output)
 
         def features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
             return apply(tf.io.parse_example(serialized, raw_spec))
@@ -116,7 +116,7 @@ def make_dataset(
 _INPUT_LAYERS: dict[str, Any] = {}
 
 
-def _transform_fn(output: tft.TFTransformOutput):
+def transform_fn(output: tft.TFTransformOutput):
     """Raw parsed features → transformed ones: the Keras layer (TF2; one per graph, shared by the
     train and eval input pipelines: loading it costs about a second), or the graph import an
     Estimator's input_fn (TF1 graph mode) needs."""

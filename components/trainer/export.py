@@ -16,6 +16,30 @@ RAW_SIGNATURE = "serving_raw"
 TRANSFORM_SIGNATURE = "transform_features"
 
 
+def raw_argument_names(columns: list[str]) -> dict[str, str]:
+    """``serving_raw``'s argument name for each raw column: a SavedModel signature's arguments
+    must be distinct identifiers, and a column may be called ``area error``, ``1st reading`` or
+    ``Größe``. Letters, digits and ``_`` are kept, anything else becomes ``_``, a leading digit
+    gets a ``c_`` prefix, and names that then collide (also when they differ only in case) get
+    ``_2``, ``_3``… in column order. ``serving_default`` takes tf.Examples keyed by the columns'
+    own names; this mapping is recorded in the model's info."""
+    import re
+
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for column in sorted(columns):
+        base = re.sub(r"\W", "_", column, flags=re.ASCII) or "c"
+        if base[0].isdigit():
+            base = f"c_{base}"
+        name, n = base, 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name.lower())
+        names[column] = name
+    return names
+
+
 def classifier_outputs(scores: tf.Tensor, classes: list[str]) -> dict[str, tf.Tensor]:
     """The classification contract: ``probabilities`` always ``[N, classes]`` (a sigmoid's
     ``[N, 1]`` or ``[N]`` becomes ``[1 - p, p]``), ``class_ids`` and ``classes``."""
@@ -55,7 +79,10 @@ def export_keras(model: tf.keras.Model, job: TrainingJob, export_dir: str) -> li
 
     # For clients that do not build tf.Examples: one named dense tensor per raw feature.
     named = {k: v for k, v in raw_spec.items() if k != raw_label}
-    raw_inputs = [tf.TensorSpec([None], v.dtype, name=k) for k, v in sorted(named.items())]
+    arguments = raw_argument_names(list(named))
+    raw_inputs = [
+        tf.TensorSpec([None], v.dtype, name=arguments[k]) for k, v in sorted(named.items())
+    ]
 
     @tf.function(input_signature=raw_inputs)
     def serve_raw(*tensors: tf.Tensor) -> dict[str, tf.Tensor]:

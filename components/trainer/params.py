@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pydantic
 
 from tfpipe.components.core.errors import ParameterError
-from tfpipe.components.core.spec import ComponentParams, External
-from tfpipe.components.core.user_code import module_digest
+from tfpipe.components.core.spec import ComponentParams
+
+DEFAULT_CHECKPOINT_INTERVAL = 100
 
 
 class TrainerParams(ComponentParams):
+    LABEL_FIELDS: ClassVar[dict[str, str]] = {
+        "label": "feature",
+        "raw_label": "column",
+        "label_vocabulary": "vocabulary",
+    }
+    COLUMN_FIELDS = ("raw_label",)
+
     module_file: str = pydantic.Field(description="the user module defining the model builder")
     model_fn: str = pydantic.Field(
         default="build_keras_model",
@@ -53,7 +61,12 @@ class TrainerParams(ComponentParams):
     )
     num_ps: int = pydantic.Field(default=1, ge=1, description="ps tasks for parameter_server")
     train_steps: int = pydantic.Field(default=1000, gt=0)
-    steps_per_epoch: int = pydantic.Field(default=100, gt=0, description="checkpoint interval")
+    steps_per_epoch: int | None = pydantic.Field(
+        default=None,
+        gt=0,
+        description=f"checkpoint interval (default {DEFAULT_CHECKPOINT_INTERVAL}, or train_steps "
+        "when smaller); a run_fn module checkpoints as it likes",
+    )
     batch_size: int = pydantic.Field(default=32, gt=0)
     eval_steps: int = pydantic.Field(
         default=50,
@@ -65,20 +78,19 @@ class TrainerParams(ComponentParams):
         default=3600, gt=0, description="a local training cluster that runs longer is stopped"
     )
     hyperparameters: dict[str, Any] = pydantic.Field(default_factory=dict)
+    custom_config: dict[str, Any] = pydantic.Field(
+        default_factory=dict, description="passed to a run_fn module as fn_args.custom_config"
+    )
+    warm_start: Literal["none", "served"] = pydantic.Field(
+        default="none",
+        description="served: a run_fn module gets the model served now (the newest version in "
+        "served_model_dir) as fn_args.base_model",
+    )
+    served_model_dir: str | None = pydantic.Field(
+        default=None,
+        description="the TF Serving model directory (<serving_base>/<name>) warm_start reads",
+    )
     seed: int = 42
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        """The user module (and what it imports), and the cluster this process was started in:
-        a TF_CONFIG changes how the model is trained, so it changes the fingerprint."""
-        from tfpipe.components.trainer.cluster_config import ClusterConfig
-
-        cluster = ClusterConfig.from_env()
-        digests = {"module_file": module_digest(self.module_file, "trainer")}
-        if cluster.is_cluster:
-            digests["tf_config_cluster"] = cluster.identity()
-        return External(digests=digests, commits=cluster.is_chief)
 
     @pydantic.model_validator(mode="after")
     def _estimator_named(self) -> TrainerParams:
@@ -87,12 +99,10 @@ class TrainerParams(ComponentParams):
                 "backend=estimator needs 'estimator': a pre-made name such as DNNClassifier, "
                 "or 'custom' with a model_fn in module_file"
             )
-        if self.train_steps > self.steps_per_epoch and self.train_steps % self.steps_per_epoch:
-            raise ValueError(
-                f"train_steps ({self.train_steps}) must be a multiple of steps_per_epoch "
-                f"({self.steps_per_epoch}, the checkpoint interval), or at most that; e.g. "
-                f"train_steps={self.train_steps // self.steps_per_epoch * self.steps_per_epoch}"
-            )
+        if self.steps_per_epoch is not None:
+            self.check_checkpoint_interval(ValueError)
+        if self.warm_start == "served" and not self.served_model_dir:
+            raise ValueError("warm_start=served needs served_model_dir: <serving_base>/<name>")
         if self.backend == "keras" and self.distribution == "parameter_server":
             raise ValueError(
                 "backend=keras does not train with parameter servers here; use backend=auto "
@@ -102,7 +112,17 @@ class TrainerParams(ComponentParams):
 
     @property
     def checkpoint_every(self) -> int:
-        return min(self.steps_per_epoch, self.train_steps)
+        return min(self.steps_per_epoch or DEFAULT_CHECKPOINT_INTERVAL, self.train_steps)
+
+    def check_checkpoint_interval(self, error: type[Exception] = ParameterError) -> None:
+        """Training runs whole checkpoint intervals (Keras epochs, Estimator save steps)."""
+        every = self.steps_per_epoch or DEFAULT_CHECKPOINT_INTERVAL
+        if self.train_steps > every and self.train_steps % every:
+            raise error(
+                f"train_steps ({self.train_steps}) must be a multiple of steps_per_epoch "
+                f"({every}, the checkpoint interval), or at most that; e.g. "
+                f"train_steps={self.train_steps // every * every}, or set steps_per_epoch"
+            )
 
     def validate_for_runtime(self, runtime: str) -> None:
         if self.backend == "estimator" and runtime != "estimator":

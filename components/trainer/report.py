@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tfpipe.components.artifacts import Model
-from tfpipe.components.core.presentation import esc, figure_uri, img, pyplot, section
+from tfpipe.components.core.presentation import figure_uri, img, pyplot, render, section
 
 
 def read_events(path: str) -> Iterator[Any]:
@@ -76,11 +76,13 @@ def curves_figure(curves: dict[str, dict[str, list[tuple[int, float]]]]) -> str:
     return figure_uri(fig)
 
 
-def report(model: Model, step: dict[str, Any]) -> str:
+def report(model: Model, step: dict[str, Any]) -> Any:
     summary = model.summary
     parts = [
-        f"<p>{esc(summary.get('backend'))} / {esc(summary.get('distribution'))}: "
-        f"{esc(summary.get('reason'))}</p>"
+        render(
+            "<p>{{ s.backend }} / {{ s.distribution }}: {{ s.reason }}</p>",
+            s={k: summary.get(k) for k in ("backend", "distribution", "reason")},
+        )
     ]
     curves = training_curves(model)
     if curves:

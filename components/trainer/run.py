@@ -1,5 +1,6 @@
 """Trainer entry point, a straight line: decide → train (in process or on a local cluster) →
-export the serving contract → record what was trained and how."""
+export the serving contract → record what was trained and how. A module that defines TFX's
+``run_fn(fn_args)`` instead trains itself (``tfx_run_fn``; see ``contract``)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ class TaskRoleDone(NothingToCommit):
 
 
 def run(ctx: Context) -> dict[str, Any]:
+    if ctx.external.get("contract") == "run_fn":  # TFX's generic trainer: the module trains
+        from tfpipe.components.trainer import tfx_run_fn
+
+        return tfx_run_fn.run(ctx)
     transform: TransformGraph = ctx.inputs["transform"]
     job = TrainingJob.create(
         ctx.params, ctx.runtime, transform, ctx.scratch_dir, ClusterConfig.from_env()
@@ -66,6 +71,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "raw_features": feature_types(transform_output(transform).raw_feature_spec()),
             "signature": "serving_default",
             "training": decision.as_dict(),
+            "serving_raw_arguments": serving_raw_arguments(job),
         }
     )
     _keep_training_outputs(job.work_dir, model)
@@ -105,6 +111,15 @@ def _train_on_local_cluster(ctx: Context, job: TrainingJob) -> dict[str, Any]:
     )
     with open(stats_path, encoding="utf-8") as f:
         return dict(json.load(f))
+
+
+def serving_raw_arguments(job: TrainingJob) -> dict[str, str]:
+    """Column → argument name of the ``serving_raw`` signature (Keras exports have one)."""
+    from tfpipe.components.trainer.data import transform_output
+    from tfpipe.components.trainer.export import raw_argument_names
+
+    columns = transform_output(job.transform).raw_feature_spec()
+    return raw_argument_names([c for c in columns if c != job.p.raw_label])
 
 
 def _keep_training_outputs(work_dir: str, model: Model) -> None:

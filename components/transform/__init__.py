@@ -19,6 +19,7 @@ SPEC = ComponentSpec(
     artifact_type=TransformGraph,
     params=TransformParams,
     entry_point="tfpipe.components.transform.run:run",
+    resolve="tfpipe.components.transform.resolve:resolve",
     inputs=("examples",),
     description=__doc__ or "",
     summary_line=summary_line,

@@ -9,8 +9,6 @@ portable runners can unpickle them in their workers.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,29 +79,58 @@ class DecodeShards(beam.DoFn):
 
 
 class WriteShards(beam.DoFn):
-    """Transformed record batches → tf.Example TFRecord files in ``directory``, one file per
-    bundle (a bundle's records stay together; no shuffle, no temporary rename step)."""
+    """Transformed record batches → tf.Example TFRecord shards in ``directory``, one per bundle,
+    under a temporary name; the shard's name, record count and size are the bundle's output, so
+    only shards of bundles the runner commits reach :func:`finalize_shards` (a retried bundle's
+    first attempt never becomes visible)."""
 
     def __init__(self, directory: str) -> None:
         self._dir = directory
 
-    def setup(self) -> None:
-        os.makedirs(self._dir, exist_ok=True)
-
     def start_bundle(self) -> None:
         self._writer: Any = None
+        self._path = ""
 
-    def process(self, element: Any) -> Iterator[int]:
+    def process(self, element: Any) -> Iterator[Any]:
+        from tfpipe.components.artifacts.shards import temp_shard_path
         from tfpipe.components.core.tfrecord import TFRecordWriter, encode_examples
 
         batch = element[0] if isinstance(element, tuple) else element
         if self._writer is None:
-            name = f"part-{uuid.uuid4().hex[:12]}.tfrecord"
-            self._writer = TFRecordWriter(os.path.join(self._dir, name))
+            self._path = temp_shard_path(self._dir)
+            self._writer = TFRecordWriter(self._path)
         self._writer.write_many(encode_examples(batch))
-        yield batch.num_rows
+        return iter(())
 
-    def finish_bundle(self) -> None:
+    def finish_bundle(self) -> Iterator[Any]:
+        from apache_beam.transforms.window import GlobalWindows
+
+        from tfpipe.components.artifacts.shards import written_shard
+
         if self._writer is not None:
             self._writer.close()
+            yield GlobalWindows.windowed_value(written_shard(self._path, self._writer.count))
             self._writer = None
+
+
+def finalize_shards(written: list[dict[str, Any]], directory: str) -> int:
+    """Commit the shards of the committed bundles (see ``artifacts/shards.py``)."""
+    from tfpipe.components.artifacts.shards import commit_shards
+
+    return commit_shards(directory, written)
+
+
+class WriteSplit(beam.PTransform):
+    """Write a transformed split: shards per bundle, then one finalize that commits them."""
+
+    def __init__(self, directory: str) -> None:
+        super().__init__()
+        self._dir = directory
+
+    def expand(self, batches: beam.PCollection) -> beam.PCollection:
+        return (
+            batches
+            | "Shards" >> beam.ParDo(WriteShards(self._dir))
+            | "Committed" >> beam.combiners.ToList()
+            | "Finalize" >> beam.Map(finalize_shards, self._dir)
+        )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import pydantic
 
-from tfpipe.components.core.spec import ComponentParams, External
-from tfpipe.components.core.user_code import module_digest
+from tfpipe.components.core.spec import ComponentParams
 
 AUTO_MATERIALIZE_ROWS = 250_000
 # Beam >= 2.68's DirectRunner tries Prism first (a binary download); name the mode explicitly.
@@ -37,8 +36,3 @@ class TransformParams(ComponentParams):
         default_factory=lambda: list(DEFAULT_BEAM_ARGS),
         description="Beam pipeline options, e.g. --runner=DataflowRunner --project=…",
     )
-
-    def resolve_external(
-        self, inputs: dict[str, str], frozen: dict[str, Any] | None = None
-    ) -> External:
-        return External(digests={"module_file": module_digest(self.module_file, "transform")})

@@ -26,7 +26,7 @@ from tfpipe.components.core.errors import UserCodeError
 from tfpipe.components.core.spec import Context
 from tfpipe.components.core.tf_features import raw_feature_spec
 from tfpipe.components.core.user_code import guarded, load_function
-from tfpipe.components.transform.beam_io import DecodeShards, WriteShards
+from tfpipe.components.transform.beam_io import DecodeShards, WriteSplit
 from tfpipe.components.transform.params import TransformParams
 
 JOINT_PIPELINE_ROWS = 250_000
@@ -88,9 +88,7 @@ def run(ctx: Context) -> dict[str, Any]:
             transformed, _ = ((read(pipeline, split, files[split]), adapter), transform_fn) | (
                 f"Transform[{split}]" >> tft_beam.TransformDataset(output_record_batches=True)
             )
-            _ = transformed | f"Write[{split}]" >> beam.ParDo(
-                WriteShards(out.transformed_dir(split))
-            )
+            _ = transformed | f"Write[{split}]" >> WriteSplit(out.transformed_dir(split))
 
     ctx.progress(
         f"analysing {p.analyze_splits} ({rows:,} rows)"
@@ -124,6 +122,9 @@ def run(ctx: Context) -> dict[str, Any]:
     transformed_spec = tft.TFTransformOutput(out.graph_dir).transformed_feature_spec()
     # tf.Transform maps row to row: each transformed split has its input split's row count.
     counts = {s: examples.summary.get("splits", {}).get(s) for s in splits}
+    if materialize:
+        for split in splits:
+            out.check_transformed(split, counts[split])
     processed = rows + (total if materialize else 0)
     return {
         "transformed_features": sorted(transformed_spec),

@@ -137,6 +137,13 @@ for i in $(seq "$workers"); do
     AIRFLOW__CORE__HOSTNAME_CALLABLE=tfpipe.pipelines.worker_name.hostname \
     airflow celery worker --celery-hostname "$name@%h" \
     --concurrency "${TFPIPE_WORKER_CONCURRENCY:-1}" "${extra[@]}"
+  # The worker's warm runtimes (tfpipe.components.core.warm): its tasks fork their steps from
+  # them instead of importing TensorFlow again. Same cache as the worker: that is where its
+  # tasks look for the socket.
+  for runtime in ${TFPIPE_WARM_RUNTIMES-modern}; do
+    start_bg "$name-warm-$runtime" env TFPIPE_HOME="$state/$name/home" \
+      TFPIPE_CACHE="$state/$name/cache" "$repo/bin/tfpipe" warm "$runtime"
+  done
 done
 
 url="http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT"

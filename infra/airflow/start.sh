@@ -18,7 +18,12 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   exit 0
 fi
 log="$AIRFLOW_HOME/standalone.log"
-setsid airflow standalone > "$log" 2>&1 < /dev/null &
+# One warm worker per runtime in TFPIPE_WARM_RUNTIMES (default: modern; "" for none): tasks fork
+# their steps from it instead of importing TensorFlow again (tfpipe.components.core.warm). They
+# share the process group, so stopping Airflow stops them.
+warm="${TFPIPE_WARM_RUNTIMES-modern}"
+setsid bash -c 'for runtime in $1; do "$2/bin/tfpipe" warm "$runtime" & done; exec airflow standalone' \
+  _ "$warm" "$repo" > "$log" 2>&1 < /dev/null &
 echo $! > "$pidfile"
 url="http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT"
 echo "airflow: starting (log $log)…"

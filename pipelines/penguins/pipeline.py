@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from tfpipe import Pipeline, RunParam, Scoring, Step, serving_base
+from tfpipe import Label, Pipeline, RunParam, Scoring, Step, serving_base
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER_MODULE = os.path.join(HERE, "user_module.py")
@@ -28,11 +28,16 @@ def build(home: str) -> Pipeline:
         # New data scored with the served model (tfpipe score, dags/penguins_scoring.py): the
         # measurements' context next to each prediction; a new model re-scores the last drop.
         scoring=Scoring(params={"passthrough": ["island", "sex", "year"]}, rescore_on_push=True),
+        # The label, said once: preprocessing_fn's "label" output, from the raw "species"
+        # column through the "species" vocabulary (the trainer and evaluator take it from here).
+        label=Label("label", column="species", vocabulary="species"),
+        # Each knob's schema is its target parameter's (types, enums, bounds); only narrowing
+        # is spelled out here.
         run_params=(
             RunParam(
                 "data",
                 "example_gen.input",
-                {"type": ["string", "array"], "minLength": 1, "items": {"type": "string"}},
+                {"minLength": 1},
                 "path or glob (or a list of them) of the CSV / Parquet / TFRecord files to train "
                 "on; empty: the Palmer penguins data shipped with the pipeline",
                 optional=True,
@@ -40,35 +45,25 @@ def build(home: str) -> Pipeline:
             RunParam(
                 "train_steps",
                 "trainer.train_steps",
-                {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                {"maximum": 1_000_000},
                 "training steps (a multiple of 100, the checkpoint interval)",
             ),
-            RunParam(
-                "backend",
-                "trainer.backend",
-                {"type": "string", "enum": ["keras", "estimator", "auto"]},
-                "keras: model.fit; estimator: a pre-made or custom Estimator (estimator runtime); "
-                "auto: Keras, converted to an Estimator when training is distributed",
-            ),
+            RunParam("backend", "trainer.backend"),
             RunParam(
                 "distribution",
                 "trainer.distribution",
-                {
-                    "type": "string",
-                    "enum": ["none", "mirrored", "multi_worker", "parameter_server"],
-                },
-                "none: one process; multi_worker / parameter_server: a training cluster",
+                description="none: one process; multi_worker / parameter_server: a training "
+                "cluster",
             ),
             RunParam(
                 "runtime",
                 "runtime",
-                {"type": "string", "enum": ["modern", "estimator"]},
-                "modern: TF 2.21; estimator: TF 2.15 with tf.estimator",
+                description="modern: TF 2.21; estimator: TF 2.15 with tf.estimator",
             ),
             RunParam(
                 "min_accuracy",
                 "evaluator.thresholds.accuracy.lower",
-                {"type": "number", "minimum": 0, "maximum": 1},
+                {"minimum": 0, "maximum": 1},
                 "the eval accuracy a model needs to be blessed and pushed",
             ),
         ),
@@ -100,9 +95,6 @@ def build(home: str) -> Pipeline:
                 "trainer",
                 params={
                     "module_file": USER_MODULE,
-                    "label": "label",
-                    "label_vocabulary": "species",
-                    "raw_label": "species",
                     "train_steps": 1000,
                     "steps_per_epoch": 100,
                     "hyperparameters": {"hidden_units": [16, 8], "learning_rate": 0.01},
@@ -113,7 +105,6 @@ def build(home: str) -> Pipeline:
                 "evaluator",
                 "evaluator",
                 params={
-                    "label": "species",
                     "slice_by": ["island", "sex"],
                     "thresholds": {"accuracy": {"lower": 0.9}},
                     # Compare with the model being served now; allow a little noise.

@@ -1,0 +1,115 @@
+"""Warm runtime workers: an Airflow task's step forked from an interpreter that has TensorFlow
+imported. The step computes what a fresh process computes, dies with its task, and a dead warm
+worker is bypassed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from conftest import REPO
+
+from tfpipe.components.artifacts import is_committed
+from tfpipe.components.core.runtime import interpreter
+from tfpipe.components.core.warm import socket_path, warm_workers
+from tfpipe.pipelines.engine import plan
+from tfpipe.pipelines.registry import load_pipeline
+
+pytestmark = pytest.mark.slow
+
+# A task's body: plan the penguins pipeline and run the named steps as the Airflow task does.
+TASK = """
+import json, sys
+from tfpipe.pipelines.engine import plan, run_step_process
+from tfpipe.pipelines.registry import load_pipeline
+home, steps, overrides = sys.argv[1], sys.argv[2].split(","), json.loads(sys.argv[3])
+import os; os.makedirs(home, exist_ok=True)
+pipeline = load_pipeline("penguins", home).with_overrides(overrides)
+for inv in plan(pipeline, home):
+    if inv.step in steps:
+        result, seconds, cpu = run_step_process(inv, "task", f"{home}/{inv.step}.log")
+        print("@@" + json.dumps({"step": inv.step, "ok": result.get("ok"), "cpu": cpu}), flush=True)
+"""
+
+
+@pytest.fixture()
+def warm(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFPIPE_WARM_DIR", str(tmp_path / "warm"))
+    with warm_workers(["modern"], {"modern": interpreter("modern")}) as procs:
+        yield procs[0]
+
+
+def task(home: str, steps: str, overrides: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", TASK, home, steps, json.dumps(overrides or {})],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": REPO},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_borrowed_steps_compute_what_fresh_processes_compute(tmp_path, warm):
+    home = str(tmp_path / "home")
+    proc = task(home, "example_gen,example_validator,transform")
+    out, _ = proc.communicate(timeout=600)
+    results = [json.loads(line[2:]) for line in out.splitlines() if line.startswith("@@")]
+    assert [r["step"] for r in results] == ["example_gen", "example_validator", "transform"], out
+    assert all(r["ok"] for r in results), out
+    assert all(r["cpu"] > 0 for r in results), results  # the forked process's CPU is counted
+    assert out.count("forked by the warm modern worker") == 3, out
+    # The same artifacts a fresh process commits: the plan finds them all.
+    pipeline = load_pipeline("penguins", home)
+    committed = {inv.step for inv in plan(pipeline, home) if is_committed(inv.uri)}
+    assert {"example_gen", "example_validator", "transform"} <= committed
+    assert warm.poll() is None  # the warm worker serves on
+
+
+def test_a_borrowed_step_dies_with_its_task_and_a_dead_warm_worker_is_bypassed(tmp_path, warm):
+    home = str(tmp_path / "home")
+    prepared = task(home, "example_gen,example_validator,transform")
+    prepared.communicate(timeout=600)
+    trainer = task(home, "trainer", {"trainer.train_steps": 200_000})
+    step_pid = None
+    deadline = time.monotonic() + 300
+    assert trainer.stdout
+    for line in trainer.stdout:
+        if "forked by the warm modern worker" in line:
+            step_pid = int(line.split("step process ")[1].split()[0])
+        if "step 100" in line or "epoch 1/" in line:
+            break
+        assert time.monotonic() < deadline, "the trainer did not start"
+    assert step_pid and psutil.pid_exists(step_pid)
+    os.killpg(trainer.pid, signal.SIGKILL)  # the task dies as a killed Airflow task does
+    trainer.wait()
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(step_pid) and psutil.Process(step_pid).status() != "zombie":
+        assert time.monotonic() < deadline, "the borrowed step outlived its task"
+        time.sleep(0.2)
+    assert not [p.pid for p in psutil.process_iter() if _group(p.pid) == step_pid]
+    assert warm.poll() is None
+
+    # The warm worker dies: its socket stays behind, the next task bypasses it and removes it.
+    os.killpg(warm.pid, signal.SIGKILL)
+    warm.wait()
+    stale = socket_path("modern")
+    assert os.path.exists(stale)
+    again = task(home, "trainer", {"trainer.train_steps": 100})
+    out, _ = again.communicate(timeout=600)
+    assert '"ok": true' in out and "forked by the warm" not in out, out
+    assert not os.path.exists(stale)
+
+
+def _group(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None

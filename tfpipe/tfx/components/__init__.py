@@ -1,0 +1,1 @@
+"""``tfx.components``, as far as user modules reach into it (``trainer``, ``tuner``)."""
