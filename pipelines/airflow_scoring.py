@@ -32,6 +32,7 @@ from tfpipe.pipelines.airflow_dag import (
 from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.home import default_home
 from tfpipe.pipelines.registry import SCORING, load_pipeline
+from tfpipe.pipelines.scoring import STEP
 from tfpipe.pipelines.triggers import check_values, merge_event_extras
 
 
@@ -113,6 +114,5 @@ def _asset_uri(event_key: str) -> str:
 
 
 def _served_version(pipeline: Pipeline) -> int | None:
-    params = pipeline.step_params(pipeline.steps[0])  # a scoring pipeline's one step
-    serving = ServingDirectory.at(params.get("serving_model_dir"))
+    serving = ServingDirectory.at(pipeline.step(STEP).params.get("serving_model_dir"))
     return serving.latest() if serving else None

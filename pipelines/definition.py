@@ -53,16 +53,6 @@ class RunParam:
 
 
 @dataclass(frozen=True)
-class Scoring:
-    """How the pipeline's pushed model scores new data (``tfpipe score``, ``build_scoring_dag``):
-    one ``bulk_inferrer`` step on the served model, with ``params`` (passthrough columns, output
-    format, ...). ``rescore_on_push``: a newly pushed model re-scores the latest data drop."""
-
-    params: dict[str, Any] = field(default_factory=dict)
-    rescore_on_push: bool = False
-
-
-@dataclass(frozen=True)
 class Label:
     """What the model learns to predict, said once for the whole pipeline; every step whose
     component takes a label (the trainer's ``label``/``raw_label``/``label_vocabulary``, the
@@ -82,6 +72,16 @@ class Label:
     @classmethod
     def column_named(cls, name: str, vocabulary: str | None = None) -> Label:
         return cls(feature=name, column=name, vocabulary=vocabulary)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How the pipeline's pushed model scores new data (``tfpipe score``, ``build_scoring_dag``):
+    one ``bulk_inferrer`` step on the served model, with ``params`` (passthrough columns, output
+    format, ...). ``rescore_on_push``: a newly pushed model re-scores the latest data drop."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    rescore_on_push: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,14 @@ class Pipeline:
                 done.append(s.name)
                 pending.remove(s)
         return [self.step(n) for n in done]
+
+    def data_location(self) -> Any:
+        """Where the pipeline's source step reads its data (a path, glob or list), or None."""
+        for step in self.steps:
+            param = get_spec(step.component).data_param
+            if param and not step.upstream:
+                return self.step_params(step).get(param)
+        return None
 
     def _served_model_dir(self) -> str | None:
         try:

@@ -61,9 +61,7 @@ class TriggerCard:
     pipeline: str
     params: tuple[dict[str, Any], ...]
     default_data: tuple[str, ...] = ()
-    # Keys accepted and ignored: another pipeline's run parameters on an asset both DAGs consume
-    # (a drop's train_steps is the training DAG's; the scoring DAG ignores it).
-    ignored: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()  # keys accepted and ignored (another DAG's run parameters)
 
     @classmethod
     def of(cls, pipeline: Pipeline) -> TriggerCard:
@@ -90,7 +88,7 @@ class TriggerCard:
             "pipeline": self.pipeline,
             "params": [dict(p) for p in self.params],
             "default_data": list(self.default_data),
-            **({"ignored": list(self.ignored)} if self.ignored else {}),
+            "ignored": list(self.ignored),
         }
 
     @classmethod

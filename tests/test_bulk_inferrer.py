@@ -91,38 +91,28 @@ def test_score_writes_parquet_and_csv_that_match_serving_default_row_for_row(
         assert scored.manifest["copied_from"] != out  # a committed copy of the stored artifact
 
 
-def test_a_cached_rescore_costs_under_half_a_second_and_imports_no_tensorflow(
-    modern_run, drop, tmp_path
-):
+def test_a_cached_rescore_runs_nothing_and_imports_no_tensorflow(modern_run, drop, tmp_path):
+    """(Its speed, ~0.3 s, is measured by benchmarks/bulk_score_bench.py, not asserted here.)"""
     home, _ = modern_run
     out = str(tmp_path / "scores")
     args = ["--home", home, "score", "penguins", "--data", drop, "--out", out]
     tfpipe(*args[2:], home=home)  # scored (or found cached) and delivered
     code = (
-        "import json, sys, time\n"
-        "start = time.perf_counter()\n"
+        "import json, sys\n"
         "from tfpipe.pipelines.cli import main\n"
         "rc = main(json.loads(sys.argv[1]))\n"
-        "print(json.dumps({'rc': rc, 'seconds': time.perf_counter() - start,\n"
-        "                  'cpu': time.process_time(),\n"
-        "                  'tensorflow': 'tensorflow' in sys.modules}))\n"
+        "print(json.dumps({'rc': rc, 'tensorflow': 'tensorflow' in sys.modules}))\n"
     )
-    timings = []
-    for _ in range(3):
-        proc = subprocess.run(
-            [sys.executable, "-c", code, json.dumps(args)],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            timeout=120,
-        )
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert result["rc"] == 0 and not result["tensorflow"], proc.stdout + proc.stderr
-        assert "all 1 steps cached" in proc.stdout and "already in" in proc.stdout
-        timings.append((result["cpu"], result["seconds"]))
-    # CPU seconds of the whole process (interpreter start included): what a re-score costs,
-    # whatever else the shared machine runs (wall time: benchmarks/bulk_score_bench.py).
-    assert min(cpu for cpu, _ in timings) <= 0.5, timings
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["rc"] == 0 and not result["tensorflow"], proc.stdout + proc.stderr
+    assert "all 1 steps cached" in proc.stdout and "already in" in proc.stdout
 
 
 def test_this_runs_model_scores_an_examples_artifact_into_tfrecords(modern_run):
@@ -256,3 +246,29 @@ def test_a_scorer_killed_before_its_commit_leaves_nothing_visible(
     [new] = {e for e in os.listdir(artifacts) if not e.startswith(".")} - before
     assert is_committed(os.path.join(artifacts, new)) and is_committed(out)
     assert not [e for e in os.listdir(artifacts) if ".staging-" in e]  # the dead one was removed
+
+
+def test_a_drops_own_columns_pass_through_and_trigger_data_stays_in_the_data_roots(
+    modern_run, drop, tmp_path
+):
+    from tfpipe.pipelines.engine import plan
+
+    home, _ = modern_run
+    base = load_pipeline("penguins", home)
+    scoring = Step(
+        "bulk_inferrer",
+        "bulk_inferrer",
+        {"data": drop, "passthrough": ["row_id"]},
+        {"model": "trainer", "evaluation": "evaluator"},
+    )
+    # row_id is the drop's column, not one the model was trained on: planning checks it against
+    # the drop, not against the pipeline's training data.
+    invocations = plan(dataclasses.replace(base, steps=(*base.steps, scoring)), home)
+    assert invocations[-1].external.values["input_files"] == [drop]
+
+    served = ServingDirectory(serving_base(home), "penguins").model_dir
+    params = {"data": drop, "serving_model_dir": served}
+    with pytest.raises(InputDataError, match="outside the data roots"):
+        _plan(tmp_path, {**params, "data_roots": [str(tmp_path / "landing")]})
+    inside = _plan(tmp_path, {**params, "data_roots": [os.path.dirname(drop)]})
+    assert inside.external.values["input_files"] == [drop]

@@ -129,7 +129,7 @@ def check_batch_scoring(dataset, home: str, data: str, runtime: str, model_dir: 
     Parquet whose predictions are serving_default's on the same rows, passthrough intact."""
     passthrough = SCORED[dataset.name]
     scoring = scoring_pipeline(dataset.pipeline(home, data, runtime)).with_overrides(
-        {"data": data, "passthrough": passthrough}
+        {"passthrough": passthrough}
     )
     record = run_pipeline(scoring, home)
     assert record["status"] == "succeeded", record.get("error")

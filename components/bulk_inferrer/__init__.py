@@ -51,5 +51,4 @@ SPEC = ComponentSpec(
     outlet="predictions",
     announce=announce,
     in_run_note=True,
-    scorer=True,
 )

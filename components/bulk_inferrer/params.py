@@ -11,10 +11,13 @@ from tfpipe.components.core.batching import DEFAULT_BUDGET_MB
 from tfpipe.components.core.spec import ComponentParams
 from tfpipe.components.example_gen.params import DEFAULT_NA
 
+WHO = "bulk_inferrer"
+
 
 class BulkInferrerParams(ComponentParams):
+    COLUMN_FIELDS = ("passthrough",)
     # The data is identified by content and the model by its served version and identity
-    # (resolve_external); where they live, the runner and the batch size change no prediction.
+    # (the resolve hook); where they live, the runner and the batch size change no prediction.
     FINGERPRINT_EXEMPT = frozenset(
         {"data", "data_roots", "serving_model_dir", "model_version"}
         | {"beam_args", "memory_budget_mb", "batch_size"}
@@ -79,3 +82,9 @@ class BulkInferrerParams(ComponentParams):
         if repeated:
             raise ValueError(f"repeats column(s) {repeated}")
         return columns
+
+    def named_columns(self) -> dict[str, list[str]]:
+        """The passthrough columns are the pipeline's data's only when its Examples are what is
+        scored; a data drop's own columns are checked against the drop (the resolve hook), not
+        against the data the model was trained on (an id column is seldom a training column)."""
+        return super().named_columns() if self.data is None else {}

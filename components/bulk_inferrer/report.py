@@ -11,20 +11,23 @@ from tfpipe.components.artifacts import InferenceResult
 from tfpipe.components.core.batching import BatchPlan
 from tfpipe.components.core.presentation import render, section, table
 
-DETAILS = """<p>{{ line }}</p><p>Model: {{ model }}.</p>
-<p class='batch-plan'>Scored in batches of {{ plan }}.</p><p>Columns: {{ columns }}</p>"""
-
 
 def report(artifact: InferenceResult, step: dict[str, Any]) -> Markup:
     from tfpipe.components.bulk_inferrer import summary_line
 
     info = artifact.info()
+    plan = BatchPlan(**info["batch_plan"])
     files = [(f["path"], f["rows"]) for f in info["files"]]
-    details = render(
-        DETAILS,
-        line=summary_line(artifact.summary),
-        model=info["model"],
-        plan=BatchPlan(**info["batch_plan"]).describe(),
-        columns=", ".join(info["columns"]),
+    return section(
+        "Batch scoring",
+        render(
+            "<p>{{ summary }}</p><p>Model: {{ model }}.</p>"
+            "<p class='batch-plan'>Scored in batches of {{ plan }}.</p>"
+            "<p>Columns: {{ columns }}</p>",
+            summary=summary_line(artifact.summary),
+            model=info["model"],
+            plan=plan.describe(),
+            columns=", ".join(info["columns"]),
+        ),
+        table(("file", "rows"), files[:50]),
     )
-    return section("Batch scoring", details, table(("file", "rows"), files[:50]))

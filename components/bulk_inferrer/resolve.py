@@ -1,7 +1,6 @@
-"""What the Bulk Inferrer reads from outside the store, frozen for the run: the data files (by
-content, as ExampleGen identifies its input) and the served version (by its identity). Refused
-here, before anything runs: no data or no model, an unblessed served version, and passthrough
-columns the data lacks."""
+"""What the Bulk Inferrer reads from outside the store: the data files (by content) and the served
+version it scores with (by identity), frozen for the run; refused here, before anything runs: no
+data or no model, an unblessed served version, passthrough columns that the data lacks."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from typing import Any
 
 from tfpipe.components.artifacts import ServingDirectory
 from tfpipe.components.bulk_inferrer.columns import check_passthrough, data_columns
-from tfpipe.components.bulk_inferrer.params import BulkInferrerParams
+from tfpipe.components.bulk_inferrer.params import WHO, BulkInferrerParams
 from tfpipe.components.core.errors import InputDataError, ParameterError
 from tfpipe.components.core.fingerprint import digest
 from tfpipe.components.core.spec import External
@@ -21,8 +20,6 @@ from tfpipe.components.example_gen.inputs import (
     missing_inputs,
 )
 
-WHO = "bulk_inferrer"
-
 
 def resolve(
     params: BulkInferrerParams, inputs: dict[str, str], frozen: dict[str, Any] | None = None
@@ -33,16 +30,34 @@ def resolve(
     columns: list[str] | None = None
     if ("examples" in inputs) == (params.data is not None):
         raise ParameterError(
-            f"{WHO}: give the data to score either as `data` (files) or as an `examples` input, "
-            f"exactly one (got {'both' if params.data is not None else 'neither'})"
+            f"{WHO}: give the data to score either as `data` (files) or as an `examples` "
+            f"input, exactly one (got {'both' if params.data is not None else 'neither'})"
         )
     if params.data is not None:
-        values.update(_data(params, frozen))
-        digests["data"] = values.pop("identity")
-        columns = data_columns(values["input_files"], params.input_format)
+        # ExampleGen's way: matched now (inside the data roots a trigger is held to), then
+        # frozen; identified by content, with the stamps the files were hashed at.
+        if frozen.get("input_files"):
+            files = list(frozen["input_files"])
+            objects = dict(frozen.get("input_objects") or {})
+            if params.data_roots is not None:
+                check_inside(files, params.data_roots, "given as data")
+        else:
+            files, objects = match_input(params.data, params.data_roots, WHO, "score")
+        missing = missing_inputs(files)
+        if missing:
+            raise InputDataError(f"{WHO}: input file(s) {missing} disappeared after planning")
+        if frozen.get("input_stamps") is not None:
+            check_unchanged(files, frozen["input_stamps"])
+        values["input_files"] = files
+        if objects:
+            values["input_objects"] = objects
+        digests["data"], values["input_stamps"] = input_digest(files, objects)
+        columns = data_columns(files, params.input_format)
     if "model" in inputs:
-        # This run's model (its fingerprint is an input's); a served model directory the
-        # pipeline fills in for every step is not used then.
+        if params.serving_model_dir:
+            raise ParameterError(
+                f"{WHO}: the step has a `model` input and a serving_model_dir; score with one"
+            )
         if "evaluation" not in inputs and not params.allow_unblessed:
             raise ParameterError(
                 f"{WHO}: a `model` input needs its `evaluation` input (only blessed models "
@@ -56,29 +71,6 @@ def resolve(
     return External(values=values, digests=digests)
 
 
-def _data(params: BulkInferrerParams, frozen: dict[str, Any]) -> dict[str, Any]:
-    """ExampleGen's way: the files the pattern matches now (inside the data roots a trigger is
-    held to), identified by content, with the stamps they were hashed at."""
-    assert params.data is not None
-    if frozen.get("input_files"):
-        files = list(frozen["input_files"])
-        objects = dict(frozen.get("input_objects") or {})
-        if params.data_roots is not None:
-            check_inside(files, params.data_roots, "given as data")
-    else:
-        files, objects = match_input(params.data, params.data_roots, WHO, "score")
-    missing = missing_inputs(files)
-    if missing:
-        raise InputDataError(f"{WHO}: input file(s) {missing} disappeared after planning")
-    if frozen.get("input_stamps") is not None:
-        check_unchanged(files, frozen["input_stamps"])
-    identity, stamps = input_digest(files, objects)
-    values: dict[str, Any] = {"input_files": files, "input_stamps": stamps, "identity": identity}
-    if objects:
-        values["input_objects"] = objects
-    return values
-
-
 def _served(params: BulkInferrerParams, frozen: dict[str, Any]) -> dict[str, Any]:
     serving = ServingDirectory.at(params.serving_model_dir)
     if serving is None:
@@ -88,13 +80,12 @@ def _served(params: BulkInferrerParams, frozen: dict[str, Any]) -> dict[str, Any
     if frozen.get("model_version") is not None:
         version = int(frozen["model_version"])
     elif params.model_version == "latest":
-        latest = serving.latest()
-        if latest is None:
+        version = serving.latest()
+        if version is None:
             raise InputDataError(
-                f"{WHO}: no version of the model is served in {serving.model_dir} yet; push one "
-                "(tfpipe run) before scoring with it"
+                f"{WHO}: no version of the model is served in {serving.model_dir} yet; push "
+                "one (tfpipe run) before scoring with it"
             )
-        version = latest
     else:
         version = int(params.model_version)
     available = serving.versions()
@@ -103,11 +94,12 @@ def _served(params: BulkInferrerParams, frozen: dict[str, Any]) -> dict[str, Any
             f"{WHO}: version {version} is not served in {serving.model_dir}; versions: {available}"
         )
     # A tfpipe push carries a model card, and the Pusher publishes only blessed models.
-    if serving.card(version) is None and not params.allow_unblessed:
+    card = serving.card(version)
+    if card is None and not params.allow_unblessed:
         raise InputDataError(
-            f"{WHO}: version {version} of {serving.model_dir} was not pushed by tfpipe's Pusher "
-            "(no model card), so nothing says it was blessed; refusing to score with it (set "
-            "allow_unblessed=true to score anyway)"
+            f"{WHO}: version {version} of {serving.model_dir} was not pushed by tfpipe's "
+            "Pusher (no model card), so nothing says it was blessed; refusing to score with "
+            "it (set allow_unblessed=true to score anyway)"
         )
     info = serving.info(version) or {}
     return {

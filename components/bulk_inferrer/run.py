@@ -47,7 +47,7 @@ class ScoringModel:
             self.name, self.uri = f"model {model.uri}", model.uri
         else:
             serving = ServingDirectory.at(p.serving_model_dir)
-            assert serving is not None
+            assert isinstance(serving, ServingDirectory)
             self.version = int(ctx.external["model_version"])
             self.dir = serving.local_copy(self.version)
             self.info = serving.info(self.version) or {}

@@ -158,12 +158,12 @@ class ComponentSpec:
     # "module:function" (params, input fingerprints, frozen values) -> External: what the step
     # reads from outside the artifact store, digested into its fingerprint. None: nothing.
     resolve: str | None = None
+    # The parameter that says where a source step reads its data (ExampleGen's ``input``): where
+    # a pipeline's data is, for commands that read the same data (scoring).
+    data_param: str | None = None
     # The serving directory a step of this component publishes models to (params -> a
     # ServingDirectory), for commands that act on a pipeline's served model (rollback, scoring).
     serving: Callable[[Any], Any] | None = None
-    # Does it score data with a served model? It is then the step of every pipeline's scoring
-    # pipeline (``tfpipe score``, the scoring DAG; see pipelines/scoring.py).
-    scorer: bool = False
 
     def validate_params(self, raw: dict[str, Any], step: str, runtime: str) -> ComponentParams:
         try:

@@ -26,4 +26,5 @@ SPEC = ComponentSpec(
     summary_line=summary_line,
     report_section="tfpipe.components.example_gen.report:report",
     needs_tensorflow=False,
+    data_param="input",
 )

@@ -12,7 +12,7 @@ DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 
 
 class ExampleGenParams(ComponentParams):
-    # The data is fingerprinted by content (resolve_external); the runner changes nothing.
+    # The data is fingerprinted by content (the resolve hook); the runner changes nothing.
     FINGERPRINT_EXEMPT = frozenset({"input", "beam_args", "data_roots"})
 
     input: str | list[str] = pydantic.Field(

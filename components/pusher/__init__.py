@@ -19,7 +19,7 @@ def summary_line(summary: dict[str, Any]) -> str:
 
 def cached_summary_line(summary: dict[str, Any]) -> str:
     """A Pusher result reused from an earlier run: this run pushed nothing. The result is reused
-    only while the serving directory is as that run left it (see PusherParams.resolve_external),
+    only while the serving directory is as that run left it (see the Pusher's resolve hook),
     so a push it made is still the version being served."""
     if summary.get("pushed") or summary.get("version") is not None:
         return (

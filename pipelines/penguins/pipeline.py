@@ -25,12 +25,12 @@ def build(home: str) -> Pipeline:
         description="Classify penguin species from body measurements (Palmer penguins).",
         runtime="modern",
         schedule="@daily",
-        # New data scored with the served model (tfpipe score, dags/penguins_scoring.py): the
-        # measurements' context next to each prediction; a new model re-scores the last drop.
-        scoring=Scoring(params={"passthrough": ["island", "sex", "year"]}, rescore_on_push=True),
         # The label, said once: preprocessing_fn's "label" output, from the raw "species"
         # column through the "species" vocabulary (the trainer and evaluator take it from here).
         label=Label("label", column="species", vocabulary="species"),
+        # New data scored with the served model (tfpipe score, dags/penguins_scoring.py): the
+        # measurements' context next to each prediction; a new model re-scores the last drop.
+        scoring=Scoring(params={"passthrough": ["island", "sex", "year"]}, rescore_on_push=True),
         # Each knob's schema is its target parameter's (types, enums, bounds); only narrowing
         # is spelled out here.
         run_params=(
