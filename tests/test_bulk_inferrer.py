@@ -246,3 +246,29 @@ def test_a_scorer_killed_before_its_commit_leaves_nothing_visible(
     [new] = {e for e in os.listdir(artifacts) if not e.startswith(".")} - before
     assert is_committed(os.path.join(artifacts, new)) and is_committed(out)
     assert not [e for e in os.listdir(artifacts) if ".staging-" in e]  # the dead one was removed
+
+
+def test_a_drops_own_columns_pass_through_and_trigger_data_stays_in_the_data_roots(
+    modern_run, drop, tmp_path
+):
+    from tfpipe.pipelines.engine import plan
+
+    home, _ = modern_run
+    base = load_pipeline("penguins", home)
+    scoring = Step(
+        "bulk_inferrer",
+        "bulk_inferrer",
+        {"data": drop, "passthrough": ["row_id"]},
+        {"model": "trainer", "evaluation": "evaluator"},
+    )
+    # row_id is the drop's column, not one the model was trained on: planning checks it against
+    # the drop, not against the pipeline's training data.
+    invocations = plan(dataclasses.replace(base, steps=(*base.steps, scoring)), home)
+    assert invocations[-1].external.values["input_files"] == [drop]
+
+    served = ServingDirectory(serving_base(home), "penguins").model_dir
+    params = {"data": drop, "serving_model_dir": served}
+    with pytest.raises(InputDataError, match="outside the data roots"):
+        _plan(tmp_path, {**params, "data_roots": [str(tmp_path / "landing")]})
+    inside = _plan(tmp_path, {**params, "data_roots": [os.path.dirname(drop)]})
+    assert inside.external.values["input_files"] == [drop]

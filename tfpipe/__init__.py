@@ -5,11 +5,7 @@ This is the public API: what a pipeline file, a user module and a DAG file impor
 under ``tfpipe.components`` and ``tfpipe.pipelines`` is internal and free to move.
 
 - Pipeline files: :class:`Pipeline`, :class:`Step`, :class:`RunParam`, :class:`Label`,
-  :func:`default_home`,
-  :func:`serving_base`.
-- DAG files: :mod:`tfpipe.airflow` (``build_dag``, ``data_asset``, ``pushed_model_asset``).
-- Pipeline files: :class:`Pipeline`, :class:`Step`, :class:`RunParam`, :class:`Scoring`,
-  :func:`default_home`, :func:`serving_base`.
+  :class:`Scoring`, :func:`default_home`, :func:`serving_base`.
 - Readers of predictions: :func:`prediction_files` (the local files of a scoring's output).
 - DAG files: :mod:`tfpipe.airflow` (``build_dag``, ``build_scoring_dag``, ``data_asset``,
   ``pushed_model_asset``, ``predictions_asset``).

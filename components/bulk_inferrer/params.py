@@ -19,7 +19,7 @@ class BulkInferrerParams(ComponentParams):
     # The data is identified by content and the model by its served version and identity
     # (the resolve hook); where they live, the runner and the batch size change no prediction.
     FINGERPRINT_EXEMPT = frozenset(
-        {"data", "serving_model_dir", "model_version"}
+        {"data", "data_roots", "serving_model_dir", "model_version"}
         | {"beam_args", "memory_budget_mb", "batch_size"}
     )
 
@@ -27,6 +27,11 @@ class BulkInferrerParams(ComponentParams):
         default=None,
         description="a path or glob (or a list of them) of CSV, Parquet or TFRecord files, local "
         "or s3://, read by ExampleGen's readers; unset: the rows of the `examples` input",
+    )
+    data_roots: list[str] | None = pydantic.Field(
+        default=None,
+        description="set by the DAG for data a trigger named: what `data` matches and what is "
+        "read must lie inside these directories or bucket prefixes (by real path)",
     )
     input_format: Literal["auto", "csv", "tfrecord", "parquet"] = "auto"
     na_values: list[str] = pydantic.Field(default_factory=lambda: list(DEFAULT_NA))
@@ -77,3 +82,9 @@ class BulkInferrerParams(ComponentParams):
         if repeated:
             raise ValueError(f"repeats column(s) {repeated}")
         return columns
+
+    def named_columns(self) -> dict[str, list[str]]:
+        """The passthrough columns are the pipeline's data's only when its Examples are what is
+        scored; a data drop's own columns are checked against the drop (the resolve hook), not
+        against the data the model was trained on (an id column is seldom a training column)."""
+        return super().named_columns() if self.data is None else {}

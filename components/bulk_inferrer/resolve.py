@@ -12,7 +12,13 @@ from tfpipe.components.bulk_inferrer.params import WHO, BulkInferrerParams
 from tfpipe.components.core.errors import InputDataError, ParameterError
 from tfpipe.components.core.fingerprint import digest
 from tfpipe.components.core.spec import External
-from tfpipe.components.example_gen.inputs import input_digest, match_input, missing_inputs
+from tfpipe.components.example_gen.inputs import (
+    check_inside,
+    check_unchanged,
+    input_digest,
+    match_input,
+    missing_inputs,
+)
 
 
 def resolve(
@@ -28,14 +34,20 @@ def resolve(
             f"input, exactly one (got {'both' if params.data is not None else 'neither'})"
         )
     if params.data is not None:
+        # ExampleGen's way: matched now (inside the data roots a trigger is held to), then
+        # frozen; identified by content, with the stamps the files were hashed at.
         if frozen.get("input_files"):
             files = list(frozen["input_files"])
             objects = dict(frozen.get("input_objects") or {})
+            if params.data_roots is not None:
+                check_inside(files, params.data_roots, "given as data")
         else:
-            files, objects = match_input(params.data, who=WHO, purpose="score")
+            files, objects = match_input(params.data, params.data_roots, WHO, "score")
         missing = missing_inputs(files)
         if missing:
             raise InputDataError(f"{WHO}: input file(s) {missing} disappeared after planning")
+        if frozen.get("input_stamps") is not None:
+            check_unchanged(files, frozen["input_stamps"])
         values["input_files"] = files
         if objects:
             values["input_objects"] = objects

@@ -27,7 +27,7 @@ from tfpipe.components.bulk_inferrer.writing import Background, ShardWriter, pre
 from tfpipe.components.core.batching import BatchPlan, plan_batches
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.spec import Context
-from tfpipe.components.example_gen.inputs import local_copies
+from tfpipe.components.example_gen.inputs import check_unchanged, local_copies
 
 PROBE_ROWS = 4096
 PROGRESS_EVERY = 1_000_000
@@ -85,11 +85,15 @@ def run(ctx: Context) -> dict[str, Any]:
         check_passthrough(p.passthrough, schema.names, _outputs(model), "bulk_inferrer")
         return score(ctx, model, files, TFRECORD, kinds, [examples.uri])
     files = list(ctx.external["input_files"])
+    stamps = ctx.external.get("input_stamps") or {}
+    check_unchanged(files, stamps, p.data_roots)  # what is read is what was fingerprinted ...
     with local_copies(files, ctx.external.get("input_objects") or {}, ctx.progress) as local:
         columns = data_columns(local, p.input_format)
         if columns is not None:  # checked at planning too, unless the data was remote
             check_passthrough(p.passthrough, columns, _outputs(model), "bulk_inferrer")
-        return score(ctx, model, local, p.input_format, None, files)
+        summary = score(ctx, model, local, p.input_format, None, files)
+    check_unchanged(files, stamps, p.data_roots)  # ... and nothing was written while it was read
+    return summary
 
 
 def _outputs(model: ScoringModel) -> dict[str, Any]:

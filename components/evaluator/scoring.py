@@ -172,7 +172,7 @@ def plan(
     def work(batch: tf.Tensor) -> Any:
         outputs = [{k: v.numpy() for k, v in m.serve(examples=batch).items()} for m in models]
         if labels.transform is not None:
-            outputs.append(labels.transform(examples=batch))
+            outputs.append(labels.transform(batch))
         return outputs
 
     # Two batches wait in tf.data's prefetch buffer.
