@@ -15,8 +15,17 @@ def summary_line(summary: dict[str, Any]) -> str:
     eps = summary.get("examples_per_second") or 0
     return (
         f"{summary.get('backend')}/{summary.get('distribution')} {summary.get('steps')} steps, "
-        f"{eps:.4g} ex/s {final}"
+        f"{eps:.4g} ex/s {final}{warm_start_note(summary.get('warm_start'))}"
     )
+
+
+def warm_start_note(warm: dict[str, Any] | None) -> str:
+    """``; warm start from served version 3`` or ``; cold start (reason)`` when one was asked."""
+    if not warm or warm.get("requested") != "served":
+        return ""
+    if warm.get("used"):
+        return f"; warm start from served version {warm.get('version')}"
+    return f"; cold start ({warm.get('reason')})"
 
 
 SPEC = ComponentSpec(

@@ -33,12 +33,6 @@ def check_contract(p: TrainerParams, contract: str, cluster: ClusterConfig) -> N
     where = f"module_file {p.module_file}"
     if contract == "tfpipe":
         p.check_checkpoint_interval()
-        if p.warm_start != "none":
-            raise ParameterError(
-                f"trainer.warm_start={p.warm_start}: here it gives a run_fn module the served "
-                f"model as fn_args.base_model, and {where} defines '{p.model_fn}', not run_fn; "
-                "remove warm_start"
-            )
         return
     if p.distribution != "none" or cluster.is_cluster:
         asked = f"distribution={p.distribution}" if p.distribution != "none" else "a TF_CONFIG"

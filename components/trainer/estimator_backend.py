@@ -129,18 +129,32 @@ def base_estimator(job: TrainingJob, decision: Decision, config: Any) -> tf.esti
     return premade(p, job.features, job.num_classes or 2, config)
 
 
+def served_variables(saved_model_dir: str) -> str:
+    """The checkpoint inside a SavedModel: what ``WarmStartSettings`` initialises from."""
+    return os.path.join(saved_model_dir, "variables", "variables")
+
+
 def uniform_estimator(
     base: tf.estimator.Estimator,
     task: str,
     classes: list[str],
     config: Any,
     model_features: list[str] | None = None,
+    warm_start_from: str | None = None,
 ) -> tf.estimator.Estimator:
     """Wrap any Estimator so its predictions match the serving contract of every backend.
 
     ``model_features``: when exporting, the receiver hands over every transformed feature; the
     model gets these, and ``transform_features`` (all of them, the label included) becomes a
-    second export output (see ``estimator_export``)."""
+    second export output (see ``estimator_export``). ``warm_start_from``: a served SavedModel
+    whose trainable variables initialise the model (``tf.estimator.WarmStartSettings``, applied
+    only while the model directory has no checkpoint: a resumed run keeps its own); it replaces
+    the initial-weights checkpoint ``model_to_estimator`` points a converted Keras model at."""
+    warm = base._warm_start_settings
+    if warm_start_from:
+        warm = tf.estimator.WarmStartSettings(
+            ckpt_to_initialize_from=served_variables(warm_start_from)
+        )
 
     def model_fn(features, labels, mode, config):
         exporting = mode == tf.estimator.ModeKeys.PREDICT and model_features is not None
@@ -167,9 +181,7 @@ def uniform_estimator(
             )
         return spec._replace(predictions=outputs, export_outputs=export_outputs)
 
-    return tf.estimator.Estimator(
-        model_fn=model_fn, config=config, warm_start_from=base._warm_start_settings
-    )
+    return tf.estimator.Estimator(model_fn=model_fn, config=config, warm_start_from=warm)
 
 
 class ProgressHook(tf.estimator.SessionRunHook):
@@ -232,7 +244,8 @@ class EstimatorBackend:
         config = run_config(job.p, decision, job.work_dir, cluster_task)
         base = base_estimator(job, decision, config)
         names = job.feature_names if exporting else None
-        return uniform_estimator(base, job.p.task, self.classes, config, names)
+        warm = None if exporting else job.warm_start_from
+        return uniform_estimator(base, job.p.task, self.classes, config, names, warm)
 
     @property
     def classes(self) -> list[str]:
@@ -245,6 +258,27 @@ class EstimatorBackend:
         Writing it once, before the tasks start, makes them all find it and skip the save."""
         if self.job.decision.converted:
             self.build(local=True)
+
+    def warm_start_mismatch(self, saved_model_dir: str) -> str:
+        """Why the served model's variables cannot initialise this Estimator ('' when they can):
+        the training graph is built once (no step runs) and every trainable variable must be in
+        the served checkpoint, by name, with its shape, as ``WarmStartSettings`` needs."""
+        if (self.job.p.estimator or "").startswith("BoostedTrees"):
+            return "BoostedTrees ensembles are not variables: tf.estimator cannot warm start them"
+        estimator = self.build(local=True)
+        with tf.Graph().as_default():
+            dataset = self._input("train", True)()
+            features, labels = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+            estimator.model_fn(features, labels, tf.estimator.ModeKeys.TRAIN, estimator.config)
+            wanted = {v.op.name: v.shape.as_list() for v in tf.compat.v1.trainable_variables()}
+        have = dict(tf.train.list_variables(served_variables(saved_model_dir)))
+        missing = sorted(n for n in wanted if n not in have)
+        if missing:
+            return f"the served model has no variable(s) {missing[:5]} of this model"
+        wrong = [f"{n} {have[n]} -> {s}" for n, s in sorted(wanted.items()) if list(have[n]) != s]
+        if wrong:
+            return "the served model's variable shapes differ: " + "; ".join(wrong[:5])
+        return ""
 
     def _input(self, split: str, repeat: bool) -> Callable[[], tf.data.Dataset]:
         p = self.job.p

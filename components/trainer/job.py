@@ -21,6 +21,9 @@ class TrainingJob:
     transform: TransformGraph
     work_dir: str
     cluster: ClusterConfig
+    # The served SavedModel (a pinned local copy) whose weights initialise the model: set once
+    # the warm start was found compatible (see ``warm_start``); None: a cold start.
+    warm_start_from: str | None = None
 
     @classmethod
     def create(
@@ -95,6 +98,7 @@ class TrainingJob:
             "decision": self.decision.as_dict(),
             "transform_uri": self.transform.uri,
             "work_dir": self.work_dir,
+            "warm_start_from": self.warm_start_from,
         }
 
     @classmethod
@@ -108,4 +112,5 @@ class TrainingJob:
             open_artifact(request["transform_uri"], TransformGraph),
             request["work_dir"],
             cluster,
+            request.get("warm_start_from"),
         )

@@ -88,6 +88,32 @@ def check_model_signature(model: tf.keras.Model, job: TrainingJob) -> None:
         )
 
 
+def restore_served_weights(model: tf.keras.Model, saved_model_dir: str) -> None:
+    """Load the weights of a served tfpipe Keras SavedModel into ``model`` (a warm start).
+
+    The SavedModel's variables are a checkpoint whose root is the saved Keras model, so its
+    layers are matched by their place in the model, not by their (process-dependent) names. The
+    optimizer is left out: a warm start takes the served weights, not its step count or its
+    moments. Raises (ValueError, AssertionError) when a layer's variables are missing or of
+    another shape."""
+    children = {k: v for k, v in model._trackable_children().items() if k != "optimizer"}
+    status = tf.train.Checkpoint(**children).read(
+        os.path.join(saved_model_dir, "variables", "variables")
+    )
+    status.assert_existing_objects_matched()
+
+
+def weights_mismatch(job: TrainingJob, saved_model_dir: str) -> str:
+    """Why the served model's weights cannot initialise this job's model ('' when they can):
+    restored into a scratch copy, so a half restore never reaches the model that trains."""
+    try:
+        restore_served_weights(build_model(job), saved_model_dir)
+    except (ValueError, AssertionError, tf.errors.OpError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"the served model's layers do not fit this model ({first[:300]})"
+    return ""
+
+
 def make_strategy(distribution: str) -> tf.distribute.Strategy | None:
     if distribution == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -106,6 +132,9 @@ class KerasBackend:
     def prepare_cluster(self) -> None:
         """Nothing to prepare before a local cluster starts."""
 
+    def warm_start_mismatch(self, saved_model_dir: str) -> str:
+        return weights_mismatch(self.job, saved_model_dir)
+
     def train(self, progress: Callable[[str], None]) -> dict[str, Any]:
         job, p = self.job, self.job.p
         # A strategy must exist before any other TensorFlow op in a cluster task.
@@ -113,6 +142,8 @@ class KerasBackend:
         tf.keras.utils.set_random_seed(p.seed)
         with strategy.scope() if strategy else _NullScope():
             model = build_model(job)
+            if job.warm_start_from:  # checked compatible; a crash's backup restores over it
+                restore_served_weights(model, job.warm_start_from)
         finished = self._finished_training(model) if strategy is None else None
         if finished is not None:  # killed after training, before the commit: nothing to redo
             progress(f"training had finished ({finished['steps']} steps); restored its weights")

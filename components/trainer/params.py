@@ -19,6 +19,7 @@ class TrainerParams(ComponentParams):
         "label_vocabulary": "vocabulary",
     }
     COLUMN_FIELDS = ("raw_label",)
+    BASELINE_FIELDS = ("served_model_dir",)
 
     module_file: str = pydantic.Field(description="the user module defining the model builder")
     model_fn: str = pydantic.Field(
@@ -83,12 +84,15 @@ class TrainerParams(ComponentParams):
     )
     warm_start: Literal["none", "served"] = pydantic.Field(
         default="none",
-        description="served: a run_fn module gets the model served now (the newest version in "
-        "served_model_dir) as fn_args.base_model",
+        description="served: start from the model served now (the newest version in "
+        "served_model_dir): tfpipe's Keras and Estimator backends load its weights when it was "
+        "trained on the same transformed features, classes and layer shapes (else a cold start, "
+        "the reason in the model's summary); a run_fn module gets it as fn_args.base_model",
     )
     served_model_dir: str | None = pydantic.Field(
         default=None,
-        description="the TF Serving model directory (<serving_base>/<name>) warm_start reads",
+        description="the TF Serving model directory (<serving_base>/<name>) warm_start reads; "
+        "unset: the directory the pipeline's pusher publishes to",
     )
     seed: int = 42
 
@@ -102,7 +106,10 @@ class TrainerParams(ComponentParams):
         if self.steps_per_epoch is not None:
             self.check_checkpoint_interval(ValueError)
         if self.warm_start == "served" and not self.served_model_dir:
-            raise ValueError("warm_start=served needs served_model_dir: <serving_base>/<name>")
+            raise ValueError(
+                "warm_start=served needs served_model_dir: <serving_base>/<name> (unset, it is "
+                "where the pipeline's pusher publishes; this pipeline has no pusher)"
+            )
         if self.backend == "keras" and self.distribution == "parameter_server":
             raise ValueError(
                 "backend=keras does not train with parameter servers here; use backend=auto "

@@ -12,6 +12,7 @@ from typing import Any
 
 from tfpipe.components.artifacts import Model
 from tfpipe.components.core.presentation import figure_uri, img, pyplot, render, section
+from tfpipe.components.trainer import warm_start_note
 
 
 def read_events(path: str) -> Iterator[Any]:
@@ -84,6 +85,9 @@ def report(model: Model, step: dict[str, Any]) -> Any:
             s={k: summary.get(k) for k in ("backend", "distribution", "reason")},
         )
     ]
+    note = warm_start_note(summary.get("warm_start")).removeprefix("; ")
+    if note:
+        parts.append(render("<p>Initial weights: {{ note }}</p>", note=note))
     curves = training_curves(model)
     if curves:
         parts.append(img(curves_figure(curves), "training curves"))

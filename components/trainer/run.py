@@ -4,6 +4,8 @@ export the serving contract → record what was trained and how. A module that d
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -22,6 +24,7 @@ from tfpipe.components.trainer.cluster_config import ClusterConfig
 from tfpipe.components.trainer.data import transform_output
 from tfpipe.components.trainer.job import TrainingJob
 from tfpipe.components.trainer.task import STATS_FILE
+from tfpipe.components.trainer.warm_start import WarmStart, decide, feature_specs
 
 log = logging.getLogger("tfpipe.trainer")
 
@@ -46,31 +49,35 @@ def run(ctx: Context) -> dict[str, Any]:
         f"{decision.distribution}: {decision.reason}"
     )
     os.makedirs(job.work_dir, exist_ok=True)
-    backend = backend_for(job)
+    with contextlib.ExitStack() as stack:  # holds the served model a warm start reads
+        job, warm = _warm_start(ctx, job, stack)
+        backend = backend_for(job)
+        if decision.local_cluster:
+            backend.prepare_cluster()
+            stats = _train_on_local_cluster(ctx, job)
+        else:
+            stats = backend.train(ctx.progress)
+            if not job.cluster.is_chief:
+                raise TaskRoleDone(
+                    f"task {job.cluster.task_name} finished; the chief exports the model"
+                )
 
-    if decision.local_cluster:
-        backend.prepare_cluster()
-        stats = _train_on_local_cluster(ctx, job)
-    else:
-        stats = backend.train(ctx.progress)
-        if not job.cluster.is_chief:
-            raise TaskRoleDone(
-                f"task {job.cluster.task_name} finished; the chief exports the model"
-            )
-
-    ctx.progress("exporting the serving SavedModel (transform graph inside)")
-    model: Model = ctx.output
-    classes = backend.export(model.serving_dir)
+        ctx.progress("exporting the serving SavedModel (transform graph inside)")
+        model: Model = ctx.output
+        classes = backend.export(model.serving_dir)
     model.write_info(
         {
             "task": job.p.task,
             "label": job.p.label,
             "classes": classes,
             "features": job.feature_names,
+            # What the model's inputs are: a later run warm starts from it only if they agree.
+            "transformed_features": feature_specs(job.features),
             # The raw columns serving_default parses and their types (a scorer encodes new data so).
             "raw_features": feature_types(transform_output(transform).raw_feature_spec()),
             "signature": "serving_default",
             "training": decision.as_dict(),
+            "warm_start": warm.as_dict(),
             "serving_raw_arguments": serving_raw_arguments(job),
         }
     )
@@ -86,7 +93,26 @@ def run(ctx: Context) -> dict[str, Any]:
         **stats,
         "task": job.p.task,
         "classes": classes,
+        "warm_start": warm.as_dict(),
     }
+
+
+def _warm_start(
+    ctx: Context, job: TrainingJob, stack: contextlib.ExitStack
+) -> tuple[TrainingJob, WarmStart]:
+    """The job with the served model's weights to start from, when ``trainer.warm_start`` asks
+    and the served model fits (else a cold start, the reason recorded)."""
+    if job.p.warm_start == "none":
+        return job, WarmStart("none")
+    # A task of an external cluster creates its strategy before any TensorFlow op: no scratch
+    # model to check the weights with there.
+    check = None if job.cluster.is_cluster else backend_for(job).warm_start_mismatch
+    warm = decide(job, ctx.external.get("base_model_version"), check, stack)
+    ctx.progress(warm.describe())
+    if not warm.used:
+        log.info("trainer: %s", warm.describe())
+        return job, warm
+    return dataclasses.replace(job, warm_start_from=warm.path), warm
 
 
 def _train_on_local_cluster(ctx: Context, job: TrainingJob) -> dict[str, Any]:
