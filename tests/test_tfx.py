@@ -178,17 +178,11 @@ def test_a_run_fn_module_is_planned_as_tfx_trains_it(tmp_path):
     assert "build_keras_model" in message
     with pytest.raises(ParameterError, match=r"trainer\.backend=auto cannot apply"):
         trainer_step(tmp_path, module_file=module, backend="auto")
-    # warm_start=served is fn_args.base_model: for run_fn modules only
-    with pytest.raises(ParameterError, match="warm_start=served"):
-        trainer_step(
-            tmp_path,
-            module_file=KERAS_MODULE,
-            warm_start="served",
-            served_model_dir=str(tmp_path / "serving" / "m"),
-        )
-    # A warm start and a cold start are different artifacts once something is served.
+    # A warm start and a cold start are different artifacts once something is served, for a
+    # run_fn module (fn_args.base_model) and for tfpipe's own contract (the served weights).
     served = ServingDirectory(str(tmp_path / "serving"), "m")
     cold = trainer_step(tmp_path, module_file=module)
+    cold_keras = trainer_step(tmp_path, module_file=KERAS_MODULE)
     warm_nothing_served = trainer_step(
         tmp_path, module_file=module, warm_start="served", served_model_dir=served.model_dir
     )
@@ -201,6 +195,11 @@ def test_a_run_fn_module_is_planned_as_tfx_trains_it(tmp_path):
     )
     assert warm.external.values["base_model_version"] == 7
     assert len({cold.fingerprint, warm.fingerprint}) == 2
+    warm_keras = trainer_step(
+        tmp_path, module_file=KERAS_MODULE, warm_start="served", served_model_dir=served.model_dir
+    )
+    assert warm_keras.external.values == {"contract": "tfpipe", "base_model_version": 7}
+    assert len({cold_keras.fingerprint, warm_keras.fingerprint}) == 2
 
 
 # -- TFMA's EvalConfig ---------------------------------------------------------------------------

@@ -23,7 +23,11 @@ from tfpipe.components.trainer.decision import Decision
 from tfpipe.components.trainer.estimator_export import name_raw_signature, serving_receiver
 from tfpipe.components.trainer.export import SIGNATURE, TRANSFORM_SIGNATURE, classifier_outputs
 from tfpipe.components.trainer.job import TrainingJob
-from tfpipe.components.trainer.keras_backend import build_model
+from tfpipe.components.trainer.keras_backend import (
+    build_model,
+    restore_served_weights,
+    weights_mismatch,
+)
 from tfpipe.components.trainer.params import TrainerParams
 
 CLASSIFIERS = (
@@ -110,7 +114,13 @@ def premade(
 def base_estimator(job: TrainingJob, decision: Decision, config: Any) -> tf.estimator.Estimator:
     p = job.p
     if decision.converted:
-        return tf.keras.estimator.model_to_estimator(keras_model=build_model(job), config=config)
+        # model_to_estimator starts from the Keras model's weights (its own warm start): a warm
+        # start loads the served weights into the Keras model first. (Its checkpoints are
+        # object-based, so name-based WarmStartSettings would find none of its variables.)
+        keras_model = build_model(job)
+        if job.warm_start_from:
+            restore_served_weights(keras_model, job.warm_start_from)
+        return tf.keras.estimator.model_to_estimator(keras_model=keras_model, config=config)
     if p.estimator == "custom":
         user_fn = load_function(p.module_file, p.estimator_model_fn)
         accepted = set(inspect.signature(user_fn).parameters)
@@ -244,7 +254,8 @@ class EstimatorBackend:
         config = run_config(job.p, decision, job.work_dir, cluster_task)
         base = base_estimator(job, decision, config)
         names = job.feature_names if exporting else None
-        warm = None if exporting else job.warm_start_from
+        # A converted Keras model gets the served weights before conversion (base_estimator).
+        warm = None if exporting or decision.converted else job.warm_start_from
         return uniform_estimator(base, job.p.task, self.classes, config, names, warm)
 
     @property
@@ -263,6 +274,8 @@ class EstimatorBackend:
         """Why the served model's variables cannot initialise this Estimator ('' when they can):
         the training graph is built once (no step runs) and every trainable variable must be in
         the served checkpoint, by name, with its shape, as ``WarmStartSettings`` needs."""
+        if self.job.decision.converted:  # a Keras model's weights, restored by its layers
+            return weights_mismatch(self.job, saved_model_dir)
         if (self.job.p.estimator or "").startswith("BoostedTrees"):
             return "BoostedTrees ensembles are not variables: tf.estimator cannot warm start them"
         estimator = self.build(local=True)

@@ -1,0 +1,206 @@
+"""trainer.warm_start=served on tfpipe's own backends: the model starts from the served model's
+weights when it was trained on the same transformed features, classes and layer shapes; else a
+cold start whose reason is in the Model's manifest. Warm and cold runs are different artifacts."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from conftest import REPO, run_penguins, step
+
+from tfpipe.components import get_spec
+from tfpipe.components.artifacts import Model, open_artifact
+from tfpipe.components.trainer.warm_start import NOTHING_SERVED, info_mismatch
+
+USED = {"requested": "served", "used": True, "reason": ""}
+MORE_OOV = os.path.join(REPO, "tests", "modules", "penguins_more_oov.py")
+
+
+def trainer(record: dict) -> Model:
+    return open_artifact(step(record, "trainer")["uri"], Model)
+
+
+def warm_start(record: dict) -> dict:
+    return trainer(record).summary["warm_start"]
+
+
+def pushed_version(record: dict) -> int:
+    pusher = step(record, "pusher")["summary"]
+    assert pusher["pushed"], pusher
+    return int(pusher["version"])
+
+
+def line(record: dict) -> str:
+    """The trainer's one line in the run listing."""
+    return get_spec("trainer").describe(step(record, "trainer"))
+
+
+def fingerprint(record: dict) -> str:
+    return step(record, "trainer")["uri"].rstrip("/").rsplit("/", 1)[1]
+
+
+# -- what the served model was trained on, compared (no TensorFlow) ----------------------------
+SPECS = {
+    "island_id": {"dtype": "int64", "kind": "categorical", "num_buckets": 4},
+    "bill_length_mm_z": {"dtype": "float32", "kind": "numeric", "num_buckets": 0},
+}
+THIS = {
+    "task": "classification",
+    "label": "label",
+    "classes": ["Adelie", "Gentoo", "Chinstrap"],
+    "num_classes": 3,
+    "transformed_features": SPECS,
+}
+SERVED = {**THIS, "features": sorted(SPECS)}
+
+
+def test_what_the_served_model_was_trained_on_decides_a_warm_start():
+    assert info_mismatch(SERVED, THIS) == ""
+    wider = {**SPECS, "island_id": {**SPECS["island_id"], "num_buckets": 5}}
+    reason = info_mismatch(SERVED, {**THIS, "transformed_features": wider})
+    assert "transformed feature spec changed" in reason and "island_id" in reason
+    assert "'num_buckets': 4" in reason and "'num_buckets': 5" in reason
+    fewer = {"island_id": SPECS["island_id"]}
+    reason = info_mismatch(SERVED, {**THIS, "transformed_features": fewer})
+    assert reason == "the transformed features changed (no longer: ['bill_length_mm_z']; new: [])"
+    reason = info_mismatch(SERVED, {**THIS, "classes": ["Adelie", "Chinstrap", "Gentoo"]})
+    assert reason.startswith("the label vocabulary changed")
+    assert "regression" in info_mismatch({**SERVED, "task": "regression"}, THIS)
+    assert "run_fn" in info_mismatch({**SERVED, "contract": "run_fn"}, THIS)
+    assert "no tfpipe model_info" in info_mismatch(None, THIS)
+    # A model served before specs were recorded: compared by feature names.
+    old = {k: v for k, v in SERVED.items() if k != "transformed_features"}
+    assert info_mismatch(old, THIS) == ""
+    assert "features changed" in info_mismatch({**old, "features": ["x"]}, THIS)
+
+
+def test_served_model_dir_defaults_to_the_pipelines_pusher(tmp_path):
+    from tfpipe.pipelines.registry import load_pipeline
+
+    pipeline = load_pipeline("penguins", str(tmp_path)).with_overrides(
+        {"trainer.warm_start": "served"}
+    )
+    params = pipeline.step_params(pipeline.step("trainer"))
+    pusher = pipeline.step_params(pipeline.step("pusher"))
+    assert params["served_model_dir"] == os.path.join(pusher["serving_base"], "penguins")
+    validated = get_spec("trainer").validate_params(params, "trainer", "modern")
+    assert validated.warm_start == "served"
+
+
+# -- whole pipelines ------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_keras_warm_start_starts_from_the_served_weights(tmp_path):
+    home = str(tmp_path)
+    first = run_penguins(home, {"trainer.train_steps": 300, "trainer.warm_start": "served"})
+    assert first["status"] == "succeeded", first
+    assert warm_start(first) == {
+        "requested": "served",
+        "version": None,
+        "used": False,
+        "reason": NOTHING_SERVED,
+    }
+    assert f"cold start ({NOTHING_SERVED})" in line(first)
+    served = pushed_version(first)
+    # What a later run compares with is recorded in the served model's info.
+    assert trainer(first).info()["transformed_features"]["island_id"]["kind"] == "categorical"
+
+    warm = run_penguins(home, {"trainer.train_steps": 100, "trainer.warm_start": "served"})
+    assert warm["status"] == "succeeded", warm
+    assert warm_start(warm) == {
+        "requested": "served",
+        "version": served,
+        "used": True,
+        "reason": "",
+    }
+    assert f"warm start from served version {served}" in line(warm)
+    assert trainer(warm).info()["warm_start"]["used"] is True
+    from tfpipe.components.trainer.report import training_curves
+
+    def first_epoch_loss(record: dict) -> float:
+        return training_curves(trainer(record))["loss"]["train"][0][1]
+
+    # The first 100 steps of a warm run start where the served model's 300 ended.
+    assert first_epoch_loss(warm) < first_epoch_loss(first) / 3, (
+        first_epoch_loss(warm),
+        first_epoch_loss(first),
+    )
+    cold = run_penguins(home, {"trainer.train_steps": 100})
+    assert cold["status"] == "succeeded", cold
+    assert step(cold, "trainer")["status"] == "executed"
+    assert "warm_start" in trainer(cold).summary  # requested none: a plain cold start
+    assert len({fingerprint(warm), fingerprint(cold)}) == 2
+    assert first_epoch_loss(warm) < first_epoch_loss(cold) / 3
+
+    # A transformed feature whose spec changed (one more island id): a cold start, said why.
+    changed = run_penguins(
+        home,
+        {
+            "transform.module_file": MORE_OOV,
+            "trainer.module_file": MORE_OOV,
+            "trainer.train_steps": 100,
+            "trainer.warm_start": "served",
+        },
+    )
+    assert changed["status"] == "succeeded", changed
+    latest = pushed_version(warm)
+    decision = warm_start(changed)
+    assert decision["used"] is False and decision["version"] == latest
+    assert "transformed feature spec changed" in decision["reason"]
+    assert "island_id" in decision["reason"] and "'num_buckets': 5" in decision["reason"]
+    assert "cold start (the transformed feature spec changed" in line(changed)
+
+
+@pytest.mark.slow
+@pytest.mark.estimator
+def test_estimator_warm_start_from_settings_initialises_from_the_served_checkpoint(tmp_path):
+    import tensorflow as tf
+
+    home = str(tmp_path)
+    common = {
+        "runtime": "estimator",
+        "trainer.backend": "estimator",
+        "trainer.estimator": "DNNClassifier",
+        "trainer.hyperparameters": {"hidden_units": [16, 8], "learning_rate": 0.02},
+        "trainer.train_steps": 200,
+        "trainer.warm_start": "served",
+    }
+    first = run_penguins(home, common)
+    assert first["status"] == "succeeded", first
+    assert warm_start(first)["reason"] == NOTHING_SERVED
+    served = pushed_version(first)
+    warm = run_penguins(home, {**common, "trainer.train_steps": 100})
+    assert warm["status"] == "succeeded", warm
+    assert warm_start(warm) == {
+        "requested": "served",
+        "version": served,
+        "used": True,
+        "reason": "",
+    }
+
+    # Step 0 of the warm run holds the served model's weights, variable by variable.
+    served_dir = step(first, "pusher")["summary"]["destination"]
+    reader = tf.train.load_checkpoint(os.path.join(served_dir, "variables", "variables"))
+    start = tf.train.load_checkpoint(os.path.join(trainer(warm).checkpoints_dir, "model.ckpt-0"))
+    cold_start = tf.train.load_checkpoint(
+        os.path.join(trainer(first).checkpoints_dir, "model.ckpt-0")
+    )
+    names = [n for n, _ in tf.train.list_variables(os.path.join(trainer(warm).checkpoints_dir))]
+    weights = [n for n in names if n.startswith("dnn/") and "Adam" not in n]
+    assert len(weights) == 6, names  # two hidden layers and the logits: kernels and biases
+    for name in weights:
+        np.testing.assert_array_equal(start.get_tensor(name), reader.get_tensor(name))
+        assert not np.array_equal(cold_start.get_tensor(name), reader.get_tensor(name))
+
+    # Wider hidden layers: the served variables do not fit, a cold start says which.
+    wider = run_penguins(
+        home,
+        {**common, "trainer.hyperparameters": {"hidden_units": [32, 8], "learning_rate": 0.02}},
+    )
+    assert wider["status"] == "succeeded", wider
+    decision = warm_start(wider)
+    assert decision["used"] is False and decision["version"] == pushed_version(warm)
+    assert "variable shapes differ" in decision["reason"]
+    assert "dnn/hiddenlayer_0/kernel [16, 16] -> [16, 32]" in decision["reason"]
+    assert len({fingerprint(first), fingerprint(warm), fingerprint(wider)}) == 3
