@@ -204,3 +204,56 @@ def test_estimator_warm_start_from_settings_initialises_from_the_served_checkpoi
     assert "variable shapes differ" in decision["reason"]
     assert "dnn/hiddenlayer_0/kernel [16, 16] -> [16, 32]" in decision["reason"]
     assert len({fingerprint(first), fingerprint(warm), fingerprint(wider)}) == 3
+
+
+# -- the Evaluator keeps the baseline's scores per eval shard -------------------------------------
+def evaluation(record: dict) -> dict:
+    from tfpipe.components.artifacts import ModelEvaluation
+
+    return open_artifact(step(record, "evaluator")["uri"], ModelEvaluation).evaluation()
+
+
+@pytest.mark.slow
+def test_the_evaluator_scores_the_baseline_once_per_shard(tmp_path):
+    import shutil
+
+    from tfpipe.components.artifacts import Examples
+    from tfpipe.components.core.tfrecord import read_records
+
+    home = str(tmp_path)
+    first = run_penguins(home, {"trainer.train_steps": 100})
+    assert first["status"] == "succeeded", first
+    served = pushed_version(first)
+    shards = open_artifact(step(first, "example_gen")["uri"], Examples).split_files("eval")
+    rows = sum(1 for shard in shards for _ in read_records(shard))
+    # A candidate held back (a bar it cannot pass), so the baseline stays the first model.
+    held = {"trainer.train_steps": 200, "evaluator.thresholds": {"accuracy": {"lower": 0.9999}}}
+    second = run_penguins(home, held)
+    assert second["status"] == "succeeded", second
+    summary = step(second, "evaluator")["summary"]
+    assert summary["baseline_version"] == served
+    assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (rows, 0)
+    assert not step(second, "pusher")["summary"]["pushed"]
+
+    # Another evaluation over the same shards against the same baseline: nothing re-scored.
+    third = run_penguins(home, {**held, "evaluator.slice_by": ["island"]})
+    assert third["status"] == "succeeded", third
+    assert step(third, "evaluator")["status"] == "executed"
+    summary = step(third, "evaluator")["summary"]
+    assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (0, rows)
+    # The same metrics as when the baseline was scored, for both models.
+    for key in ("baseline", None):
+        then = evaluation(second)[key]["overall"] if key else evaluation(second)["metrics"]
+        now = evaluation(third)[key]["overall"] if key else evaluation(third)["metrics"]
+        assert now == then
+    assert evaluation(third)["slices"]["island"]  # the change this run was for
+
+    # Without the kept scores (removed), the baseline is scored again: the same metrics.
+    kept = os.path.join(home, "penguins", "artifacts", "evaluator.baseline")
+    assert len(os.listdir(kept)) == len(shards)
+    shutil.rmtree(kept)
+    fourth = run_penguins(home, {**held, "evaluator.slice_by": ["sex"]})
+    summary = step(fourth, "evaluator")["summary"]
+    assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (rows, 0)
+    assert evaluation(fourth)["baseline"]["overall"] == evaluation(third)["baseline"]["overall"]
+    assert evaluation(fourth)["metrics"] == evaluation(third)["metrics"]

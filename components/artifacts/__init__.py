@@ -16,6 +16,7 @@ from tfpipe.components.artifacts.base import (
 from tfpipe.components.artifacts.local_store import read_json, write_json_atomic
 from tfpipe.components.artifacts.serving import ServingDirectory, StaleBaseline
 from tfpipe.components.artifacts.types import (
+    BaselinePredictions,
     Examples,
     ExampleValidation,
     InferenceResult,
@@ -31,6 +32,7 @@ from tfpipe.components.artifacts.types import (
 __all__ = [
     "Artifact",
     "ArtifactNotCommitted",
+    "BaselinePredictions",
     "ExampleValidation",
     "Examples",
     "InferenceResult",

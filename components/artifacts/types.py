@@ -189,6 +189,25 @@ class ModelEvaluation(Artifact):
         self._write_json(evaluation, "evaluation.json")
 
 
+class BaselinePredictions(Artifact):
+    """The served (baseline) model's scores on one eval shard file, kept beside the Evaluator's
+    artifacts (step ``<evaluator step>.baseline``, keyed by the model's identity and the shard's
+    content): a shard that cannot have changed is not scored again by a model that has not."""
+
+    TYPE = "BaselinePredictions"
+    FILE = "scores.npy"
+
+    def scores(self) -> Any:
+        import numpy as np
+
+        return np.load(self.path(self.FILE), allow_pickle=False)
+
+    def write_scores(self, scores: Any) -> None:
+        import numpy as np
+
+        np.save(self.path(self.FILE), scores, allow_pickle=False)
+
+
 class PushedModel(Artifact):
     """The record of a push: the version and where it went, and the model card pushed with it."""
 

@@ -10,6 +10,7 @@ from typing import Any
 from tfpipe.components.artifacts import Examples, Model, ModelEvaluation, ServingDirectory
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.spec import Context
+from tfpipe.components.evaluator.baseline_cache import BaselineCache
 from tfpipe.components.evaluator.metrics import check_thresholds, compare_with_baseline
 from tfpipe.components.evaluator.params import EvaluatorParams
 from tfpipe.components.evaluator.scoring import score
@@ -113,6 +114,7 @@ def run(ctx: Context) -> dict[str, Any]:
             signature=p.signature_name,
             prediction_key=p.prediction_key,
             preprocessing_functions=p.preprocessing_function_names,
+            caches=_baseline_cache(ctx, serving, version) if "baseline" in models else None,
         )
     candidate = scored["candidate"]
     metrics = candidate["overall"]
@@ -163,4 +165,27 @@ def run(ctx: Context) -> dict[str, Any]:
         "failed_thresholds": [c for c in checks if not c["passed"]],
         "failed_baseline_checks": [c for c in changes if not c["passed"]],
         "baseline_version": version if baseline else None,
+        # Baseline rows scored by this run and read back from earlier runs' scores of the same
+        # shards (see baseline_cache): a shifted window scores only its new shards.
+        **(
+            {k: v for k, v in baseline["cache"].items() if k != "seconds"}
+            if baseline and "cache" in baseline
+            else {}
+        ),
     }
+
+
+def _baseline_cache(
+    ctx: Context, serving: ServingDirectory | None, version: int | None
+) -> dict[str, BaselineCache]:
+    """Where the served model's scores per eval shard are kept: keyed by what identifies its
+    content (the model fingerprint it was pushed from, else its graph's digest) and what of it
+    is scored (signature, output), so a re-push of the same model reuses them too."""
+    assert serving is not None and version is not None
+    p: EvaluatorParams = ctx.params
+    identity = {
+        "model": serving.identity(version),
+        "signature": p.signature_name,
+        "prediction_key": p.prediction_key,
+    }
+    return {"baseline": BaselineCache(ctx.output.uri, identity, ctx.run_id)}

@@ -22,6 +22,7 @@ from tfpipe.components.core.batching import BatchPlan, plan_batches
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.schema import Schema
 from tfpipe.components.core.tf_features import DTYPES
+from tfpipe.components.evaluator.baseline_cache import BaselineCache
 from tfpipe.components.evaluator.metrics import ClassificationMetrics, RegressionMetrics
 from tfpipe.components.evaluator.signatures import preprocessing_function, serving_function
 
@@ -202,9 +203,15 @@ def score(
     signature: str = "serving_default",
     prediction_key: str | None = None,
     preprocessing_functions: list[str] | None = None,
+    caches: dict[str, BaselineCache] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Score every model of ``models`` (name -> SavedModel dir; the first is the candidate, whose
-    label defines the truth) on the same examples; return per model overall/slices/details."""
+    label defines the truth) on the same examples; return per model overall/slices/details.
+
+    ``caches``: for models other than the candidate, where their scores per shard are kept
+    (``baseline_cache``): each shard they have scored before is read back, the others are scored
+    once, shard by shard, and kept; the metrics then read the same scores either way."""
+    caches = caches or {}
     loaded = {
         name: load_model(path, threshold, signature, prediction_key)
         for name, path in models.items()
@@ -216,10 +223,33 @@ def score(
         spec[s] = tf.io.VarLenFeature(DTYPES[schema.column(s).type])
     missing_labels = unknown_labels = 0
     seen_values: dict[str, set[str]] = {s: set() for s in slice_by}
-    batch_plan = plan(list(loaded.values()), labels, files, batch_size, memory_budget_mb)
+    hits = {
+        name: {f: cache.load(f) for f in files}
+        for name, cache in caches.items()
+        if name in loaded and loaded[name] is not candidate
+    }
+    # Only the models that score anything now count towards the batch size.
+    scoring = [
+        m for n, m in loaded.items() if n not in hits or any(v is None for v in hits[n].values())
+    ]
+    batch_plan = plan(scoring, labels, files, batch_size, memory_budget_mb)
     start = time.perf_counter()
+    stored: dict[str, np.ndarray] = {}
+    for name, found in hits.items():
+        model, cache = loaded[name], caches[name]
+        parts = [
+            scores
+            if scores is not None
+            else cache.scores(f, lambda f=f, m=model: score_shard(m, f, batch_plan.batch_size))
+            for f, scores in found.items()
+        ]
+        stored[name] = np.concatenate(parts) if parts else empty_scores(model)
+    cached_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    offset = 0
     for batch in batches(files, batch_plan.batch_size):
         rows = int(batch.shape[0])
+        first_row, offset = offset, offset + rows
         parsed = tf.io.parse_example(batch, spec) if spec else {}
         values = labels.values(batch, parsed, rows)
         has_label = labels.present(values)
@@ -234,10 +264,13 @@ def score(
             )
             for s in slice_by
         }
-        for model in loaded.values():
-            outputs = model.serve(examples=kept)
+        for name, model in loaded.items():
+            if name in stored:
+                scores = stored[name][first_row : first_row + rows]
+                scores = scores if has_label.all() else scores[has_label]
+            else:
+                scores = model.serve(examples=kept)[output_key(model)].numpy()
             if model.classification:
-                scores = outputs["probabilities"].numpy()
                 truth = class_ids(model, values, by_id=labels.transformed)
                 known = truth >= 0
                 if model is candidate:
@@ -245,7 +278,7 @@ def score(
                 truth, scores_known = truth[known], scores[known]
                 row_slices = {s: v[known] for s, v in slice_values.items()}
             else:
-                truth, scores_known = values.astype(float), outputs["predictions"].numpy()
+                truth, scores_known = values.astype(float), scores
                 row_slices = slice_values
             model.overall.update(truth, scores_known)
             for s, vals in row_slices.items():
@@ -274,7 +307,30 @@ def score(
             "scoring_seconds": round(scoring_seconds, 3),
             "batch_plan": batch_plan.as_dict(),
         }
+        if name in caches and name in stored:
+            results[name]["cache"] = {
+                **caches[name].counts(),
+                "seconds": round(cached_seconds, 3),
+            }
     return results
+
+
+def output_key(model: ScoredModel) -> str:
+    """The serving output the metrics read."""
+    return "probabilities" if model.classification else "predictions"
+
+
+def empty_scores(model: ScoredModel) -> np.ndarray:
+    if model.classification:
+        return np.zeros((0, len(model.info.get("classes") or []) or 2), np.float32)
+    return np.zeros((0,), np.float32)
+
+
+def score_shard(model: ScoredModel, shard: str, batch_size: int) -> np.ndarray:
+    """One model's scores on every row of one shard file, in file order."""
+    key = output_key(model)
+    parts = [model.serve(examples=batch)[key].numpy() for batch in batches([shard], batch_size)]
+    return np.concatenate(parts) if parts else empty_scores(model)
 
 
 def _capped(values: np.ndarray, seen: set[str], limit: int) -> np.ndarray:

@@ -111,6 +111,10 @@ def weights_mismatch(job: TrainingJob, saved_model_dir: str) -> str:
     except (ValueError, AssertionError, tf.errors.OpError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return f"the served model's layers do not fit this model ({first[:300]})"
+    finally:
+        # Layer names count up per process: the model that trains must get the names a fresh
+        # process gives it (model_to_estimator warm-starts its graph by those names).
+        tf.keras.backend.clear_session()
     return ""
 
 
