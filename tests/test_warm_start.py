@@ -265,3 +265,39 @@ def test_the_evaluator_scores_the_baseline_once_per_shard(tmp_path):
     assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (rows, 0)
     assert evaluation(fourth)["baseline"]["overall"] == evaluation(third)["baseline"]["overall"]
     assert evaluation(fourth)["metrics"] == evaluation(third)["metrics"]
+
+
+@pytest.mark.slow
+@pytest.mark.estimator
+def test_a_keras_model_converted_to_an_estimator_starts_from_the_served_weights(tmp_path):
+    """backend=auto on a 2-worker cluster converts the Keras model (model_to_estimator): the
+    served weights are loaded into the Keras model before it is converted."""
+    import tensorflow as tf
+
+    home = str(tmp_path)
+    common = {
+        "runtime": "estimator",
+        "trainer.backend": "auto",
+        "trainer.distribution": "multi_worker",
+        "trainer.num_workers": 2,
+        "trainer.train_steps": 100,
+        "trainer.warm_start": "served",
+    }
+    first = run_penguins(home, common)
+    assert first["status"] == "succeeded", first
+    assert trainer(first).summary["converted"] is True
+    served = pushed_version(first)
+    warm = run_penguins(home, common)
+    assert warm["status"] == "succeeded", warm
+    assert warm_start(warm) == {**USED, "version": served}
+    served_dir = step(first, "pusher")["summary"]["destination"]
+    reader = tf.train.load_checkpoint(os.path.join(served_dir, "variables", "variables"))
+    start = tf.train.load_checkpoint(os.path.join(trainer(warm).checkpoints_dir, "model.ckpt-0"))
+    weights = [
+        n
+        for n, _ in tf.train.list_variables(os.path.join(served_dir, "variables", "variables"))
+        if n.startswith("layer_with_weights-")
+    ]
+    assert len(weights) == 6, weights
+    for name in weights:
+        np.testing.assert_array_equal(start.get_tensor(name), reader.get_tensor(name))
