@@ -372,3 +372,32 @@ def test_a_skewed_clock_neither_loses_a_live_lease_nor_takes_one(s3, monkeypatch
         taken = json.loads(waiter.stdout.readline())["acquired"]
         assert waiter.wait(30) == 0
         assert taken >= released
+
+
+def test_baseline_scores_are_kept_per_shard_content_on_the_object_store(s3, tmp_path, monkeypatch):
+    """The Evaluator's kept baseline scores (``<step>.baseline``) by the artifact protocol: a
+    later evaluation with another local cache reads them back and computes nothing."""
+    import numpy as np
+
+    from tfpipe.components.evaluator.baseline_cache import BaselineCache
+
+    shard, same_rows, other = (tmp_path / n for n in ("a.tfrecord", "b.tfrecord", "c.tfrecord"))
+    shard.write_bytes(b"rows")
+    same_rows.write_bytes(b"rows")
+    other.write_bytes(b"other rows")
+    scores = np.arange(6, dtype=np.float32).reshape(3, 2)
+    cache = BaselineCache(f"{ROOT}/evaluator/f1", {"model": "m1"})
+    np.testing.assert_array_equal(cache.scores(str(shard), lambda: scores), scores)
+    assert cache.uri(str(shard)).startswith(f"{ROOT}/evaluator.baseline/")
+    assert is_committed(cache.uri(str(shard)))
+    assert cache.counts() == {"baseline_rows_scored": 3, "baseline_rows_reused": 0}
+
+    monkeypatch.setenv("TFPIPE_CACHE", str(tmp_path / "another_cache"))
+    later = BaselineCache(f"{ROOT}/evaluator/f2", {"model": "m1"})
+    for path in (shard, same_rows):  # the same rows elsewhere are the same shard
+        kept = later.scores(str(path), lambda: pytest.fail("scored again"))
+        np.testing.assert_array_equal(kept, scores)
+        assert kept.dtype == np.float32
+    assert later.counts() == {"baseline_rows_scored": 0, "baseline_rows_reused": 6}
+    assert later.load(str(other)) is None
+    assert BaselineCache(f"{ROOT}/evaluator/f2", {"model": "m2"}).load(str(shard)) is None
