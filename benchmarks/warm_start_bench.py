@@ -5,10 +5,11 @@
 
 Taxi-like data (benchmarks/taxi_data.py) in daily drops of ``--drop-rows`` rows, each from its
 own random stream. The taxi pipeline (benchmarks/taxi/pipeline.py) trains cold for ``--steps``
-steps on drops 0..D-1 and pushes; the window then shifts by one drop (1..D) and two models are
+steps on drops 0..D-1 and pushes; the window then shifts by one drop (1..D) and models are
 trained on it: warm (``trainer.warm_start=served``, from the pushed model, ``--steps``/5 steps)
-and cold (``--steps`` steps, and a fifth of them). All are scored by the Evaluator on the same eval split of the
-shifted window. Target (issue 18): the warm run's eval AUC within 0.005 of the cold run's.
+and cold (``--steps`` steps, and a fifth of them). All are scored by the Evaluator on the same
+eval split of the shifted window. Target (issue 18): the warm run's eval AUC within 0.005 of the
+cold run's.
 
 Also reported per run: the Evaluator's baseline rows scored and reused (see
 components/evaluator/baseline_cache.py).
