@@ -249,6 +249,8 @@ def test_the_evaluator_scores_the_baseline_once_per_shard(tmp_path):
     assert step(third, "evaluator")["status"] == "executed"
     summary = step(third, "evaluator")["summary"]
     assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (0, rows)
+    described = get_spec("evaluator").describe(step(third, "evaluator"))
+    assert described.endswith(f"; baseline scores reused for {rows} rows")
     # The same metrics as when the baseline was scored, for both models.
     for key in ("baseline", None):
         then = evaluation(second)[key]["overall"] if key else evaluation(second)["metrics"]

@@ -12,7 +12,10 @@ def summary_line(summary: dict[str, Any]) -> str:
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
         for k, v in summary.get("metrics", {}).items()
     )
-    return f"{'BLESSED' if summary.get('blessed') else 'NOT blessed'} {metrics}"
+    line = f"{'BLESSED' if summary.get('blessed') else 'NOT blessed'} {metrics}"
+    if summary.get("baseline_rows_reused"):
+        line += f"; baseline scores reused for {summary['baseline_rows_reused']} rows"
+    return line
 
 
 SPEC = ComponentSpec(

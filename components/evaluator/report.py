@@ -173,6 +173,16 @@ def report(artifact: ModelEvaluation, step: dict[str, Any]) -> Any:
         parts.append(
             render("<p>Baseline not compared: {{ why }}</p>", why=ev["baseline_not_compared"])
         )
+    kept = (ev.get("baseline") or {}).get("cache")
+    if kept:
+        parts.append(
+            render(
+                "<p class='baseline-cache'>Baseline: {{ k.baseline_rows_scored }} rows scored, "
+                "{{ k.baseline_rows_reused }} read back from earlier scores of the same shards."
+                "</p>",
+                k=kept,
+            )
+        )
     if ev.get("batch_plan"):
         plan = BatchPlan(**ev["batch_plan"])
         parts.append(
