@@ -39,6 +39,9 @@ def resolve(
     if baseline is None:
         return External(values=values, digests={"baseline": "none"})
     identity = serving.identity(baseline)
+    # What the baseline's kept scores are keyed by (see baseline_cache): read now, while the
+    # version is certainly there.
+    values["baseline_identity"] = identity
     return External(
         values=values, digests={"baseline": digest([serving.model_dir, baseline, identity])}
     )

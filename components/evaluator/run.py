@@ -114,7 +114,7 @@ def run(ctx: Context) -> dict[str, Any]:
             signature=p.signature_name,
             prediction_key=p.prediction_key,
             preprocessing_functions=p.preprocessing_function_names,
-            caches=_baseline_cache(ctx, serving, version) if "baseline" in models else None,
+            caches=_baseline_cache(ctx) if "baseline" in models else None,
         )
     candidate = scored["candidate"]
     metrics = candidate["overall"]
@@ -175,17 +175,15 @@ def run(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _baseline_cache(
-    ctx: Context, serving: ServingDirectory | None, version: int | None
-) -> dict[str, BaselineCache]:
+def _baseline_cache(ctx: Context) -> dict[str, BaselineCache] | None:
     """Where the served model's scores per eval shard are kept: keyed by what identifies its
-    content (the model fingerprint it was pushed from, else its graph's digest) and what of it
-    is scored (signature, output), so a re-push of the same model reuses them too."""
-    assert serving is not None and version is not None
+    content (the model fingerprint it was pushed from, else its graph's digest, read when the
+    step was resolved: the version may be rolled back or pruned while its pinned copy is
+    scored) and what of it is scored (signature, output), so a re-push of the same model reuses
+    them too. None (score it all) when the identity is not known."""
     p: EvaluatorParams = ctx.params
-    identity = {
-        "model": serving.identity(version),
-        "signature": p.signature_name,
-        "prediction_key": p.prediction_key,
-    }
+    model = ctx.external.get("baseline_identity")
+    if not model or model == "missing":
+        return None
+    identity = {"model": model, "signature": p.signature_name, "prediction_key": p.prediction_key}
     return {"baseline": BaselineCache(ctx.output.uri, identity, ctx.run_id)}
