@@ -303,3 +303,29 @@ def test_a_keras_model_converted_to_an_estimator_starts_from_the_served_weights(
     assert len(weights) == 6, weights
     for name in weights:
         np.testing.assert_array_equal(start.get_tensor(name), reader.get_tensor(name))
+
+
+def test_where_the_served_models_are_is_not_part_of_a_cold_trainers_identity(tmp_path):
+    """served_model_dir is filled in from the pusher for every trainer; a cold one's fingerprint
+    does not depend on it (a warm one's does, through the served version it reads)."""
+    from tfpipe.components.core.execute import resolve
+
+    def trainer_fingerprint(**params) -> str:
+        return resolve(
+            component="trainer",
+            step="trainer",
+            raw_params={
+                "module_file": os.path.join(REPO, "pipelines", "penguins", "user_module.py"),
+                **params,
+            },
+            input_uris={"transform": str(tmp_path / "t")},
+            input_fingerprints={"transform": "f" * 20},
+            runtime="modern",
+            artifacts_root=str(tmp_path / "artifacts"),
+        ).fingerprint
+
+    here, there = (str(tmp_path / d / "penguins") for d in ("a", "b"))
+    assert trainer_fingerprint(served_model_dir=here) == trainer_fingerprint(served_model_dir=there)
+    assert trainer_fingerprint(served_model_dir=here) == trainer_fingerprint()
+    warm = trainer_fingerprint(served_model_dir=here, warm_start="served")
+    assert warm != trainer_fingerprint(served_model_dir=here)

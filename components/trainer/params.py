@@ -20,6 +20,9 @@ class TrainerParams(ComponentParams):
     }
     COLUMN_FIELDS = ("raw_label",)
     BASELINE_FIELDS = ("served_model_dir",)
+    # Filled with the pipeline's serving directory whether or not a warm start reads it: where
+    # it is says nothing of the model (resolve digests the served version a warm start uses).
+    FINGERPRINT_EXEMPT = frozenset({"served_model_dir"})
 
     module_file: str = pydantic.Field(description="the user module defining the model builder")
     model_fn: str = pydantic.Field(
