@@ -12,10 +12,11 @@ committed by the same protocol as any artifact (staged payload, manifest last, o
 key under the artifact lock), so it works on a local store and an object store alike. The
 candidate is new every run and is always scored on every row.
 
-A shard is identified by its content (sha256), not its path: the same rows in another window's
-artifact, or on a store mirrored elsewhere, are the same shard. The scores kept are the full
-output the metrics read (``probabilities`` or ``predictions``) for every row of the shard, in
-file order, so metrics computed from them are those of scoring the rows again.
+A shard is identified by its content (sha256, hashed once per file as data inputs are), not its
+path: the same rows in another window's artifact, or on a store mirrored elsewhere, are the same
+shard. The scores kept are the full output the metrics read (``probabilities`` or
+``predictions``) for every row of the shard, in file order, so metrics computed from them are
+those of scoring the rows again.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from tfpipe.components.artifacts import (
     staged,
 )
 from tfpipe.components.artifacts.layout import ArtifactAddress
-from tfpipe.components.core.fingerprint import digest, file_digest
+from tfpipe.components.core.fingerprint import content_digests, digest
 
 SUFFIX = ".baseline"
 
@@ -54,7 +55,9 @@ class BaselineCache:
 
     def key(self, shard: str) -> str:
         if shard not in self._keys:
-            self._keys[shard] = digest([self.identity, file_digest(shard)])
+            # sha256 of the bytes, remembered per (path, size, mtime, ctime, inode): a shard
+            # read again is not hashed again
+            self._keys[shard] = digest([self.identity, content_digests([shard])[shard]])
         return self._keys[shard]
 
     def uri(self, shard: str) -> str:
