@@ -112,10 +112,10 @@ def main() -> None:
     )
     header = (
         "| run | steps | pipeline wall s | train s | eval AUC | ΔAUC vs cold | warm start | "
-        "baseline rows scored / reused |"
+        "baseline rows scored / reused | evaluator s |"
     )
     print(header)
-    print("|---|---:|---:|---:|---:|---:|---|---:|")
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
     for label, r in results:
         warm = r["warm_start"]
         how = (
@@ -127,12 +127,13 @@ def main() -> None:
         scored = f"{r['baseline_scored']} / {r['baseline_reused']}"
         print(
             f"| {label} | {r['steps']} | {r['wall']:.1f} | {r['train_seconds']:.1f} | "
-            f"{r['auc']:.4f} | {delta} | {how} | {scored} |"
+            f"{r['auc']:.4f} | {delta} | {how} | {scored} | {r['evaluator_seconds']:.1f} |"
         )
     print("\nEvaluator, the same served model over the same eval shards (candidates held back):\n")
     print("| evaluation | baseline rows scored / reused | evaluator step s |")
     print("|---|---:|---:|")
-    for label, r in zip(("first", "second"), again, strict=True):
+    compared = [("the last run above", results[-1][1]), *zip(("held back 1", "2"), again)]
+    for label, r in compared:
         print(
             f"| {label} | {r['baseline_scored']} / {r['baseline_reused']} | "
             f"{r['evaluator_seconds']:.1f} |"
