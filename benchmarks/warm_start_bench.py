@@ -132,7 +132,8 @@ def main() -> None:
     print("\nEvaluator, the same served model over the same eval shards (candidates held back):\n")
     print("| evaluation | baseline rows scored / reused | evaluator step s |")
     print("|---|---:|---:|")
-    compared = [("the last run above", results[-1][1]), *zip(("held back 1", "2"), again)]
+    held_back = zip(("held back 1", "held back 2"), again, strict=True)
+    compared = [("the last run above", results[-1][1]), *held_back]
     for label, r in compared:
         print(
             f"| {label} | {r['baseline_scored']} / {r['baseline_reused']} | "
