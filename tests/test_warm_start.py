@@ -229,42 +229,47 @@ def test_the_evaluator_scores_the_baseline_once_per_shard(tmp_path):
     from tfpipe.components.core.tfrecord import read_records
 
     home = str(tmp_path)
+    kept = os.path.join(home, "penguins", "artifacts", "evaluator.baseline")
     first = run_penguins(home, {"trainer.train_steps": 100})
     assert first["status"] == "succeeded", first
     served = pushed_version(first)
     shards = open_artifact(step(first, "example_gen")["uri"], Examples).split_files("eval")
     rows = sum(1 for shard in shards for _ in read_records(shard))
-    # A candidate held back (a bar it cannot pass), so the baseline stays the first model.
+    # The blessed candidate's scores are kept: it may be (and was) served next.
+    assert len(os.listdir(kept)) == len(shards)
+
+    # The next run's baseline is that model: nothing of it is scored again. A candidate held
+    # back (a bar it cannot pass), so the baseline stays the first model.
     held = {"trainer.train_steps": 200, "evaluator.thresholds": {"accuracy": {"lower": 0.9999}}}
     second = run_penguins(home, held)
     assert second["status"] == "succeeded", second
     summary = step(second, "evaluator")["summary"]
     assert summary["baseline_version"] == served
-    assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (rows, 0)
+    assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (0, rows)
+    described = get_spec("evaluator").describe(step(second, "evaluator"))
+    assert described.endswith(f"; baseline scores reused for {rows} rows")
     assert not step(second, "pusher")["summary"]["pushed"]
+    assert len(os.listdir(kept)) == len(shards)  # a held-back candidate's are not kept
+    # The same model on the same rows: its metrics as a baseline are its metrics as a candidate.
+    assert evaluation(second)["baseline"]["overall"] == evaluation(first)["metrics"]
 
-    # Another evaluation over the same shards against the same baseline: nothing re-scored.
+    # Without the kept scores (removed), the baseline is scored again: the same metrics.
+    shutil.rmtree(kept)
     third = run_penguins(home, {**held, "evaluator.slice_by": ["island"]})
     assert third["status"] == "succeeded", third
     assert step(third, "evaluator")["status"] == "executed"
     summary = step(third, "evaluator")["summary"]
-    assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (0, rows)
-    described = get_spec("evaluator").describe(step(third, "evaluator"))
-    assert described.endswith(f"; baseline scores reused for {rows} rows")
-    # The same metrics as when the baseline was scored, for both models.
+    assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (rows, 0)
     for key in ("baseline", None):
         then = evaluation(second)[key]["overall"] if key else evaluation(second)["metrics"]
         now = evaluation(third)[key]["overall"] if key else evaluation(third)["metrics"]
         assert now == then
     assert evaluation(third)["slices"]["island"]  # the change this run was for
 
-    # Without the kept scores (removed), the baseline is scored again: the same metrics.
-    kept = os.path.join(home, "penguins", "artifacts", "evaluator.baseline")
-    assert len(os.listdir(kept)) == len(shards)
-    shutil.rmtree(kept)
+    # Another evaluation over the same shards against the same baseline: nothing re-scored.
     fourth = run_penguins(home, {**held, "evaluator.slice_by": ["sex"]})
     summary = step(fourth, "evaluator")["summary"]
-    assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (rows, 0)
+    assert (summary["baseline_rows_scored"], summary["baseline_rows_reused"]) == (0, rows)
     assert evaluation(fourth)["baseline"]["overall"] == evaluation(third)["baseline"]["overall"]
     assert evaluation(fourth)["metrics"] == evaluation(third)["metrics"]
 

@@ -52,6 +52,7 @@ class BaselineCache:
         self.rows_reused = 0
         self.rows_scored = 0
         self._keys: dict[str, str] = {}
+        self._held: dict[str, Any] = {}
 
     def key(self, shard: str) -> str:
         if shard not in self._keys:
@@ -83,23 +84,48 @@ class BaselineCache:
             cached = self.load(shard)
             if cached is not None:
                 return cached
-            remove_stale_staging(uri)
             scores = compute()
             self.rows_scored += int(scores.shape[0])
-            manifest = {
-                "type": BaselinePredictions.TYPE,
-                "producer": {"component": "evaluator", "step": self.step},
-                "run_id": self.run_id,
-                "fingerprint": self.key(shard),
-                "summary": {
-                    "rows": int(scores.shape[0]),
-                    "shard": os.path.basename(shard),
-                    "model": self.identity,
-                },
-            }
-            with staged(uri, manifest) as artifact:
-                artifact.write_scores(scores)
+            self._commit(shard, scores)
         return scores
+
+    def hold(self, shard: str, scores: Any) -> Any:
+        """Scores computed by the caller (a candidate's), kept by ``commit_held`` if wanted."""
+        self.rows_scored += int(scores.shape[0])
+        self._held[shard] = scores
+        return scores
+
+    def commit_held(self) -> int:
+        """Keep the held scores (those not kept already); returns how many shards were new."""
+        new = 0
+        for shard, scores in self._held.items():
+            uri = self.uri(shard)
+            if is_committed(uri):
+                continue
+            with artifact_lock(uri):
+                if not is_committed(uri):
+                    self._commit(shard, scores)
+                    new += 1
+        self._held.clear()
+        return new
+
+    def _commit(self, shard: str, scores: Any) -> None:
+        """Under the key's lock: the staged payload and its manifest, committed together."""
+        uri = self.uri(shard)
+        remove_stale_staging(uri)
+        manifest = {
+            "type": BaselinePredictions.TYPE,
+            "producer": {"component": "evaluator", "step": self.step},
+            "run_id": self.run_id,
+            "fingerprint": self.key(shard),
+            "summary": {
+                "rows": int(scores.shape[0]),
+                "shard": os.path.basename(shard),
+                "model": self.identity,
+            },
+        }
+        with staged(uri, manifest) as artifact:
+            artifact.write_scores(scores)
 
     def counts(self) -> dict[str, int]:
         return {"baseline_rows_scored": self.rows_scored, "baseline_rows_reused": self.rows_reused}

@@ -96,6 +96,7 @@ def run(ctx: Context) -> dict[str, Any]:
                 ctx.progress(f"baseline version {version} not compared: {not_comparable}")
             else:
                 models["baseline"] = pinned.path
+        caches = _score_caches(ctx, model, "baseline" in models)
         ctx.progress(
             f"scoring {' and '.join(models)} on '{p.split}' through {p.signature_name}"
             + (f" (baseline: version {version})" if "baseline" in models else "")
@@ -114,7 +115,7 @@ def run(ctx: Context) -> dict[str, Any]:
             signature=p.signature_name,
             prediction_key=p.prediction_key,
             preprocessing_functions=p.preprocessing_function_names,
-            caches=_baseline_cache(ctx) if "baseline" in models else None,
+            caches=caches,
         )
     candidate = scored["candidate"]
     metrics = candidate["overall"]
@@ -134,6 +135,9 @@ def run(ctx: Context) -> dict[str, Any]:
         compare_with_baseline(metrics, baseline["overall"], p.change_thresholds) if baseline else []
     )
     blessed = all(c["passed"] for c in checks + changes)
+    if blessed and "candidate" in caches:
+        # A blessed model may be served next: its scores are the next run's baseline scores.
+        caches["candidate"].commit_held()
     out.write_evaluation(
         {
             "split": p.split,
@@ -175,15 +179,26 @@ def run(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _baseline_cache(ctx: Context) -> dict[str, BaselineCache] | None:
-    """Where the served model's scores per eval shard are kept: keyed by what identifies its
-    content (the model fingerprint it was pushed from, else its graph's digest, read when the
-    step was resolved: the version may be rolled back or pruned while its pinned copy is
-    scored) and what of it is scored (signature, output), so a re-push of the same model reuses
-    them too. None (score it all) when the identity is not known."""
+def _score_caches(ctx: Context, model: Model, with_baseline: bool) -> dict[str, BaselineCache]:
+    """Where models' scores per eval shard are kept (see baseline_cache), keyed by what
+    identifies the model's content and what of it is scored (signature, output):
+
+    - the baseline's: its identity read when the step was resolved (the model fingerprint it
+      was pushed from, else its graph's digest; the version may be rolled back or pruned while
+      its pinned copy is scored), so a re-push of the same model reuses them too;
+    - the candidate's (in a pipeline that compares with a served model): its fingerprint, which
+      its model card carries once pushed, so tomorrow's evaluation against it reuses the scores
+      of every shard it was scored on today (kept only if it is blessed)."""
     p: EvaluatorParams = ctx.params
-    model = ctx.external.get("baseline_identity")
-    if not model or model == "missing":
-        return None
-    identity = {"model": model, "signature": p.signature_name, "prediction_key": p.prediction_key}
-    return {"baseline": BaselineCache(ctx.output.uri, identity, ctx.run_id)}
+
+    def cache(identity: str) -> BaselineCache:
+        key = {"model": identity, "signature": p.signature_name, "prediction_key": p.prediction_key}
+        return BaselineCache(ctx.output.uri, key, ctx.run_id)
+
+    caches = {}
+    if p.baseline_model_dir:
+        caches["candidate"] = cache(model.fingerprint)
+    served = ctx.external.get("baseline_identity")
+    if with_baseline and served and served != "missing":
+        caches["baseline"] = cache(served)
+    return caches

@@ -223,10 +223,12 @@ def score(
         spec[s] = tf.io.VarLenFeature(DTYPES[schema.column(s).type])
     missing_labels = unknown_labels = 0
     seen_values: dict[str, set[str]] = {s: set() for s in slice_by}
+    # The candidate is scored on every row; its scores are held for its cache (committed by the
+    # caller if it is blessed: a model that may be served, whose scores the next run reuses).
     hits = {
-        name: {f: cache.load(f) for f in files}
+        name: {f: None if loaded[name] is candidate else cache.load(f) for f in files}
         for name, cache in caches.items()
-        if name in loaded and loaded[name] is not candidate
+        if name in loaded
     }
     # Only the models that score anything now count towards the batch size.
     scoring = [
@@ -237,12 +239,15 @@ def score(
     stored: dict[str, np.ndarray] = {}
     for name, found in hits.items():
         model, cache = loaded[name], caches[name]
-        parts = [
-            scores
-            if scores is not None
-            else cache.scores(f, lambda f=f, m=model: score_shard(m, f, batch_plan.batch_size))
-            for f, scores in found.items()
-        ]
+        if model is candidate:
+            parts = [cache.hold(f, score_shard(model, f, batch_plan.batch_size)) for f in found]
+        else:
+            parts = [
+                scores
+                if scores is not None
+                else cache.scores(f, lambda f=f, m=model: score_shard(m, f, batch_plan.batch_size))
+                for f, scores in found.items()
+            ]
         stored[name] = np.concatenate(parts) if parts else empty_scores(model)
     cached_seconds = time.perf_counter() - start
     start = time.perf_counter()
