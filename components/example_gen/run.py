@@ -1,14 +1,19 @@
 """ExampleGen entry point: typed Arrow record batches → hash-split, sharded tf.Example TFRecords,
 the schema they were encoded with, per-split statistics and an inferred contract.
 
-One streaming pass (restarted only if a column must be widened), no TensorFlow for CSV and
-Parquet: pyarrow parses, numpy hashes, tfx-bsl encodes, a Python framer writes.
+By default each input file is a *drop*, converted once into its own Examples artifact and reused
+by every later window that holds the same bytes (``drops.py``); the step's artifact is the window:
+a list of its drops, with their statistics merged. With ``beam_args`` the files are converted by
+Beam workers into one artifact. One streaming pass per file (restarted only if a column must be
+widened), no TensorFlow for CSV and Parquet: pyarrow parses, numpy hashes, tfx-bsl encodes, a
+Python framer writes.
 """
 
 from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -20,27 +25,42 @@ from tfpipe.components.core.schema import ColumnSchema, Schema
 from tfpipe.components.core.spec import Context
 from tfpipe.components.example_gen.inputs import check_unchanged, local_copies
 from tfpipe.components.example_gen.params import ExampleGenParams
-from tfpipe.components.example_gen.readers import Widen, open_source
-from tfpipe.components.example_gen.stats import ColumnStats, arrow_kind
-from tfpipe.components.example_gen.streaming_pass import one_pass
+from tfpipe.components.example_gen.readers import Rejected, Widen, open_source
+from tfpipe.components.example_gen.stats import ColumnStats, SplitStats, arrow_kind
 
 
 def run(ctx: Context) -> dict[str, Any]:
     files = list(ctx.external["input_files"])
     stamps = ctx.external.get("input_stamps") or {}
     roots = ctx.params.data_roots
+    objects = ctx.external.get("input_objects") or {}
     check_unchanged(files, stamps, roots)  # what is read is what was fingerprinted ...
-    with local_copies(files, ctx.external.get("input_objects") or {}, ctx.progress) as local:
-        summary = convert(ctx, local)
+    if ctx.params.beam_args:
+        with local_copies(files, objects, ctx.progress) as local:
+            summary = convert(ctx, local)
+    else:
+        from tfpipe.components.example_gen.drops import convert_window
+
+        summary = convert_window(ctx, files, objects)
     check_unchanged(files, stamps, roots)  # ... and nothing was written while it was read
     return summary
 
 
-def convert(ctx: Context, files: list[str]) -> dict[str, Any]:
-    """Everything from local files: encode, split, write shards, statistics, contract."""
-    p: ExampleGenParams = ctx.params
-    out: Examples = ctx.output
-    contract = load_contract(p.schema_file) if p.schema_file else Schema()
+Encoded = tuple[dict[str, int], dict[str, SplitStats], Rejected, dict[str, pa.DataType]]
+
+
+def encode(
+    p: ExampleGenParams,
+    out: Examples,
+    files: list[str],
+    contract: Schema,
+    progress: Callable[[str], None],
+    types: dict[str, pa.DataType] | None = None,
+    first_unfit: dict[str, str] | None = None,
+) -> Encoded:
+    """Write the splits of ``files`` into ``out``: (rows per split, statistics, rejected rows,
+    final types). ``types``: columns to encode as at least these types (a window's common
+    types); a value that does not fit widens its column and restarts the pass."""
     source = open_source(files, p.format, p.na_values, p.on_malformed)
     if p.split_column and p.split_column not in source.columns:
         raise InputDataError(
@@ -53,35 +73,65 @@ def convert(ctx: Context, files: list[str]) -> dict[str, Any]:
                 f"example_gen: hash column '{name}' is not a column of {files[0]} "
                 f"(columns: {source.columns})"
             )
-    types = source.initial_types(contract.types)
-    start = time.perf_counter()
-    first_unfit: dict[str, str] = {}
+    current = source.initial_types(contract.types)
+    for name, wanted in (types or {}).items():
+        if name in current and name not in contract.types and not pa.types.is_null(wanted):
+            current[name] = wanted
+    first_unfit = first_unfit if first_unfit is not None else {}
     while True:
         try:
             if p.beam_args:  # Beam is imported only for this
                 from tfpipe.components.example_gen.beam_pass import beam_pass
 
-                result = beam_pass(ctx.progress, p, out, files, types, contract)
-            else:
-                result = one_pass(ctx.progress, p, out, source, types, contract, files)
-            break
+                return beam_pass(progress, p, out, files, current, contract)
+            from tfpipe.components.example_gen.streaming_pass import one_pass
+
+            return one_pass(progress, p, out, source, current, contract, files)
         except Widen as wider:
-            ctx.progress(f"widening {wider}; restarting the pass")
+            progress(f"widening {wider}; restarting the pass")
             out.reset_splits()
-            types = wider.types
+            current = wider.types
             if wider.column and wider.first_unfit:
                 first_unfit.setdefault(wider.column, wider.first_unfit)
-    splits, stats, rejected, final_types = result
+
+
+def convert(ctx: Context, files: list[str]) -> dict[str, Any]:
+    """Every file into one artifact (the Beam path): encode, then describe."""
+    p: ExampleGenParams = ctx.params
+    contract = load_contract(p.schema_file) if p.schema_file else Schema()
+    start = time.perf_counter()
+    first_unfit: dict[str, str] = {}
+    splits, stats, rejected, final_types = encode(
+        p, ctx.output, files, contract, ctx.progress, first_unfit=first_unfit
+    )
+    return describe(ctx, splits, stats, rejected.rows, final_types, first_unfit, files, start)
+
+
+def describe(
+    ctx: Context,
+    splits: dict[str, int],
+    stats: dict[str, SplitStats],
+    rejected: list[Any],
+    final_types: dict[str, pa.DataType],
+    first_unfit: dict[str, str],
+    files: list[str],
+    start: float,
+) -> dict[str, Any]:
+    """Checks on the whole input, then what the artifact says about it: schema, statistics,
+    inferred contract, the contract itself, the rows set aside; returns the summary."""
+    p: ExampleGenParams = ctx.params
+    out: Examples = ctx.output
+    contract = load_contract(p.schema_file) if p.schema_file else Schema()
     rows = sum(splits.values())
     if rows == 0:
         raise InputDataError(
             f"example_gen: input '{p.input}' has a header but no data rows"
-            + (f" ({len(rejected.rows)} malformed rows set aside)" if rejected.rows else "")
+            + (f" ({len(rejected)} malformed rows set aside)" if rejected else "")
         )
-    if rejected.rows and len(rejected.rows) > p.max_rejected_fraction * (rows + len(rejected.rows)):
-        first = rejected.rows[0]
+    if rejected and len(rejected) > p.max_rejected_fraction * (rows + len(rejected)):
+        first = rejected[0]
         raise InputDataError(
-            f"example_gen: {len(rejected.rows)} of {rows + len(rejected.rows)} rows are malformed "
+            f"example_gen: {len(rejected)} of {rows + len(rejected)} rows are malformed "
             f"(more than max_rejected_fraction={p.max_rejected_fraction}); the first: "
             f"'{first[0]}' line {first[1]}: {first[2]}. Fix the export or raise "
             "example_gen.max_rejected_fraction"
@@ -97,24 +147,22 @@ def convert(ctx: Context, files: list[str]) -> dict[str, Any]:
             overall[name].merge(column)
     overall_json = {n: s.to_json(encoded[n]) for n, s in overall.items()}
     for name, where in first_unfit.items():
-        overall_json[name]["first_unfit"] = where
+        if name in overall_json:
+            overall_json[name]["first_unfit"] = where
     out.write_schema(_schema(overall_json, rows, p.max_domain_size))
     out.write_statistics(
         {
             "num_rows": rows,
             "columns": overall_json,
-            "splits": {s: stats[s].to_json(encoded) for s in splits},
+            "splits": {s: stats[s].to_json(encoded) for s in splits if s in stats},
         }
     )
     out.write_inferred_contract(to_text(infer_contract(overall_json, p.max_domain_size)))
     if p.schema_file:
         with open(p.schema_file, encoding="utf-8") as f:
             out.write_contract(f.read())
-    if rejected.rows:
-        with open(out.rejected_path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["file", "line", "reason", "text"])
-            writer.writerows(rejected.rows)
+    if rejected:
+        write_rejected(out, rejected)
     seconds = time.perf_counter() - start
     ctx.log.info("example_gen: %s rows → %s in %.1fs", rows, splits, seconds)
     return {
@@ -123,9 +171,16 @@ def convert(ctx: Context, files: list[str]) -> dict[str, Any]:
         "columns": len(encoded),
         "column_names": list(encoded),
         "files": len(files),
-        "rejected_rows": len(rejected.rows),
+        "rejected_rows": len(rejected),
         "rows_per_second": round(rows / seconds) if seconds else None,
     }
+
+
+def write_rejected(out: Examples, rows: list[Any]) -> None:
+    with open(out.rejected_path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "line", "reason", "text"])
+        writer.writerows(rows)
 
 
 def _schema(columns: dict[str, dict[str, Any]], rows: int, max_domain: int) -> Schema:
