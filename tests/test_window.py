@@ -16,6 +16,7 @@ import pytest
 from conftest import step
 from datasets import MODULES, load_frame
 
+from tfpipe.components.artifacts import ExampleValidation, open_artifact
 from tfpipe.pipelines.definition import Pipeline, Step
 from tfpipe.pipelines.local_runner import run_pipeline
 
@@ -44,6 +45,7 @@ def window(files: list[str], module: str, runtime: str = "modern") -> Pipeline:
         runtime=runtime,
         steps=(
             Step("example_gen", "example_gen", {"input": files}),
+            Step("example_validator", "example_validator", {}, {"examples": "example_gen"}),
             Step("transform", "transform", {"module_file": module}, {"examples": "example_gen"}),
         ),
     )
@@ -114,6 +116,14 @@ def test_shifted_window_converts_and_analyses_the_new_drop_only(tmp_path, drops)
         {"count": 4, "reused": 3, "converted": 1},
         {"drops": 4, "reused": 3, "analysed": 1, "read": 1},
     )
+    # The new drop's drift against the rest of the window is reported, column by column.
+    validation = step(shifted, "example_validator")
+    report = open_artifact(validation["uri"], ExampleValidation).report()
+    new_drop = report["drift"]["drops"][drops[4]]["window"]
+    assert set(new_drop) >= {"age", "occupation", "affairs"}
+    assert all(0 <= d <= 1 for d in new_drop.values()) and max(new_drop.values()) > 0
+    assert validation["summary"]["new_drops_max_drift"] == {drops[4]: max(new_drop.values())}
+    assert "new_drops_max_drift" not in step(first, "example_validator")["summary"]
     # The drops both windows hold are the same artifacts: a row keeps its split.
     first_drops = {d["source"]: d["uri"] for d in drop_list(first)}
     for d in drop_list(shifted)[:3]:

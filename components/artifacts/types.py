@@ -39,6 +39,15 @@ class Examples(Artifact):
     def write_drops(self, drops: list[dict[str, Any]]) -> None:
         self._write_json(drops, self.DROPS)
 
+    def new_drops_statistics(self) -> dict[str, Any]:
+        """``{source: {"drop": stats per split, "rest": stats per split}}``: each drop this
+        window's run converted, and the drops an earlier run had (for drift of what is new)."""
+        path = self.path("new_drops_statistics.json")
+        return dict(self._read_json("new_drops_statistics.json")) if os.path.exists(path) else {}
+
+    def write_new_drops_statistics(self, statistics: dict[str, Any]) -> None:
+        self._write_json(statistics, "new_drops_statistics.json")
+
     def drop_artifacts(self) -> list[Examples]:
         return [open_artifact(d["uri"], Examples) for d in self.drops()]
 

@@ -17,6 +17,7 @@ protocol (one writer under the lock, staged payload, manifest last), on a local 
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import time
@@ -39,10 +40,10 @@ from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.fingerprint import code_version, content_digests, digest, file_digest
 from tfpipe.components.core.schema import Schema
 from tfpipe.components.core.spec import Context
-from tfpipe.components.example_gen.inputs import S3, local_copies
+from tfpipe.components.example_gen.convert import describe, encode
+from tfpipe.components.example_gen.inputs import S3, check_unchanged, local_copies
 from tfpipe.components.example_gen.params import ExampleGenParams
 from tfpipe.components.example_gen.readers import ARROW, LADDER, detect_format
-from tfpipe.components.example_gen.run import describe, encode
 from tfpipe.components.example_gen.stats import SplitStats, stats_from_state, stats_state
 
 DROP_SUFFIX = ".drop"
@@ -98,6 +99,7 @@ class DropStore:
         self.ctx = ctx
         self.p: ExampleGenParams = ctx.params
         self.objects = objects
+        self.stamps = ctx.external.get("input_stamps") or {}
         address = ArtifactAddress.of(ctx.output.uri)
         self.root, self.step = address.root, address.step + DROP_SUFFIX
         self.contract = load_contract(self.p.schema_file) if self.p.schema_file else Schema()
@@ -169,6 +171,8 @@ class DropStore:
             splits, stats, rejected, final = encode(
                 self.p, out, [local], self.contract, self.ctx.progress, forced, first_unfit
             )
+            # What was read is what the key names: a write meanwhile discards the drop.
+            check_unchanged([source], self.stamps, self.p.data_roots)
             figures, samples = stats_state(stats)
             out._write_json(figures, STATE)
             buffer = io.BytesIO()
@@ -194,6 +198,14 @@ class DropStore:
         rejected_path = drop.path("rejected.json")
         rejected = drop._read_json("rejected.json") if os.path.exists(rejected_path) else []
         return stats, rejected
+
+
+def merge_into(total: dict[str, SplitStats], part: dict[str, SplitStats]) -> None:
+    for split, s in part.items():
+        if split in total:
+            total[split].merge(s)
+        else:
+            total[split] = s
 
 
 def convert_window(
@@ -222,17 +234,20 @@ def convert_window(
     reused = sum(d["reused"] for d in drops)
     ctx.progress(f"{len(drops)} drops: {reused} reused, {len(drops) - reused} converted")
     stats: dict[str, SplitStats] = {}
+    rest: dict[str, SplitStats] = {}  # the drops an earlier run converted: what new ones meet
+    new: dict[str, dict[str, SplitStats]] = {}
     rejected: list[Any] = []
     first_unfit: dict[str, str] = {}
     splits: dict[str, int] = {}
     for d in drops:
         drop_stats, drop_rejected = store.statistics(d["uri"])
+        if not d["reused"]:
+            new[d["source"]] = copy.deepcopy(drop_stats)
+        elif len(drops) > 1:
+            merge_into(rest, copy.deepcopy(drop_stats))
         for split, s in drop_stats.items():
-            if split in stats:
-                stats[split].merge(s)
-            else:
-                stats[split] = s
             splits[split] = splits.get(split, 0) + s.rows
+        merge_into(stats, drop_stats)
         rejected += drop_rejected
         for name, where in d["first_unfit"].items():
             first_unfit.setdefault(name, where)
@@ -243,5 +258,17 @@ def convert_window(
         [{k: d[k] for k in ("uri", "source", "digest", "rows", "splits", "reused")} for d in drops]
     )
     summary = describe(ctx, splits, stats, rejected, final, first_unfit, files, start)
+    encoded = {n: k if k != "null" else "string" for n, k in common.items()}
+    out.write_new_drops_statistics(
+        {
+            source: {
+                "drop": {sp: s.to_json(encoded) for sp, s in drop_stats.items()},
+                "rest": {sp: s.to_json(encoded) for sp, s in rest.items()},
+            }
+            for source, drop_stats in new.items()
+        }
+        if rest
+        else {}
+    )
     summary["drops"] = {"count": len(drops), "reused": reused, "converted": len(drops) - reused}
     return summary
