@@ -3,6 +3,7 @@ frozen at planning and identified by content, and the contract file."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Any
 
@@ -10,6 +11,7 @@ from tfpipe.components.core.contract import contract_columns
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.fingerprint import file_digest
 from tfpipe.components.core.spec import External
+from tfpipe.components.example_gen.date_partitions import check_window, is_dated, window
 from tfpipe.components.example_gen.inputs import (
     check_inside,
     check_unchanged,
@@ -31,7 +33,7 @@ def resolve(
         if params.data_roots is not None:
             check_inside(files, params.data_roots, "given as input")
     else:
-        files, objects = match_input(params.input, params.data_roots)
+        files, objects = match_input(planned_patterns(params), params.data_roots)
     missing = missing_inputs(files)
     if missing:
         raise InputDataError(f"example_gen: input file(s) {missing} disappeared after planning")
@@ -50,3 +52,22 @@ def resolve(
     if objects:
         values["input_objects"] = objects
     return External(values=values, digests=digests)
+
+
+def planned_patterns(params: ExampleGenParams) -> str | list[str]:
+    """The patterns to match: ``input`` as given, or, with a date placeholder, one pattern per
+    day of the window ending with the run's data date, each of which must match a file (a missing
+    partition fails planning, naming it)."""
+    if not is_dated(params.input):
+        return params.input
+    last = params.data_date or last_whole_day()
+    win = window(params.input, last, params.window_days)
+    check_window(win, "data_date " + last.isoformat() + ("" if params.data_date else " (unset)"))
+    return win.concrete()
+
+
+def last_whole_day(now: dt.datetime | None = None) -> dt.date:
+    """Yesterday in UTC: the data date of a run that names none (a local run), as for a daily
+    schedule's run at midnight."""
+    now = now or dt.datetime.now(dt.UTC)
+    return (now.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
