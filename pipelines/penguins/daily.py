@@ -10,7 +10,8 @@ import os
 from dataclasses import replace
 
 from tfpipe import Pipeline, RunParam, serving_base
-from tfpipe.pipelines.penguins import pipeline as penguins
+
+from .pipeline import build as build_penguins
 
 NAME = "penguins_daily"
 WINDOW_DAYS = 3
@@ -22,7 +23,7 @@ def partitions(home: str) -> str:
 
 
 def build(home: str) -> Pipeline:
-    base = penguins.build(home)
+    base = build_penguins(home)
     data_date = RunParam(
         "data_date",
         "example_gen.data_date",
