@@ -131,12 +131,13 @@ def check_window(win: Window, when: str = "") -> None:
     missing = missing_partitions(win)
     if not missing:
         return
-    named = "; ".join(f"{day.isoformat()}: '{pattern}'" for day, pattern in missing)
+    named = "; ".join(f"{day.isoformat()} ('{pattern}')" for day, pattern in missing)
     raise InputDataError(
-        f"example_gen: {len(missing)} daily partition(s) of {win.describe()}"
+        f"example_gen: {win.describe()}"
         + (f" ({when})" if when else "")
-        + f" match no file: {named}. The run does not train on a window without them; once the "
-        "data lands, re-run this interval (Airflow: clear the failed run, or trigger it again)"
+        + f" lacks {len(missing)} partition(s), no file matching: {named}. The run does not "
+        "train on a window without them; once the data lands, re-run this interval (Airflow: "
+        "clear the failed run, or trigger it again)"
     )
 
 
