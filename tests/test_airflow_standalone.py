@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
 import signal
@@ -358,7 +359,7 @@ def test_a_backfill_trains_missed_days_in_order_and_a_missing_day_fails_until_it
             break
         time.sleep(3)
     assert [r["state"] for r in runs] == ["success"] * 3 + ["failed"], runs
-    for before, after in zip(runs, runs[1:], strict=False):  # one at a time, oldest first
+    for before, after in itertools.pairwise(runs):  # one at a time, oldest first
         assert before["end_date"] <= after["start_date"], (before, after)
     for run, i in zip(runs[:3], (2, 3, 4), strict=True):
         example_gen = server.xcom(dag, run["dag_run_id"], "example_gen")
