@@ -25,17 +25,15 @@ from typing import Any
 
 from tfpipe.components import get_spec
 from tfpipe.components.core.errors import ParameterError
-from tfpipe.components.example_gen.date_partitions import date_in_path, is_dated, window
+from tfpipe.components.example_gen.date_partitions import (
+    date_in_path,
+    is_dated,
+    last_whole_day,
+    window,
+)
 from tfpipe.pipelines.definition import Pipeline
 
 DATE_PARAM = "data_date"
-
-
-def last_whole_day(interval_end: dt.datetime) -> dt.date:
-    """The last UTC day that ended by ``interval_end`` (a naive time is taken as UTC)."""
-    if interval_end.tzinfo is not None:
-        interval_end = interval_end.astimezone(dt.UTC).replace(tzinfo=None)
-    return interval_end.date() - dt.timedelta(days=1)
 
 
 def windowed_steps(pipeline: Pipeline) -> list[str]:

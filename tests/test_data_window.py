@@ -15,14 +15,10 @@ from tfpipe.components.example_gen.date_partitions import (
     date_in_path,
     expand,
     is_dated,
+    last_whole_day,
     window,
 )
-from tfpipe.pipelines.data_interval import (
-    drop_overrides,
-    interval_overrides,
-    last_whole_day,
-    windowed_steps,
-)
+from tfpipe.pipelines.data_interval import drop_overrides, interval_overrides, windowed_steps
 from tfpipe.pipelines.registry import load_pipeline
 
 JAN = [dt.date(2024, 1, d) for d in range(1, 8)]
@@ -134,6 +130,16 @@ def test_a_missing_partition_fails_planning_naming_every_missing_day(tmp_path):
         example_gen_invocation(
             str(tmp_path / "artifacts"), input=pattern, window_days=2, data_date="2024-01-03"
         )
+
+
+def test_a_run_that_names_no_data_date_ends_its_window_yesterday(tmp_path):
+    yesterday = last_whole_day()
+    pattern = str(tmp_path / "data" / "dt={ds}" / "*.csv")
+    with pytest.raises(InputDataError, match=f"data_date {yesterday}: yesterday, the run gave"):
+        example_gen_invocation(str(tmp_path / "artifacts"), input=pattern)
+    path = land(tmp_path / "data", yesterday)
+    inv = example_gen_invocation(str(tmp_path / "artifacts"), input=pattern)
+    assert inv.external.values["input_files"] == [path]
 
 
 def test_a_window_without_a_placeholder_is_refused(tmp_path):

@@ -60,6 +60,15 @@ def _format_of(match: re.Match[str]) -> str:
     return (match.group("name") and match.group("fmt")) or FORMATS[name]
 
 
+def last_whole_day(end: dt.datetime | None = None) -> dt.date:
+    """The last UTC day that ended by ``end`` (default now: yesterday; a naive time is UTC): a
+    run's data date, when its data interval ends at ``end``."""
+    end = end or dt.datetime.now(dt.UTC)
+    if end.tzinfo is not None:
+        end = end.astimezone(dt.UTC).replace(tzinfo=None)
+    return end.date() - dt.timedelta(days=1)
+
+
 def window_days(last: dt.date, days: int) -> list[dt.date]:
     """The ``days`` consecutive days ending with ``last``, oldest first."""
     if days < 1:

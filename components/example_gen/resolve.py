@@ -3,7 +3,6 @@ frozen at planning and identified by content, and the contract file."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from typing import Any
 
@@ -11,7 +10,12 @@ from tfpipe.components.core.contract import contract_columns
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.fingerprint import file_digest
 from tfpipe.components.core.spec import External
-from tfpipe.components.example_gen.date_partitions import check_window, is_dated, window
+from tfpipe.components.example_gen.date_partitions import (
+    check_window,
+    is_dated,
+    last_whole_day,
+    window,
+)
 from tfpipe.components.example_gen.inputs import (
     check_inside,
     check_unchanged,
@@ -60,14 +64,9 @@ def planned_patterns(params: ExampleGenParams) -> str | list[str]:
     partition fails planning, naming it)."""
     if not is_dated(params.input):
         return params.input
-    last = params.data_date or last_whole_day()
+    last = params.data_date or last_whole_day()  # a run that names none: yesterday (UTC)
     win = window(params.input, last, params.window_days)
-    check_window(win, "data_date " + last.isoformat() + ("" if params.data_date else " (unset)"))
+    check_window(
+        win, f"data_date {last}" + ("" if params.data_date else ": yesterday, the run gave none")
+    )
     return win.concrete()
-
-
-def last_whole_day(now: dt.datetime | None = None) -> dt.date:
-    """Yesterday in UTC: the data date of a run that names none (a local run), as for a daily
-    schedule's run at midnight."""
-    now = now or dt.datetime.now(dt.UTC)
-    return (now.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
