@@ -241,3 +241,12 @@ def test_an_airflow_run_sets_the_window_from_its_interval_its_trigger_or_its_dro
     assert dropped["example_gen.data_date"] == "2024-01-03"  # the drop's day, not the interval's
     penguins = load_pipeline("penguins", str(tmp_path / "home"))
     assert window_of_run(penguins, context(midnight, midnight), {"data": drop}) == {"data": drop}
+
+
+def test_a_data_date_that_is_no_date_is_refused_before_a_run_exists(daily, tmp_path):
+    from tfpipe.pipelines.triggers import check_values
+
+    home = str(tmp_path / "home")
+    assert check_values(daily, home, {"data_date": "2024-01-05"}, "conf") == []
+    [problem] = check_values(daily, home, {"data_date": "yesterday"}, "conf")
+    assert problem.startswith("conf: 'data_date' 'yesterday' does not match")

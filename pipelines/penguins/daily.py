@@ -27,6 +27,7 @@ def build(home: str) -> Pipeline:
     data_date = RunParam(
         "data_date",
         "example_gen.data_date",
+        {"pattern": r"^\d{4}-\d{2}-\d{2}$"},  # refused in the trigger form, not in a task
         description="the window's last day (YYYY-MM-DD); empty: the last whole day before the "
         "run's data interval ends",
         optional=True,
