@@ -49,11 +49,16 @@ def windowed_steps(pipeline: Pipeline) -> list[str]:
     return found
 
 
-def _given(pipeline: Pipeline, step: str, overrides: dict[str, Any]) -> bool:
+def _given(pipeline: Pipeline, step: str, overrides: dict[str, Any]) -> Any:
+    """The step's data date as the trigger gave it (by a run parameter or the step's name)."""
     aliases = {p.name: p.target for p in pipeline.run_params}
-    return any(
-        aliases.get(key, key) == f"{step}.{DATE_PARAM}" and value is not None
-        for key, value in overrides.items()
+    return next(
+        (
+            value
+            for key, value in overrides.items()
+            if aliases.get(key, key) == f"{step}.{DATE_PARAM}" and value is not None
+        ),
+        None,
     )
 
 
@@ -68,7 +73,7 @@ def interval_overrides(
     return {
         f"{step}.{DATE_PARAM}": day
         for step in windowed_steps(pipeline)
-        if not _given(pipeline, step, overrides)
+        if _given(pipeline, step, overrides) is None
     }
 
 
@@ -89,7 +94,7 @@ def drop_overrides(
     params = pipeline.step_params(step)
     patterns = [params[param]] if isinstance(params[param], str) else list(params[param])
     dropped = [files] if isinstance(files, str) else list(files)
-    given = overrides.get(DATE_PARAM) or overrides.get(f"{step_name}.{DATE_PARAM}")
+    given = _given(pipeline, step_name, overrides)
     if given is not None:
         last = dt.date.fromisoformat(str(given))
     else:
