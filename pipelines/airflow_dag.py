@@ -17,7 +17,7 @@ does not announce skips the task, so no event is emitted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, get_current_context, task
@@ -27,6 +27,13 @@ from tfpipe.components import get_spec
 from tfpipe.components.artifacts import is_committed
 from tfpipe.components.core.errors import TfpipeError
 from tfpipe.pipelines.asset_claims import AssetClaims, Event
+from tfpipe.pipelines.data_interval import (
+    DATE_PARAM,
+    drop_overrides,
+    interval_note,
+    interval_overrides,
+    windowed_steps,
+)
 from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.engine import (
     cached_result,
@@ -169,7 +176,9 @@ def _this_run(
     try:
         overrides = (overrides or run_overrides)(base, context, home)
         # Data a trigger named is confined to the data roots where the step matches and reads it.
-        pipeline = base.with_overrides({**overrides, **confine(base, home, overrides)})
+        confined = confine(base, home, overrides)
+        overrides = window_of_run(base, context, overrides)
+        pipeline = base.with_overrides({**overrides, **confined})
     except AirflowSkipException as exc:  # nothing to do: recorded, and the report says why
         run.start({**_header(base, {}, started), "skipped": str(exc)})
         if step_name:
@@ -188,6 +197,37 @@ def _this_run(
         raise AirflowFailException(str(exc)) from None
     run.start(_header(pipeline, overrides, started))
     return pipeline, run, context
+
+
+def window_of_run(
+    pipeline: Pipeline, context: dict[str, Any], overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """For a pipeline that trains on a window of daily partitions (see pipelines/data_interval.py):
+    the files a trigger or data drop named become drops added to the window ending with their
+    day; otherwise the window ends with the last whole day before the run's data interval ends
+    (a manual run without one: before it was triggered)."""
+    if not windowed_steps(pipeline):
+        return overrides
+    overrides = drop_overrides(pipeline, overrides)
+    return {**overrides, **interval_overrides(pipeline, _interval(context)[1], overrides)}
+
+
+def _interval(context: dict[str, Any]) -> tuple[Any, Any]:
+    run = context.get("dag_run")
+    start = getattr(run, "data_interval_start", None)
+    end = getattr(run, "data_interval_end", None)
+    if end is None:  # a manual run without a logical date: no data interval
+        start = end = getattr(run, "run_after", None)
+    return start, end
+
+
+def _window_note(pipeline: Pipeline, step_name: str, context: dict[str, Any]) -> str:
+    """Where a windowed step's data date came from, for its errors."""
+    if step_name not in windowed_steps(pipeline):
+        return ""
+    day = pipeline.step_params(pipeline.step(step_name)).get(DATE_PARAM)
+    note = interval_note(*_interval(context), day)
+    return f" ({note})" if note else ""
 
 
 def _header(pipeline: Pipeline, overrides: dict[str, Any], started: Any) -> dict[str, Any]:
@@ -251,12 +291,13 @@ def run_component(
             {src: inputs[name].get("summary") or {} for name, src in step.inputs.items()},
         )
     except TfpipeError as exc:  # refused before running: recorded, and not worth a retry
-        error = {"ok": False, "error": str(exc), "error_type": type(exc).__name__}
+        message = f"{exc}{_window_note(pipeline, step.name, context)}"
+        error = {"ok": False, "error": message, "error_type": type(exc).__name__}
         record_step(
             run, step_record(step.name, step.component, runtime, error, seconds=0.0), context["ti"]
         )
         raise AirflowFailException(
-            f"step '{step.name}': {exc}{airflow_hint(pipeline, str(exc))}"
+            f"step '{step.name}': {message}{airflow_hint(pipeline, str(exc))}"
         ) from None
     if is_committed(inv.uri):  # cached: no component process, no TensorFlow
         result, seconds, cpu = cached_result(inv), 0.0, 0.0
@@ -317,12 +358,18 @@ def build_dag(
     home: str | None = None,
     tags: tuple[str, ...] = ("tfpipe",),
     overrides: Overrides | None = None,
+    start_date: datetime | None = None,
 ) -> DAG:
     """A DAG for ``pipeline_ref`` (a built-in name or a pipeline file).
 
     ``schedule="pipeline"`` uses the pipeline's own schedule; pass an Asset list for data-aware
     runs, or None for trigger-only. ``overrides``: how a run's trigger becomes run-param values
     (default :func:`run_overrides`; the scoring DAG reads pushed-model events too).
+
+    A pipeline that trains on a window of daily partitions runs one DAG run at a time, so missed
+    intervals (catch-up, a backfill created with ``--max-active-runs 1``) train in date order,
+    each on the model the one before served; with ``start_date`` its scheduled DAG catches up
+    every interval since then that has no run.
     """
     home = home or default_home()
     pipeline = load_pipeline(pipeline_ref, home)
@@ -330,12 +377,14 @@ def build_dag(
     # Tasks of a data-driven DAG read the events of its assets (to claim drops; see
     # claimed_events), which Airflow allows for a task's inlets.
     inlets = schedule_assets(schedule)
+    windowed = bool(windowed_steps(pipeline))
     with DAG(
         dag_id=dag_id or pipeline.name,
         description=pipeline.description,
         schedule=timetable(pipeline.schedule) if schedule == "pipeline" else schedule,
-        catchup=False,
-        max_active_runs=4,
+        start_date=start_date,
+        catchup=windowed and start_date is not None,
+        max_active_runs=1 if windowed else 4,
         params=dag_params(pipeline, card),
         tags=list(tags),  # the user's: tfpipe finds its DAGs by their card (below)
         # A data drop must start a run even before anyone looks at the UI; scheduled DAGs start

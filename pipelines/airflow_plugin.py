@@ -313,7 +313,10 @@ class RunNotes:
                 return
             text = run_note(card, dag_run.dag_id, dag_run.run_id)
             if text:
-                dag_run.note = (text, None)
+                # A plain string: a run cleared and finished again already has a note, whose
+                # content the association proxy sets to the value as given (a tuple there fails
+                # the scheduler's flush and stops the scheduler).
+                dag_run.note = text
         except Exception:
             log.exception("tfpipe: could not write the run note")
 

@@ -9,7 +9,11 @@ import os
 from tfpipe.components.core.errors import ParameterError
 from tfpipe.pipelines.definition import Pipeline
 
-BUILTIN = {"penguins": "tfpipe.pipelines.penguins.pipeline"}
+BUILTIN = {
+    "penguins": "tfpipe.pipelines.penguins.pipeline",
+    # The same model on a rolling window of daily partitions (a scheduled, windowed DAG).
+    "penguins_daily": "tfpipe.pipelines.penguins.daily",
+}
 SCORING = "scoring:"  # "scoring:<ref>": the scoring pipeline of <ref> (see pipelines/scoring.py)
 
 

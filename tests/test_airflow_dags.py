@@ -36,6 +36,8 @@ def test_dags_folder_parses_without_errors_or_tensorflow_in_well_under_a_second(
     assert result["errors"] == {}
     assert result["dags"] == [
         "penguins",
+        "penguins_daily",
+        "penguins_daily_on_new_data",
         "penguins_data_drop",
         "penguins_on_new_data",
         "penguins_predictions_consumer",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
 import signal
@@ -310,3 +311,78 @@ def test_a_data_drop_is_scored_with_the_model_its_retraining_pushed(server, peng
     scored_rows = read_rows(str(drop))
     assert_passthrough(table, scored_rows, ["island", "sex", "year"])
     assert_predictions_match(table, served_outputs(pushed["destination"], scored_rows))
+
+
+def test_a_backfill_trains_missed_days_in_order_and_a_missing_day_fails_until_it_lands(
+    server, penguins_csv
+):
+    """penguins_daily trains on the last three daily partitions: a backfill of three missed days
+    runs them one after another, each on its own window; the third day's partition is missing, so
+    its run fails at ExampleGen, at once, naming it and the data interval; once the file lands,
+    clearing the run trains on it."""
+    dag = "penguins_daily"
+    server.wait_for_dag(dag)  # unpaused: it has no start date, so nothing but the backfill runs
+    rows = open(penguins_csv).read().splitlines()
+    root = os.path.join(server.env["TFPIPE_HOME"], "data", dag)
+    days = ["2023-12-30", "2023-12-31", "2024-01-01", "2024-01-02", "2024-01-03"]
+    sizes = {}
+
+    def land(i: int) -> None:
+        os.makedirs(os.path.join(root, f"dt={days[i]}"), exist_ok=True)
+        part = rows[1 + i :: 5]  # every day holds every species
+        with open(os.path.join(root, f"dt={days[i]}", "part-0.csv"), "w") as out:
+            out.write("\n".join([rows[0], *part]) + "\n")
+        sizes[days[i]] = len(part)
+
+    for i in range(4):  # the last day's drop is late
+        land(i)
+    # Runs at midnight of 2024-01-02, 01-03, 01-04: windows ending 01-01, 01-02, 01-03.
+    server.request(
+        "POST",
+        "/api/v2/backfills",
+        {
+            "dag_id": dag,
+            "from_date": "2024-01-02T00:00:00Z",
+            "to_date": "2024-01-04T00:00:00Z",
+            "max_active_runs": 1,
+            "dag_run_conf": {"train_steps": 40, "min_accuracy": 0.5},
+        },
+    )
+    deadline = time.monotonic() + 900
+    runs: list = []
+    while time.monotonic() < deadline:
+        runs = sorted(
+            (r for r in server.runs(dag) if r["run_type"] == "backfill"),
+            key=lambda r: r["logical_date"],
+        )
+        if len(runs) == 3 and all(r["state"] in ("success", "failed") for r in runs):
+            break
+        time.sleep(3)
+    assert [r["state"] for r in runs] == ["success", "success", "failed"], runs
+    for before, after in itertools.pairwise(runs):  # one at a time, oldest first
+        assert before["end_date"] <= after["start_date"], (before, after)
+    for run, i in zip(runs[:2], (2, 3), strict=True):
+        example_gen = server.xcom(dag, run["dag_run_id"], "example_gen")
+        assert open_artifact(example_gen["uri"]).parameters["data_date"] == days[i]
+        assert example_gen["summary"]["rows"] == sum(sizes[d] for d in days[i - 2 : i + 1])
+
+    late = runs[2]["dag_run_id"]
+    task = server.task_instances(dag, late)["example_gen"]
+    assert task["state"] == "failed" and task["try_number"] == 1  # at once: no retry
+    error = step_of(find_run(server.env["TFPIPE_HOME"], safe_run_id(late)), "example_gen")["error"]
+    missing = os.path.join(root, "dt=2024-01-03", "*.csv")
+    assert f"lacks 1 partition(s), no file matching: 2024-01-03 ('{missing}')" in error, error
+    assert "data interval 2024-01-04T00:00:00+00:00" in error and "data_date 2024-01-03" in error
+
+    land(4)  # the late drop lands; its interval is re-run
+    server.request(
+        "POST", f"/api/v2/dags/{dag}/dagRuns/{late}/clear", {"dry_run": False, "only_failed": True}
+    )
+    assert server.wait_run(dag, late)["state"] == "success"
+    example_gen = server.xcom(dag, late, "example_gen")
+    assert open_artifact(example_gen["uri"]).parameters["data_date"] == days[4]
+    assert example_gen["summary"]["rows"] == sum(sizes[d] for d in days[2:5])
+
+
+def step_of(record: dict, name: str) -> dict:
+    return next(s for s in record["steps"] if s["step"] == name)

@@ -63,18 +63,46 @@ def test_a_file_rewritten_while_it_is_read_fails_the_step(tmp_path, cache, monke
     data = tmp_path / "data.csv"
     data.write_text("a,b\n1,1.5\n2,2.5\n")
     planned = example_gen_invocation(str(tmp_path / "store"), input=str(data))
-    convert = example_gen_run.convert
+    convert = example_gen_run.convert_window
 
-    def convert_then_append(ctx, files):  # a writer appends while ExampleGen reads
-        summary = convert(ctx, files)
+    def convert_then_append(ctx, files, objects):  # a writer appends while ExampleGen reads
+        summary = convert(ctx, files, objects)
         with open(data, "a") as f:
             f.write("3,3.5\n")
         return summary
 
-    monkeypatch.setattr(example_gen_run, "convert", convert_then_append)
+    monkeypatch.setattr(example_gen_run, "convert_window", convert_then_append)
     with pytest.raises(InputDataError, match=rf"{re.escape(str(data))} changed"):
         execute(planned, "run")
     assert not os.path.exists(planned.uri)  # nothing committed
+
+
+def test_a_drop_rewritten_while_it_is_converted_is_not_kept(tmp_path, cache, monkeypatch):
+    """The drop is keyed by the bytes hashed at planning: bytes read after a write must not be
+    committed under that key (a later window would reuse them)."""
+    from tfpipe.components.example_gen import drops
+
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,1.5\n2,2.5\n")
+    planned = example_gen_invocation(str(tmp_path / "store"), input=str(data))
+    encode = drops.encode
+
+    def encode_then_append(*args, **kwargs):
+        encoded = encode(*args, **kwargs)
+        with open(data, "a") as f:
+            f.write("3,3.5\n")
+        return encoded
+
+    monkeypatch.setattr(drops, "encode", encode_then_append)
+    with pytest.raises(InputDataError, match=rf"{re.escape(str(data))} changed"):
+        execute(planned, "run")
+    drop_dir = os.path.join(os.path.dirname(planned.uri) + drops.DROP_SUFFIX)
+    committed = [
+        d
+        for d in (os.listdir(drop_dir) if os.path.isdir(drop_dir) else [])
+        if os.path.exists(os.path.join(drop_dir, d, "manifest.json"))
+    ]
+    assert committed == []
 
 
 def test_two_processes_saving_the_digest_cache_keep_both_entries(tmp_path, cache, monkeypatch):

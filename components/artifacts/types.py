@@ -11,7 +11,7 @@ import glob
 import os
 from typing import Any, ClassVar
 
-from tfpipe.components.artifacts.base import Artifact
+from tfpipe.components.artifacts.base import Artifact, open_artifact
 from tfpipe.components.artifacts.shards import listed_records, listed_shards
 from tfpipe.components.core.errors import InputDataError, TfpipeError
 from tfpipe.components.core.schema import Schema
@@ -19,23 +19,72 @@ from tfpipe.components.core.schema import Schema
 
 class Examples(Artifact):
     """Hash-split, sharded ``tf.Example`` TFRecords, the schema they were encoded with, per-split
-    statistics and the rows set aside as malformed."""
+    statistics and the rows set aside as malformed.
+
+    A *window* (ExampleGen's default) holds no shards of its own: ``drops.json`` lists one
+    Examples artifact per input file ("drop"), each cached by the file's bytes, and a split's
+    files are the drops' files for that split, in drop order (no copy). A drop, or an artifact
+    written in one pass (ExampleGen on Beam), holds its shards under ``splits/``."""
 
     TYPE = "Examples"
     SUFFIX = ".tfrecord"
+    DROPS = "drops.json"
+
+    def drops(self) -> list[dict[str, Any]]:
+        """The drops of a window, in order: ``{"uri", "source", "digest", "rows", "splits",
+        "reused"}`` each; empty for an artifact that holds its own shards."""
+        path = self.path(self.DROPS)
+        return list(self._read_json(self.DROPS)) if os.path.exists(path) else []
+
+    def write_drops(self, drops: list[dict[str, Any]]) -> None:
+        self._write_json(drops, self.DROPS)
+
+    def new_drops_statistics(self) -> dict[str, Any]:
+        """``{source: {"drop": stats per split, "rest": stats per split}}``: each drop this
+        window's run converted, and the drops an earlier run had (for drift of what is new)."""
+        path = self.path("new_drops_statistics.json")
+        return dict(self._read_json("new_drops_statistics.json")) if os.path.exists(path) else {}
+
+    def write_new_drops_statistics(self, statistics: dict[str, Any]) -> None:
+        self._write_json(statistics, "new_drops_statistics.json")
+
+    def drop_artifacts(self) -> list[Examples]:
+        return [open_artifact(d["uri"], Examples) for d in self.drops()]
 
     def splits(self) -> list[str]:
+        drops = self.drops()
+        if drops:
+            return sorted({s for d in drops for s in d["splits"]})
         base = self.path("splits")
         return sorted(os.listdir(base)) if os.path.isdir(base) else []
 
     def split_files(self, split: str) -> list[str]:
-        files = sorted(glob.glob(self.path("splits", split, f"*{self.SUFFIX}*")))
+        if self.drops():
+            files = [
+                f
+                for d in self.drop_artifacts()
+                if split in d.splits()
+                for f in d.split_files(split)
+            ]
+        else:
+            files = sorted(glob.glob(self.path("splits", split, f"*{self.SUFFIX}*")))
         if not files:
             raise InputDataError(
                 f"{self.TYPE} artifact {self.uri} has no '{split}' split "
                 f"(splits: {self.splits()}); adjust the split parameters"
             )
         return files
+
+    def split_files_by_drop(self, split: str) -> list[tuple[str, list[str]]]:
+        """``[(drop key, files)]`` of a split: what can be analysed or scored once per drop and
+        reused by every window holding it. One entry (this artifact) when it has no drops."""
+        if not self.drops():
+            return [(self.fingerprint, self.split_files(split))]
+        return [
+            (d.fingerprint, d.split_files(split))
+            for d in self.drop_artifacts()
+            if split in d.splits()
+        ]
 
     def shard_path(self, split: str, index: int, count: int) -> str:
         directory = self.path("splits", split)

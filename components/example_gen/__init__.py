@@ -11,8 +11,15 @@ from tfpipe.components.example_gen.params import ExampleGenParams
 def summary_line(summary: dict[str, Any]) -> str:
     splits = " ".join(f"{k}={v}" for k, v in summary.get("splits", {}).items())
     rejected = summary.get("rejected_rows")
-    return f"{summary.get('rows')} rows, {summary.get('columns')} columns → {splits}" + (
-        f" ({rejected} malformed rows set aside)" if rejected else ""
+    drops = summary.get("drops") or {}
+    return (
+        f"{summary.get('rows')} rows, {summary.get('columns')} columns → {splits}"
+        + (
+            f"; {drops['count']} drops, {drops['reused']} reused"
+            if drops.get("count", 0) > 1
+            else ""
+        )
+        + (f" ({rejected} malformed rows set aside)" if rejected else "")
     )
 
 

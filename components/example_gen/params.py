@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import pydantic
@@ -13,10 +14,26 @@ DEFAULT_NA = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
 
 class ExampleGenParams(ComponentParams):
     # The data is fingerprinted by content (the resolve hook); the runner changes nothing.
-    FINGERPRINT_EXEMPT = frozenset({"input", "beam_args", "data_roots"})
+    # The window's days only choose files; the files' content is the identity.
+    FINGERPRINT_EXEMPT = frozenset({"input", "beam_args", "data_roots", "data_date", "window_days"})
 
     input: str | list[str] = pydantic.Field(
-        description="a file path or glob of CSV, TFRecord or Parquet files, or a list of them"
+        description="a file path or glob of CSV, TFRecord or Parquet files, or a list of them; "
+        "a daily partition may be named by a date placeholder, e.g. /data/dt={ds}/*.csv "
+        "({ds}: YYYY-MM-DD, {ds_nodash}: YYYYMMDD, {ds:%Y/%m/%d}: any strftime format)"
+    )
+    window_days: int = pydantic.Field(
+        default=1,
+        ge=1,
+        le=3660,
+        description="with a date placeholder in input: train on the last N daily partitions, "
+        "ending with data_date; every one of them must have data",
+    )
+    data_date: dt.date | None = pydantic.Field(
+        default=None,
+        description="the last day of the window (YYYY-MM-DD); the Airflow DAG sets it from the "
+        "run's data interval (the last whole UTC day before the interval's end); unset: "
+        "yesterday (UTC)",
     )
     format: Literal["auto", "csv", "tfrecord", "parquet"] = "auto"
     split_ratios: dict[str, float] = pydantic.Field(
@@ -67,6 +84,17 @@ class ExampleGenParams(ComponentParams):
         "links are resolved; set by the Airflow DAG when a trigger or a data drop names the data "
         "(see TFPIPE_DATA_ROOTS); unset: no confinement (the pipeline's own data)",
     )
+
+    @pydantic.model_validator(mode="after")
+    def _window_needs_a_placeholder(self) -> ExampleGenParams:
+        from tfpipe.components.example_gen.date_partitions import is_dated
+
+        if not is_dated(self.input) and self.window_days > 1:  # also checks the placeholders
+            raise ValueError(
+                f"window_days={self.window_days} needs a date placeholder in input, e.g. "
+                "/data/dt={ds}/*.csv: the window is made of daily partitions"
+            )
+        return self
 
     @pydantic.field_validator("split_ratios")
     @classmethod

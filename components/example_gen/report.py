@@ -45,6 +45,27 @@ def columns_figure(splits: dict[str, Any]) -> str:
 def report(artifact: Examples, step: dict[str, Any]) -> Any:
     summary = artifact.summary
     parts = [table(("split", "rows"), list(summary.get("splits", {}).items()))]
+    drops = artifact.drops()
+    if len(drops) > 1:
+        parts += [
+            render(
+                "<h3>Window: {{ n }} drops, {{ k }} reused from earlier runs</h3>",
+                n=len(drops),
+                k=sum(d["reused"] for d in drops),
+            ),
+            table(
+                ("drop", "rows", "splits", ""),
+                [
+                    (
+                        d["source"],
+                        d["rows"],
+                        " ".join(d["splits"]),
+                        "reused" if d["reused"] else "converted now",
+                    )
+                    for d in drops
+                ],
+            ),
+        ]
     if summary.get("rejected_rows"):
         parts.append(
             render(

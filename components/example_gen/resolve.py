@@ -10,6 +10,12 @@ from tfpipe.components.core.contract import contract_columns
 from tfpipe.components.core.errors import InputDataError
 from tfpipe.components.core.fingerprint import file_digest
 from tfpipe.components.core.spec import External
+from tfpipe.components.example_gen.date_partitions import (
+    check_window,
+    is_dated,
+    last_whole_day,
+    window,
+)
 from tfpipe.components.example_gen.inputs import (
     check_inside,
     check_unchanged,
@@ -31,7 +37,7 @@ def resolve(
         if params.data_roots is not None:
             check_inside(files, params.data_roots, "given as input")
     else:
-        files, objects = match_input(params.input, params.data_roots)
+        files, objects = match_input(planned_patterns(params), params.data_roots)
     missing = missing_inputs(files)
     if missing:
         raise InputDataError(f"example_gen: input file(s) {missing} disappeared after planning")
@@ -50,3 +56,17 @@ def resolve(
     if objects:
         values["input_objects"] = objects
     return External(values=values, digests=digests)
+
+
+def planned_patterns(params: ExampleGenParams) -> str | list[str]:
+    """The patterns to match: ``input`` as given, or, with a date placeholder, one pattern per
+    day of the window ending with the run's data date, each of which must match a file (a missing
+    partition fails planning, naming it)."""
+    if not is_dated(params.input):
+        return params.input
+    last = params.data_date or last_whole_day()  # a run that names none: yesterday (UTC)
+    win = window(params.input, last, params.window_days)
+    check_window(
+        win, f"data_date {last}" + ("" if params.data_date else ": yesterday, the run gave none")
+    )
+    return win.concrete()

@@ -238,3 +238,65 @@ class SplitStats:
             "num_rows": self.rows,
             "columns": {n: s.to_json(types[n]) for n, s in self.columns.items()},
         }
+
+
+def stats_state(splits: dict[str, SplitStats]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Everything :meth:`SplitStats.merge` needs, to keep beside a drop and merge into any
+    window later: the figures as JSON, the samples as arrays (``np.savez``, no pickle)."""
+    figures: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for k, (split, s) in enumerate(splits.items()):
+        columns = {}
+        for i, (name, c) in enumerate(s.columns.items()):
+            columns[name] = {
+                "count": c.count,
+                "missing": c.missing,
+                "min": c.min,
+                "max": c.max,
+                "non_finite": c.non_finite,
+                "numbers": c.numbers,
+                "mean": c.mean,
+                "m2": c.m2,
+                "whole": c.whole,
+                "kind": c.kind,
+                "values": dict(c.values) if c.values is not None else None,
+                "out_of_domain": c.out_of_domain,
+                "out_of_range": c.out_of_range,
+                "unfit": c.unfit,
+                "sample": f"s{k}c{i}",
+            }
+            arrays[f"s{k}c{i}hash"] = c.sample_hash
+            arrays[f"s{k}c{i}value"] = c.sample
+        figures[split] = {"rows": s.rows, "columns": columns}
+    return figures, arrays
+
+
+def stats_from_state(
+    figures: dict[str, Any], arrays: Any, contract: dict[str, ColumnSchema]
+) -> dict[str, SplitStats]:
+    """The inverse of :func:`stats_state` (``arrays``: what ``np.load`` gives back)."""
+    out: dict[str, SplitStats] = {}
+    for split, state in figures.items():
+        s = SplitStats([], contract)
+        s.rows = state["rows"]
+        for name, f in state["columns"].items():
+            c = ColumnStats(name, contract.get(name))
+            c.count, c.missing, c.min, c.max = f["count"], f["missing"], f["min"], f["max"]
+            c.non_finite, c.numbers, c.mean, c.m2 = (
+                f["non_finite"],
+                f["numbers"],
+                f["mean"],
+                f["m2"],
+            )
+            c.whole, c.kind = f["whole"], f["kind"]
+            c.values = Counter(f["values"]) if f["values"] is not None else None
+            c.out_of_domain, c.out_of_range, c.unfit = (
+                f["out_of_domain"],
+                f["out_of_range"],
+                f["unfit"],
+            )
+            c.sample_hash = np.asarray(arrays[f"{f['sample']}hash"], np.uint64)
+            c.sample = np.asarray(arrays[f"{f['sample']}value"], np.float64)
+            s.columns[name] = c
+        out[split] = s
+    return out

@@ -57,4 +57,17 @@ def report(artifact: ExampleValidation, step: dict[str, Any]) -> Any:
             )
         )
         parts.append(img(drift_figure(drift["columns"], drift.get("threshold")), "drift"))
+    if drift.get("drops"):
+        parts.append(render("<h3>Drift of the window's new drops</h3>"))
+        rows = [
+            (
+                source,
+                column,
+                f"{d['window'][column]:.3f}",
+                f"{d['served'][column]:.3f}" if column in d.get("served", {}) else "",
+            )
+            for source, d in drift["drops"].items()
+            for column in sorted(d["window"], key=lambda c: -d["window"][c])
+        ]
+        parts.append(table(("drop", "column", "vs the rest of the window", "vs served"), rows))
     return section("Data validation", *parts)

@@ -32,17 +32,17 @@ def run(ctx: Context) -> dict[str, Any]:
     blocking = [a for a in found if not a["allowed"]]
 
     distances: dict[str, float] = {}
+    baseline_stats: dict[str, Any] | None = None
     baseline_uri = ctx.external.get("baseline_examples")
     if baseline_uri:
         try:
             baseline = open_artifact(baseline_uri, Examples).statistics()
-            split = "train" if "train" in statistics["splits"] else next(iter(statistics["splits"]))
-            distances = drift(
-                statistics["splits"][split]["columns"],
-                baseline.get("splits", {}).get(split, baseline)["columns"],
-            )
+            split = main_split(statistics)
+            baseline_stats = baseline.get("splits", {}).get(split, baseline)["columns"]
+            distances = drift(statistics["splits"][split]["columns"], baseline_stats)
         except ArtifactNotCommitted:
             ctx.progress(f"no drift check: the served model's data {baseline_uri} is gone")
+    drops = drop_drift(examples, baseline_stats)
     drifted = sorted(
         n for n, d in distances.items() if p.drift_threshold is not None and d > p.drift_threshold
     )
@@ -55,6 +55,7 @@ def run(ctx: Context) -> dict[str, Any]:
                 "served_version": ctx.external.get("served_version"),
                 "threshold": p.drift_threshold,
                 "columns": distances,
+                "drops": drops,
             },
         }
     )
@@ -72,6 +73,11 @@ def run(ctx: Context) -> dict[str, Any]:
         "drifted_columns": drifted,
         "max_drift": max(distances.values(), default=None),
     }
+    if drops:
+        summary["new_drops_max_drift"] = {
+            source: max([*d["window"].values(), *d.get("served", {}).values()], default=None)
+            for source, d in drops.items()
+        }
     if not text:
         # Nothing to check against: say so, and where a proposal to start from was written.
         summary["inferred_contract"] = examples.inferred_contract_path
@@ -84,3 +90,25 @@ def run(ctx: Context) -> dict[str, Any]:
             "example_validator.allow"
         )
     return summary
+
+
+def main_split(statistics: dict[str, Any]) -> str:
+    return "train" if "train" in statistics["splits"] else next(iter(statistics["splits"]))
+
+
+def drop_drift(
+    examples: Examples, served: dict[str, Any] | None
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Each drop new in this window against the window's other drops and, when a model is
+    served, against its training data: ``{source: {"window": {column: distance}, "served":
+    …}}``. Reported, not a reason to stop: the window's own drift is."""
+    out = {}
+    for source, figures in examples.new_drops_statistics().items():
+        split = main_split({"splits": figures["drop"]})
+        if split not in figures["rest"]:
+            continue
+        now = figures["drop"][split]["columns"]
+        out[source] = {"window": drift(now, figures["rest"][split]["columns"])}
+        if served is not None:
+            out[source]["served"] = drift(now, served)
+    return out

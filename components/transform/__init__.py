@@ -9,8 +9,17 @@ from tfpipe.components.transform.params import TransformParams
 
 def summary_line(summary: dict[str, Any]) -> str:
     rate = summary.get("rows_per_second")
-    return f"{len(summary.get('transformed_features', []))} transformed features" + (
-        f", {rate:,.0f} rows/s" if rate else ""
+    analysis = summary.get("analysis") or {}
+    reused = (
+        f", analysed {analysis['analysed']} of {analysis['drops']} drops "
+        f"({analysis['reused']} from the analyzer cache)"
+        if analysis.get("reused")
+        else ""
+    )
+    return (
+        f"{len(summary.get('transformed_features', []))} transformed features"
+        + (f", {rate:,.0f} rows/s" if rate else "")
+        + reused
     )
 
 

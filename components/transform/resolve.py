@@ -12,4 +12,6 @@ from tfpipe.components.transform.params import TransformParams
 def resolve(
     params: TransformParams, inputs: dict[str, str], frozen: dict[str, Any] | None = None
 ) -> External:
-    return External(digests={"module_file": module_digest(params.module_file, "transform")})
+    module = module_digest(params.module_file, "transform")
+    # The digest is also the analyzer cache's: a changed module misses every entry.
+    return External(values={"module_digest": module}, digests={"module_file": module})
