@@ -82,10 +82,13 @@ def main() -> None:
     parser.add_argument("--drops", type=int, default=10, help="drops in a window")
     parser.add_argument("--drop-rows", type=int, default=20_000)
     parser.add_argument("--steps", type=int, default=1000, help="a cold run's steps")
+    parser.add_argument("--home", default=None, help="keep the store here (default: temporary)")
     args = parser.parse_args()
     if args.steps % 500:
         raise SystemExit("--steps must be a multiple of 500 (a fifth of it, of 100)")
-    with tempfile.TemporaryDirectory(prefix="tfpipe-warmbench-") as home:
+    with tempfile.TemporaryDirectory(prefix="tfpipe-warmbench-") as temporary:
+        home = args.home or temporary
+        os.makedirs(home, exist_ok=True)
         drops = write_drops(home, args.drops + 1, args.drop_rows)
         first, shifted = drops[: args.drops], drops[1:]
         results = [("cold, window 0..D-1", run(home, first, args.steps, warm=False))]

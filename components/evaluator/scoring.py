@@ -309,7 +309,8 @@ def score(
             },
             "task": model.info["task"],
             "label": labels.name,
-            "scoring_seconds": round(scoring_seconds, 3),
+            # the per-shard pass (kept scores) included: the candidate is scored in it
+            "scoring_seconds": round(scoring_seconds + cached_seconds, 3),
             "batch_plan": batch_plan.as_dict(),
         }
         if name in caches and name in stored:
