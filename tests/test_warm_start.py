@@ -77,6 +77,13 @@ def test_what_the_served_model_was_trained_on_decides_a_warm_start():
     assert "regression" in info_mismatch({**SERVED, "task": "regression"}, THIS)
     assert "run_fn" in info_mismatch({**SERVED, "contract": "run_fn"}, THIS)
     assert "no tfpipe model_info" in info_mismatch(None, THIS)
+    # A vocabulary re-ordered or changed at the same size: its ids mean other values now.
+    vocab = {"island": "a1", "species": "b2"}
+    with_vocab = {**THIS, "vocabularies": vocab}
+    assert info_mismatch({**SERVED, "vocabularies": vocab}, with_vocab) == ""
+    reason = info_mismatch({**SERVED, "vocabularies": {**vocab, "island": "c3"}}, with_vocab)
+    assert reason.startswith("the vocabularies ['island'] changed since the served model")
+    assert info_mismatch(SERVED, with_vocab) == ""  # served before vocabularies were recorded
     # A model served before specs were recorded: compared by feature names.
     old = {k: v for k, v in SERVED.items() if k != "transformed_features"}
     assert info_mismatch(old, THIS) == ""

@@ -24,7 +24,12 @@ from tfpipe.components.trainer.cluster_config import ClusterConfig
 from tfpipe.components.trainer.data import transform_output
 from tfpipe.components.trainer.job import TrainingJob
 from tfpipe.components.trainer.task import STATS_FILE
-from tfpipe.components.trainer.warm_start import WarmStart, decide, feature_specs
+from tfpipe.components.trainer.warm_start import (
+    WarmStart,
+    decide,
+    feature_specs,
+    vocabulary_digests,
+)
 
 log = logging.getLogger("tfpipe.trainer")
 
@@ -73,6 +78,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "features": job.feature_names,
             # What the model's inputs are: a later run warm starts from it only if they agree.
             "transformed_features": feature_specs(job.features),
+            "vocabularies": vocabulary_digests(transform.graph_dir),
             # The raw columns serving_default parses and their types (a scorer encodes new data so).
             "raw_features": feature_types(transform_output(transform).raw_feature_spec()),
             "signature": "serving_default",

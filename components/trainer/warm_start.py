@@ -63,8 +63,9 @@ def info_mismatch(served: dict[str, Any] | None, this: dict[str, Any]) -> str:
     """Why the served model was trained on something else than this run ('' when it was not).
 
     ``this``: task, label, classes (None when the label has no vocabulary), num_classes (0 when
-    unknown), transformed_features (see ``feature_specs``). A served model recorded before
-    feature specs were (``features`` only) is compared by feature names."""
+    unknown), transformed_features (see ``feature_specs``), vocabularies (see
+    ``vocabulary_digests``: compared where both models recorded them). A served model recorded
+    before feature specs were (``features`` only) is compared by feature names."""
     if served is None:
         return "the served model has no tfpipe model_info (pushed by something else)"
     if served.get("contract") == "run_fn":
@@ -95,7 +96,32 @@ def info_mismatch(served: dict[str, Any] | None, this: dict[str, Any]) -> str:
     ]
     if changed:
         return "the transformed feature spec changed: " + "; ".join(changed)
+    theirs_vocab, mine_vocab = served.get("vocabularies"), this.get("vocabularies")
+    if theirs_vocab is not None and mine_vocab is not None:
+        moved = sorted(n for n in mine_vocab if theirs_vocab.get(n, mine_vocab[n]) != mine_vocab[n])
+        if moved:
+            return (
+                f"the vocabularies {moved} changed since the served model was trained (their "
+                "ids now mean other values: its weights for them would be wrong)"
+            )
     return ""
+
+
+def vocabulary_digests(graph_dir: str) -> dict[str, str]:
+    """``{vocabulary file: sha256 prefix}`` of a transform graph's vocabularies (its assets):
+    a vocabulary whose order or contents changed gives its ids other meanings, whatever its
+    size."""
+    import hashlib
+    import os
+
+    assets = os.path.join(graph_dir, "transform_fn", "assets")
+    found = {}
+    for name in sorted(os.listdir(assets)) if os.path.isdir(assets) else []:
+        path = os.path.join(assets, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                found[name] = hashlib.sha256(f.read()).hexdigest()[:16]
+    return found
 
 
 def this_run(job: Any) -> dict[str, Any]:
@@ -108,6 +134,7 @@ def this_run(job: Any) -> dict[str, Any]:
         "classes": job.classes if classification else None,
         "num_classes": job.num_classes if classification else 0,
         "transformed_features": feature_specs(job.features),
+        "vocabularies": vocabulary_digests(job.transform.graph_dir),
     }
 
 
