@@ -119,6 +119,7 @@ def test_keras_warm_start_starts_from_the_served_weights(tmp_path):
     served = pushed_version(first)
     # What a later run compares with is recorded in the served model's info.
     assert trainer(first).info()["transformed_features"]["island_id"]["kind"] == "categorical"
+    assert {"island", "sex", "species"} <= set(trainer(first).info()["vocabularies"])
 
     warm = run_penguins(home, {"trainer.train_steps": 100, "trainer.warm_start": "served"})
     assert warm["status"] == "succeeded", warm
