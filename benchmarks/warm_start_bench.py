@@ -47,8 +47,16 @@ def write_drops(directory: str, drops: int, rows: int, seed: int = 0) -> list[st
     return paths
 
 
+MODULE: dict[str, str] = {}  # the user module override (--stable-vocabularies)
+
+
 def run(home: str, window: list[str], steps: int, warm: bool, **more: object) -> dict:
     sets = {
+        **{
+            f"{step}.module_file": path
+            for step in ("transform", "trainer")
+            for path in MODULE.values()
+        },
         "example_gen.input": window,
         "trainer.train_steps": steps,
         "trainer.steps_per_epoch": min(steps, 100),
@@ -83,7 +91,15 @@ def main() -> None:
     parser.add_argument("--drop-rows", type=int, default=20_000)
     parser.add_argument("--steps", type=int, default=1000, help="a cold run's steps")
     parser.add_argument("--home", default=None, help="keep the store here (default: temporary)")
+    parser.add_argument(
+        "--stable-vocabularies",
+        action="store_true",
+        help="the taxi module with vocabularies that keep their order as the window moves "
+        "(benchmarks/taxi/stable_vocab_module.py); default: the taxi module's count-ordered ones",
+    )
     args = parser.parse_args()
+    if args.stable_vocabularies:
+        MODULE["file"] = os.path.join(REPO, "benchmarks", "taxi", "stable_vocab_module.py")
     if args.steps % 500:
         raise SystemExit("--steps must be a multiple of 500 (a fifth of it, of 100)")
     with tempfile.TemporaryDirectory(prefix="tfpipe-warmbench-") as temporary:
@@ -111,7 +127,8 @@ def main() -> None:
     reference = results[2][1]["auc"]
     print(
         f"\nWarm start, taxi-like data: {args.drops} drops × {args.drop_rows:,} rows per window, "
-        f"batch 40; AUC on the shifted window's eval split (target: |ΔAUC| ≤ {TARGET})\n"
+        f"batch 40{', stable vocabularies' if MODULE else ''}; AUC on the shifted window's "
+        f"eval split (target: |ΔAUC| ≤ {TARGET})\n"
     )
     header = (
         "| run | steps | pipeline wall s | train s | eval AUC | ΔAUC vs cold | warm start | "
