@@ -73,6 +73,8 @@ def test_a_pipeline_on_the_object_store_survives_a_kill_serves_from_it_and_cache
     assert "(3 executed, 3 cached)" in done.stdout
     committed = _committed_steps(s3_env)
     steps = ["example_gen", "example_validator", "transform", "trainer", "evaluator", "pusher"]
+    # The blessed model's scores per eval shard, kept for the next run's baseline (one shard).
+    assert len(committed.pop("evaluator.baseline")) == 1
     assert sorted(committed) == sorted(["example_gen.drop", "transform.analysis", *steps])
     assert all(len(v) == 1 for v in committed.values()), committed
     assert len(_payload_prefixes(s3_env, "trainer")) == 1  # the dead upload was removed
