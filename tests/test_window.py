@@ -46,7 +46,13 @@ def window(files: list[str], module: str, runtime: str = "modern") -> Pipeline:
         steps=(
             Step("example_gen", "example_gen", {"input": files}),
             Step("example_validator", "example_validator", {}, {"examples": "example_gen"}),
-            Step("transform", "transform", {"module_file": module}, {"examples": "example_gen"}),
+            Step(
+                "transform",
+                "transform",
+                # Forced on: these drops are far below the size where "auto" turns it on.
+                {"module_file": module, "analyzer_cache": True},
+                {"examples": "example_gen"},
+            ),
         ),
     )
 
@@ -109,12 +115,12 @@ def test_shifted_window_converts_and_analyses_the_new_drop_only(tmp_path, drops)
     first = run(home, drops[0:4], module)
     assert reuse(first) == (
         {"count": 4, "reused": 0, "converted": 4},
-        {"drops": 4, "reused": 0, "analysed": 4, "read": 4},
+        {"drops": 4, "reused": 0, "analysed": 4, "read": 4, "cache": True},
     )
     shifted = run(home, drops[1:5], module)
     assert reuse(shifted) == (
         {"count": 4, "reused": 3, "converted": 1},
-        {"drops": 4, "reused": 3, "analysed": 1, "read": 1},
+        {"drops": 4, "reused": 3, "analysed": 1, "read": 1, "cache": True},
     )
     # The new drop's drift against the rest of the window is reported, column by column.
     validation = step(shifted, "example_validator")
@@ -131,7 +137,7 @@ def test_shifted_window_converts_and_analyses_the_new_drop_only(tmp_path, drops)
 
     # The graph equals a from-scratch analysis of the same four drops.
     scratch = run(str(tmp_path / "scratch"), drops[1:5], module)
-    assert reuse(scratch)[1] == {"drops": 4, "reused": 0, "analysed": 4, "read": 4}
+    assert reuse(scratch)[1] == {"drops": 4, "reused": 0, "analysed": 4, "read": 4, "cache": True}
     assert vocabulary(shifted) == vocabulary(scratch)
     raw = raw_rows(step(shifted, "example_gen")["uri"])
     cached, fresh = outputs(shifted, raw), outputs(scratch, raw)
@@ -154,7 +160,7 @@ def test_shifted_window_converts_and_analyses_the_new_drop_only(tmp_path, drops)
     edited = run(home, [drops[1], changed, drops[3], drops[4]], module)
     assert reuse(edited) == (
         {"count": 4, "reused": 3, "converted": 1},
-        {"drops": 4, "reused": 3, "analysed": 1, "read": 1},
+        {"drops": 4, "reused": 3, "analysed": 1, "read": 1, "cache": True},
     )
 
     # A changed preprocessing_fn: every analyzer cache entry misses, no drop is converted again.
@@ -172,9 +178,9 @@ def test_shifted_window_converts_and_analyses_the_new_drop_only(tmp_path, drops)
         )
     again = run(home, drops[1:5], other)
     assert step(again, "example_gen")["status"] == "cached"  # the same window: the whole step
-    assert reuse(again)[1] == {"drops": 4, "reused": 0, "analysed": 4, "read": 4}
+    assert reuse(again)[1] == {"drops": 4, "reused": 0, "analysed": 4, "read": 4, "cache": True}
     back = run(home, drops[0:4], other)
-    assert reuse(back)[1] == {"drops": 4, "reused": 3, "analysed": 1, "read": 4}
+    assert reuse(back)[1] == {"drops": 4, "reused": 3, "analysed": 1, "read": 4, "cache": True}
     two_phase = run(str(tmp_path / "scratch2"), drops[0:4], other)
     np.testing.assert_allclose(
         outputs(back, raw)["age_z"], outputs(two_phase, raw)["age_z"], rtol=1e-6
@@ -194,7 +200,7 @@ def test_shifted_window_on_the_estimator_runtime(tmp_path, drops):
     shifted = run(home, drops[1:4], module, "estimator")
     assert reuse(shifted) == (
         {"count": 3, "reused": 2, "converted": 1},
-        {"drops": 3, "reused": 2, "analysed": 1, "read": 1},
+        {"drops": 3, "reused": 2, "analysed": 1, "read": 1, "cache": True},
     )
     scratch = run(str(tmp_path / "scratch"), drops[1:4], module, "estimator")
     assert vocabulary(shifted) == vocabulary(scratch)

@@ -12,7 +12,9 @@ USER_MODULE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "user_mod
 
 
 def build(home: str) -> Pipeline:
-    data = os.environ.get("TFPIPE_TAXI_DATA", "taxi.csv")
+    # A file or glob, or a comma-separated window of daily files (benchmarks/window_bench.py).
+    given = os.environ.get("TFPIPE_TAXI_DATA", "taxi.csv")
+    data: str | list[str] = given.split(",") if "," in given else given
     return Pipeline(
         name="taxi",
         description="Did the rider tip more than 20 %? (Chicago-taxi-like data)",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import os
 import time
 from typing import Any
@@ -144,6 +145,7 @@ class DropStore:
             "digest": identity,
             "rows": summary.get("rows", 0),
             "splits": sorted(summary.get("splits", {})),
+            "split_rows": dict(summary.get("splits", {})),
             "types": summary.get("types", {}),
             "rejected_rows": summary.get("rejected_rows", 0),
             "first_unfit": summary.get("first_unfit", {}),
@@ -174,7 +176,10 @@ class DropStore:
             # What was read is what the key names: a write meanwhile discards the drop.
             check_unchanged([source], self.stamps, self.p.data_roots)
             figures, samples = stats_state(stats)
-            out._write_json(figures, STATE)
+            # Machine state, written compact by the C encoder (the store's pretty JSON took
+            # 4 of 27 profiled seconds for 30 drops); the staging directory makes it atomic.
+            with open(out.path(STATE), "w", encoding="utf-8") as f:
+                f.write(json.dumps(figures, separators=(",", ":")))
             buffer = io.BytesIO()
             np.savez(buffer, **samples)
             with open(out.path(SAMPLES), "wb") as f:
@@ -233,24 +238,29 @@ def convert_window(
             drops[i] = store.get(files[i], identities[files[i]], common)
     reused = sum(d["reused"] for d in drops)
     ctx.progress(f"{len(drops)} drops: {reused} reused, {len(drops) - reused} converted")
-    stats: dict[str, SplitStats] = {}
     rest: dict[str, SplitStats] = {}  # the drops an earlier run converted: what new ones meet
     new: dict[str, dict[str, SplitStats]] = {}
-    rejected: list[Any] = []
+    set_aside: dict[str, list[Any]] = {}
     first_unfit: dict[str, str] = {}
     splits: dict[str, int] = {}
     for d in drops:
-        drop_stats, drop_rejected = store.statistics(d["uri"])
-        if not d["reused"]:
-            new[d["source"]] = copy.deepcopy(drop_stats)
-        elif len(drops) > 1:
-            merge_into(rest, copy.deepcopy(drop_stats))
-        for split, s in drop_stats.items():
-            splits[split] = splits.get(split, 0) + s.rows
-        merge_into(stats, drop_stats)
-        rejected += drop_rejected
+        for split, n in d["split_rows"].items():
+            splits[split] = splits.get(split, 0) + n
         for name, where in d["first_unfit"].items():
             first_unfit.setdefault(name, where)
+    # The earlier drops first, merged once; then the window is a copy of them plus the new ones.
+    for d in [d for d in drops if d["reused"]]:
+        drop_stats, drop_rejected = store.statistics(d["uri"])
+        merge_into(rest, drop_stats)
+        set_aside[d["uri"]] = drop_rejected
+    stats = copy.deepcopy(rest) if reused < len(drops) else rest
+    for d in [d for d in drops if not d["reused"]]:
+        drop_stats, drop_rejected = store.statistics(d["uri"])
+        if rest:  # new drops among earlier ones: each one's drift against them
+            new[d["source"]] = copy.deepcopy(drop_stats)
+        merge_into(stats, drop_stats)
+        set_aside[d["uri"]] = drop_rejected
+    rejected = [r for d in drops for r in set_aside[d["uri"]]]  # in window order
     names = list(dict.fromkeys(n for d in drops for n in d["types"]))
     final = {n: arrow_of(common[n]) for n in names}
     out: Examples = ctx.output

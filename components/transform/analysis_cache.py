@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,7 @@ class AnalysisCache:
         self.root, self.step = address.root, address.step + SUFFIX
         self.read_dir = os.path.join(work_dir, "cache-in")
         self.write_dir = os.path.join(work_dir, "cache-out")
+        self.read = 0
         self.datasets = []
         for drop, files in drops:
             key = f"drop-{drop}"
@@ -85,7 +87,71 @@ class AnalysisCache:
     def fresh(self) -> list[Dataset]:
         return [d for d in self.datasets if not d.cached]
 
-    def link_cached(self) -> None:
+    def summary(self) -> dict[str, Any]:
+        return {
+            "cache": True,
+            "drops": len(self.datasets),
+            "reused": len(self.reused),
+            "analysed": len(self.fresh),
+            "read": self.read,
+        }
+
+    def analyze(
+        self,
+        pipeline: Any,
+        read: Callable[[Any, str, list[str]], Any],
+        preprocessing_fn: Callable[..., Any],
+        feature_spec: dict[str, Any],
+        adapter: Any,
+    ) -> Any:
+        """The transform_fn of the window, analysing only the drops without an entry (and every
+        drop a second-phase analyzer needs); new entries are written for :meth:`commit_fresh`."""
+        import tensorflow_transform.beam as tft_beam
+        from tensorflow_transform.beam import analysis_graph_builder
+
+        from tfpipe.components.transform.beam_io import ReadCacheEntry, WriteCacheEntry
+
+        key = tft_beam.analyzer_cache.DatasetKey
+        self._link_cached()
+        input_cache = (
+            pipeline
+            | "ReadCache"
+            >> tft_beam.analyzer_cache.ReadAnalysisCacheFromFS(
+                self.read_dir, [key(d.key) for d in self.reused], source=ReadCacheEntry
+            )
+            if self.reused
+            else {}
+        )
+        # A second-phase analyzer (its input depends on another analyzer's output, e.g. the
+        # z-score of mean-imputed values) has no per-drop accumulator: it reads every drop.
+        needed = (
+            set(
+                analysis_graph_builder.get_analysis_dataset_keys(
+                    preprocessing_fn,
+                    feature_spec,
+                    [key(d.key) for d in self.datasets],
+                    input_cache,
+                    True,
+                )
+            )
+            if self.reused
+            else {key(d.key) for d in self.datasets}
+        )
+        self.read = len(needed)
+        datasets = {
+            key(d.key): read(pipeline, d.key, list(d.files)) if key(d.key) in needed else None
+            for d in self.datasets
+        }
+        analyze = tft_beam.AnalyzeDatasetWithCache(preprocessing_fn)
+        analyze.pipeline = pipeline  # every dataset may be cached: no input names the pipeline
+        transform_fn, output_cache = (datasets, input_cache, adapter) | analyze
+        if output_cache:
+            _ = output_cache | "WriteCache" >> tft_beam.analyzer_cache.WriteAnalysisCacheToFS(
+                pipeline, self.write_dir, [key(d.key) for d in self.fresh], sink=WriteCacheEntry
+            )
+        return transform_fn
+
+    def _link_cached(self) -> None:
         """tf.Transform reads ``<dir>/<dataset key>/``: link each reused entry's local copy."""
         shutil.rmtree(self.read_dir, ignore_errors=True)
         os.makedirs(self.read_dir)

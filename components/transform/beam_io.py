@@ -134,3 +134,50 @@ class WriteSplit(beam.PTransform):
             | "Committed" >> beam.combiners.ToList()
             | "Finalize" >> beam.Map(finalize_shards, self._dir)
         )
+
+
+class WriteCacheEntry(beam.PTransform):
+    """One analyzer-cache entry (encoded accumulators) → one small file per element, named by its
+    content (``<prefix>-<digest>-of-1``, which tf.Transform's ``<prefix>-*-of-*`` glob reads), so
+    a retried bundle rewrites the same file instead of adding a duplicate. Beam's file sink plans
+    several stages per write and a window's analysis has one write per analyzer per drop; an
+    entry holds one merged accumulator (or a vocabulary's distinct tokens), so this is one
+    stage."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self._prefix = prefix
+
+    def expand(self, entries: beam.PCollection) -> beam.PCollection:
+        return entries | "Write" >> beam.Map(_write_entry, self._prefix)
+
+
+def _write_entry(record: bytes, prefix: str) -> str:
+    import hashlib
+    import os
+
+    from tfpipe.components.core.tfrecord import TFRecordWriter
+
+    path = f"{prefix}-{hashlib.sha256(record).hexdigest()[:24]}-of-1"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    writer = TFRecordWriter(path + ".tmp")
+    writer.write_many([record])
+    writer.close()
+    os.replace(path + ".tmp", path)
+    return path
+
+
+class ReadCacheEntry(beam.PTransform):
+    """The entry :class:`WriteCacheEntry` wrote, from tf.Transform's ``<prefix>-*-of-*`` glob."""
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__()
+        self._pattern = pattern
+
+    def expand(self, pipeline: beam.Pipeline) -> beam.PCollection:
+        import glob
+
+        from tfpipe.components.core.tfrecord import read_records
+
+        files = sorted(glob.glob(self._pattern))
+        return pipeline | "Files" >> beam.Create(files) | "Records" >> beam.FlatMap(read_records)

@@ -20,7 +20,6 @@ import apache_beam as beam
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from tensorflow_transform.beam import analysis_graph_builder
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 from tfx_bsl.public import tfxio
 
@@ -31,6 +30,7 @@ from tfpipe.components.core.tf_features import feature_types, raw_feature_spec
 from tfpipe.components.core.user_code import guarded, load_function
 from tfpipe.components.transform.analysis_cache import AnalysisCache
 from tfpipe.components.transform.beam_io import DecodeShards, WriteSplit
+from tfpipe.components.transform.beam_overhead import memoize_beam_bookkeeping
 from tfpipe.components.transform.params import TransformParams
 
 JOINT_PIPELINE_ROWS = 250_000
@@ -53,6 +53,7 @@ def checked_preprocessing_fn(fn, module_file: str):
 
 
 def run(ctx: Context) -> dict[str, Any]:
+    memoize_beam_bookkeeping()
     p: TransformParams = ctx.params
     examples: Examples = ctx.inputs["examples"]
     out: TransformGraph = ctx.output
@@ -94,62 +95,43 @@ def run(ctx: Context) -> dict[str, Any]:
             )
             _ = transformed | f"Write[{split}]" >> WriteSplit(out.transformed_dir(split))
 
-    cache = AnalysisCache(
-        out.uri,
-        {
-            "module": ctx.external.get("module_digest"),
-            "preprocessing_fn": p.preprocessing_fn,
-            "raw_features": feature_types(feature_spec),
-            "splits": p.analyze_splits,
-        },
-        analysed_drops(examples, p.analyze_splits),
-        out.temp_dir,
+    drops = analysed_drops(examples, p.analyze_splits)
+    cache = (
+        AnalysisCache(
+            out.uri,
+            {
+                "module": ctx.external.get("module_digest"),
+                "preprocessing_fn": p.preprocessing_fn,
+                "raw_features": feature_types(feature_spec),
+                "splits": p.analyze_splits,
+            },
+            drops,
+            out.temp_dir,
+        )
+        if p.uses_analyzer_cache(rows, len(drops))
+        else None
     )
-    fresh = [f for d in cache.fresh for f in d.files]
     ctx.progress(
-        f"analysing {p.analyze_splits} of {len(cache.fresh)} drop(s) ({len(fresh)} files)"
-        + (f", {len(cache.reused)} from the analyzer cache" if cache.reused else "")
+        (
+            f"analysing {p.analyze_splits} of {len(cache.fresh)} drop(s)"
+            + (f", {len(cache.reused)} from the analyzer cache" if cache.reused else "")
+            if cache
+            else f"analysing {p.analyze_splits} ({rows:,} rows)"
+        )
         + (f" and transforming {splits} ({total:,} rows)" if joint else "")
         + " with Beam"
     )
     start = time.perf_counter()
-    cache.link_cached()
+    analysed = [f for s in p.analyze_splits for f in files[s]]
     with (
         beam.Pipeline(options=options) as pipeline,
         tft_beam.Context(temp_dir=out.temp_dir, force_tf_compat_v1=True),
     ):
-        key = tft_beam.analyzer_cache.DatasetKey
-        input_cache = (
-            pipeline
-            | "ReadCache"
-            >> tft_beam.analyzer_cache.ReadAnalysisCacheFromFS(
-                cache.read_dir, [key(d.key) for d in cache.reused]
-            )
-            if cache.reused
-            else {}
-        )
-        # A second-phase analyzer (its input depends on another analyzer's output, e.g. the
-        # z-score of mean-imputed values) has no per-drop accumulator: it reads every drop.
-        needed = set(
-            analysis_graph_builder.get_analysis_dataset_keys(
-                preprocessing_fn,
-                feature_spec,
-                [key(d.key) for d in cache.datasets],
-                input_cache,
-                True,
-            )
-        )
-        datasets = {
-            key(d.key): read(pipeline, d.key, list(d.files)) if key(d.key) in needed else None
-            for d in cache.datasets
-        }
-        analyze = tft_beam.AnalyzeDatasetWithCache(preprocessing_fn)
-        analyze.pipeline = pipeline  # every dataset may be cached: no input names the pipeline
-        transform_fn, output_cache = (datasets, input_cache, adapter) | analyze
-        if output_cache:
-            _ = output_cache | "WriteCache" >> tft_beam.analyzer_cache.WriteAnalysisCacheToFS(
-                pipeline, cache.write_dir, [key(d.key) for d in cache.fresh]
-            )
+        if cache:
+            transform_fn = cache.analyze(pipeline, read, preprocessing_fn, feature_spec, adapter)
+        else:
+            raw = read(pipeline, "analyze", analysed)
+            transform_fn = (raw, adapter) | tft_beam.AnalyzeDataset(preprocessing_fn)
         _ = transform_fn | tft_beam.WriteTransformFn(out.graph_dir)
         # WriteTransformFn omits the raw schema; raw_feature_spec() at serving needs it.
         _ = dataset_metadata.DatasetMetadata(raw_schema) | tft_beam.WriteMetadata(
@@ -157,7 +139,8 @@ def run(ctx: Context) -> dict[str, Any]:
         )
         if joint:
             transform_splits(pipeline, transform_fn)
-    cache.commit_fresh(ctx.run_id)
+    if cache:
+        cache.commit_fresh(ctx.run_id)
 
     if materialize and not joint:
         ctx.progress(f"transforming {splits} ({total:,} rows) into tf.Examples")
@@ -180,12 +163,9 @@ def run(ctx: Context) -> dict[str, Any]:
         "raw_features": sorted(feature_spec),
         "rows": counts,
         "materialized": materialize,
-        "analysis": {
-            "drops": len(cache.datasets),
-            "reused": len(cache.reused),
-            "analysed": len(cache.fresh),
-            "read": len(needed),
-        },
+        "analysis": cache.summary()
+        if cache
+        else {"cache": False, "drops": len(drops), "read": len(drops)},
         "rows_per_second": round(processed / seconds) if seconds else None,
     }
 
