@@ -45,7 +45,12 @@ from tfpipe.components.example_gen.convert import describe, encode
 from tfpipe.components.example_gen.inputs import S3, check_unchanged, local_copies
 from tfpipe.components.example_gen.params import ExampleGenParams
 from tfpipe.components.example_gen.readers import ARROW, LADDER, detect_format
-from tfpipe.components.example_gen.stats import SplitStats, stats_from_state, stats_state
+from tfpipe.components.example_gen.stats import (
+    SplitStats,
+    arrow_kind,
+    stats_from_state,
+    stats_state,
+)
 
 DROP_SUFFIX = ".drop"
 STATE = "drop_statistics.json"
@@ -53,11 +58,8 @@ SAMPLES = "drop_samples.npz"
 
 
 def kind_of(t: pa.DataType) -> str:
-    return (
-        "null"
-        if pa.types.is_null(t)
-        else ("int" if t == pa.int64() else "float" if t == pa.float64() else "string")
-    )
+    """A column's type on the ladder, "null" for a column with no value yet."""
+    return "null" if pa.types.is_null(t) else arrow_kind(t)
 
 
 def arrow_of(kind: str) -> pa.DataType:
