@@ -47,8 +47,8 @@ def encode(
                 f"(columns: {source.columns})"
             )
     current = source.initial_types(contract.types)
-    for name, wanted in (types or {}).items():
-        if name in current and name not in contract.types and not pa.types.is_null(wanted):
+    for name, wanted in (types or {}).items():  # contracted columns too: the window widened
+        if name in current and not pa.types.is_null(wanted):
             current[name] = wanted
     first_unfit = first_unfit if first_unfit is not None else {}
     while True:

@@ -237,7 +237,15 @@ def convert_window(
             break
         for i in narrow:
             ctx.progress(f"{files[i]}: encoding again with the window's wider column types")
+            before = drops[i]["types"]
             drops[i] = store.get(files[i], identities[files[i]], common)
+            if drops[i]["types"] == before:  # never loop: say which column would not widen
+                stuck = sorted(n for n, k in before.items() if k not in ("null", common[n]))
+                raise InputDataError(
+                    f"example_gen: {files[i]} could not be encoded with the window's column "
+                    f"types for {stuck} ({[common[n] for n in stuck]}); convert the window in "
+                    "one pass with example_gen.beam_args, or fix the column's values"
+                )
     reused = sum(d["reused"] for d in drops)
     ctx.progress(f"{len(drops)} drops: {reused} reused, {len(drops) - reused} converted")
     rest: dict[str, SplitStats] = {}  # the drops an earlier run converted: what new ones meet
