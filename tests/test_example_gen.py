@@ -115,3 +115,25 @@ def test_bad_split_ratios_are_refused(tmp_path):
     (tmp_path / "x.csv").write_text("a\n1\n")
     with pytest.raises(ParameterError, match="split_ratios"):
         run_example_gen(tmp_path, input=str(tmp_path / "x.csv"), split_ratios={"train": -1})
+
+
+def test_a_window_whose_drops_need_different_types_is_encoded_with_the_widest(tmp_path):
+    """Drops are converted apart; a column one drop needs wider (int → float, here against the
+    contract's INT) is encoded wider in every drop of the window, so Transform reads one type."""
+    contract = tmp_path / "schema.pbtxt"
+    contract.write_text(
+        'feature {\n  name: "n"\n  type: INT\n}\nfeature {\n  name: "w"\n  type: BYTES\n}\n'
+    )
+    (tmp_path / "a.csv").write_text("n,w\n1,x\n2,y\n3,z\n")
+    (tmp_path / "b.csv").write_text("n,w\n4,x\n5.5,y\n6,z\n")
+    (tmp_path / "c.csv").write_text("n,w\n7,x\n8,y\n9,z\n")
+    files = [str(tmp_path / f) for f in ("a.csv", "b.csv", "c.csv")]
+    for schema in (None, str(contract)):
+        params = {"input": files, "split_ratios": {"all": 1}}
+        if schema:
+            params["schema_file"] = schema
+        result = run_example_gen(tmp_path / ("c" if schema else "n"), **params)
+        rows = read_split(result["uri"], "all")
+        assert sorted(r["n"] for r in rows) == pytest.approx([1, 2, 3, 4, 5.5, 6, 7, 8, 9])
+        assert all(isinstance(r["n"], float) for r in rows)  # one type: float_list everywhere
+        assert result["summary"]["drops"] == {"count": 3, "reused": 0, "converted": 3}
