@@ -120,4 +120,6 @@ def test_skipped_malformed_rows_are_kept_in_the_artifact_up_to_a_bound(tmp_path,
     strict = run_penguins(str(tmp_path / "b"), {**skip, "example_gen.max_rejected_fraction": 0.001})
     error = step(strict, "example_gen")["error"]
     assert "1 of 345 rows are malformed" in error and "max_rejected_fraction" in error
-    assert committed_or_partial(str(tmp_path / "b")) == {}
+    # No step artifact; the drop itself is a complete conversion, kept for the next window.
+    left = committed_or_partial(str(tmp_path / "b"))
+    assert list(left) == ["example_gen.drop"] and len(left["example_gen.drop"]) == 1

@@ -17,13 +17,15 @@ USER_MODULE = os.path.join(REPO, "pipelines", "penguins", "user_module.py")
 
 
 def committed_steps(home: str) -> list[str]:
+    """The steps with an artifact (not the caches beside them: ``<step>.drop``, ``.analysis``)."""
     root = os.path.join(home, "penguins", "artifacts")
     if not os.path.isdir(root):
         return []
     return sorted(
         name
         for name in os.listdir(root)
-        if any(not e.startswith(".") for e in os.listdir(os.path.join(root, name)))
+        if "." not in name
+        and any(not e.startswith(".") for e in os.listdir(os.path.join(root, name)))
     )
 
 
