@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from tfpipe.components import get_spec
 from tfpipe.components.artifacts import is_committed, open_artifact
@@ -32,6 +32,9 @@ from tfpipe.components.core.warm import borrow
 from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.home import artifacts_root
 from tfpipe.pipelines.runs import RunLog
+
+if TYPE_CHECKING:
+    from tfpipe.pipelines.report.ahead import SectionsAhead
 
 
 def plan(pipeline: Pipeline, home: str) -> list[Invocation]:
@@ -382,15 +385,21 @@ def _kill_group(proc: Any) -> None:
 
 
 def finish_run(
-    run: RunLog, *, error: str | None = None, seconds: float | None = None, report: bool = True
+    run: RunLog,
+    *,
+    error: str | None = None,
+    seconds: float | None = None,
+    report: bool = True,
+    ahead: SectionsAhead | None = None,
 ) -> dict[str, Any]:
-    """Assemble, report and save the record of a run that is over."""
+    """Assemble, report and save the record of a run that is over (``ahead``: the sections
+    rendered while it ran)."""
     record = run.assemble(final=True, error=error, seconds=seconds)
     if report:
         try:
             from tfpipe.pipelines.report import render_report
 
-            record["report"] = render_report(record, run)
+            record["report"] = render_report(record, run, ahead)
         except Exception as exc:  # a plotting problem is recorded, never fails the run
             record["report_error"] = f"{type(exc).__name__}: {exc}"
     run.save(record)

@@ -28,6 +28,7 @@ from tfpipe.pipelines.engine import (
     run_header,
     step_record,
 )
+from tfpipe.pipelines.report.ahead import SectionsAhead
 from tfpipe.pipelines.runs import RunLog, new_run_id
 
 
@@ -62,6 +63,8 @@ def run_pipeline(
     pending = [inv.step for inv in invocations if not is_committed(inv.uri)]
     events.planned(invocations, pending)
     workers: dict[tuple[str, bool], Worker] = {}
+    # Each step's report section, drawn while the next steps run (a cached run draws nothing).
+    ahead = SectionsAhead() if pending else None
     # Start the workers that import TensorFlow now: their seconds of imports overlap the steps
     # that need none (ExampleGen, the validator), which run in a light worker meanwhile.
     for inv in invocations:
@@ -84,6 +87,8 @@ def run_pipeline(
                 record = _execute(inv, run, workers, events, pipeline.environment)
             run.write_step(record)
             events.finished(record)
+            if ahead:
+                ahead.submit(record)
             if record["status"] == "failed":
                 stop = f"step '{inv.step}' failed"
             elif record.get("halt"):
@@ -109,6 +114,7 @@ def run_pipeline(
         error=error,
         seconds=time.perf_counter() - start,
         report=bool(pending) or stop is not None,
+        ahead=ahead,
     )
     record["worker_logs"] = [w.log_path for w in workers.values()]
     return record

@@ -16,8 +16,8 @@ import os
 from typing import Any
 
 from tfpipe.components import get_spec
-from tfpipe.components.artifacts import is_committed, open_artifact
 from tfpipe.components.core.presentation import img, render, table
+from tfpipe.pipelines.report.ahead import SectionsAhead, has_section, render_section
 from tfpipe.pipelines.report.dag import dag_figure
 from tfpipe.pipelines.runs import RunLog
 
@@ -107,8 +107,10 @@ def steps_table(record: dict[str, Any]) -> Any:
     return table(("step", "status", "seconds", "CPU s", "result", "fingerprint"), rows)
 
 
-def render_page(record: dict[str, Any], run: RunLog) -> str:
-    """The report's HTML for ``record``."""
+def render_page(record: dict[str, Any], run: RunLog, ahead: SectionsAhead | None = None) -> str:
+    """The report's HTML for ``record``; sections ``ahead`` rendered already are reused."""
+    if ahead is not None:
+        ahead.close()
     wiring = {p["step"]: p for p in (run.header() or {}).get("plan", [])}
     steps = [
         {
@@ -120,10 +122,11 @@ def render_page(record: dict[str, Any], run: RunLog) -> str:
     ]
     sections = []
     for step in record["steps"]:
-        uri = step.get("uri", "")
-        if step.get("status") not in ("executed", "cached") or not uri or not is_committed(uri):
+        if not has_section(step):
             continue
-        section = get_spec(step["component"]).render_report(open_artifact(uri), step)
+        section = ahead.take(step) if ahead is not None else None
+        if section is None:
+            section = render_section(step)
         if section:
             sections.append(section)
     return str(
@@ -152,9 +155,9 @@ def render_page(record: dict[str, Any], run: RunLog) -> str:
     )
 
 
-def render_report(record: dict[str, Any], run: RunLog) -> str:
+def render_report(record: dict[str, Any], run: RunLog, ahead: SectionsAhead | None = None) -> str:
     """Write the report for ``record`` and return its path."""
-    page = render_page(record, run)
+    page = render_page(record, run, ahead)
     path = run.report_path
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".tmp", "w", encoding="utf-8") as f:
