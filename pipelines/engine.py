@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -28,7 +29,7 @@ from tfpipe.components.core.errors import ParameterError
 from tfpipe.components.core.execute import Invocation, resolve
 from tfpipe.components.core.lifeline import lifeline
 from tfpipe.components.core.runtime import child_environment, interpreter
-from tfpipe.components.core.warm import borrow
+from tfpipe.components.core.warm import RESULT_FD, BorrowedProcess, borrow
 from tfpipe.pipelines.definition import Pipeline
 from tfpipe.pipelines.home import artifacts_root
 from tfpipe.pipelines.runs import RunLog
@@ -224,6 +225,17 @@ class Worker:
         # Beam's temp files are otherwise left in /tmp by every run (the worker ends with
         # os._exit, which skips their clean-up).
         self.tmp = tempfile.mkdtemp(prefix=f"tfpipe-worker-{runtime}-")
+        env = child_environment(runtime, {"TMPDIR": self.tmp}, named)
+        self._lifeline = contextlib.ExitStack()
+        self.borrowed = self._borrow(env, write_fd)
+        if self.borrowed is not None:
+            self.proc: Any = self.borrowed
+            note = f"tfpipe: worker process {self.proc.pid} forked by the warm {runtime} worker"
+            self._log.write(f"{note}\n".encode())
+            self._log.flush()
+            os.close(write_fd)
+            self.results: IO[str] = os.fdopen(read_fd, "r", buffering=1)
+            return
         # The worker reads requests from stdin: EOF there (this process gone) ends it too.
         self.proc = subprocess.Popen(
             [
@@ -241,11 +253,34 @@ class Worker:
             stdout=self._log,
             stderr=self._log,
             pass_fds=(write_fd,),
-            env=child_environment(runtime, {"TMPDIR": self.tmp}, named),
+            env=env,
             start_new_session=True,
         )
         os.close(write_fd)
-        self.results: IO[str] = os.fdopen(read_fd, "r", buffering=1)
+        self.results = os.fdopen(read_fd, "r", buffering=1)
+
+    def _borrow(self, env: dict[str, str], results_fd: int) -> BorrowedProcess | None:
+        """This worker forked from the host's warm worker of its runtime (TensorFlow imported
+        already), or None. It ends with this process through a lifeline, like a started one."""
+        fd, lifeline_env = self._lifeline.enter_context(lifeline())
+        requests_r, requests_w = os.pipe()
+        try:
+            proc = borrow(
+                self.runtime,
+                ["worker", "--result-fd", RESULT_FD, "--runtime", self.runtime],
+                {**env, **lifeline_env},
+                fd,
+                output_fd=self._log.fileno(),
+                worker_fds=(requests_r, results_fd),
+            )
+        finally:
+            os.close(requests_r)
+        if proc is None:
+            os.close(requests_w)
+            self._lifeline.close()
+            return None
+        proc.stdin = os.fdopen(requests_w, "wb")
+        return proc
 
     def call(self, request: dict[str, Any], on_progress: Callable[[str], None]) -> dict[str, Any]:
         assert self.proc.stdin
@@ -270,6 +305,7 @@ class Worker:
         code = self.proc.wait()
         self.results.close()
         self._log.close()
+        self._lifeline.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         return code
 

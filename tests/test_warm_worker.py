@@ -113,3 +113,40 @@ def _group(pid: int) -> int | None:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+def test_a_local_run_borrows_its_worker_and_computes_what_a_started_one_computes(tmp_path, warm):
+    from tfpipe.pipelines.local_runner import run_pipeline
+
+    overrides = {"trainer.train_steps": 100}
+    records = {}
+    for name in ("borrowed", "started"):
+        home = str(tmp_path / name)
+        if name == "started":  # no warm worker serves this run: it starts its own worker
+            os.killpg(warm.pid, signal.SIGTERM)
+            warm.wait(timeout=30)
+        pipeline = load_pipeline("penguins", home).with_overrides(overrides)
+        records[name] = run_pipeline(pipeline, home, overrides=overrides)
+        assert records[name]["status"] == "succeeded", records[name].get("error")
+    logs = {n: "".join(open(p).read() for p in r["worker_logs"]) for n, r in records.items()}
+    assert "forked by the warm modern worker" in logs["borrowed"]
+    assert "forked by the warm" not in logs["started"]
+    # Every step executed in both, on the same rows, into models of the same quality (the
+    # training itself is not bit-reproducible across process environments).
+    steps = {n: {s["step"]: s for s in r["steps"]} for n, r in records.items()}
+    for name in steps:
+        assert {s["status"] for s in steps[name].values()} == {"executed"}, steps[name]
+    summary = {n: {k: v["summary"] for k, v in s.items()} for n, s in steps.items()}
+    borrowed, started = summary["borrowed"], summary["started"]
+    assert borrowed["example_gen"]["splits"] == started["example_gen"]["splits"]
+    assert borrowed["transform"]["rows"] == started["transform"]["rows"]
+    assert (
+        borrowed["transform"]["transformed_features"]
+        == started["transform"]["transformed_features"]
+    )
+    assert borrowed["trainer"]["steps"] == started["trainer"]["steps"] == 100
+    for s in (borrowed, started):
+        assert s["evaluator"]["metrics"]["accuracy"] >= 0.9 and s["evaluator"]["blessed"]
+    # The borrowed worker ended with the run: no process of its group is left.
+    pid = int(logs["borrowed"].split("worker process ")[1].split()[0])
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"

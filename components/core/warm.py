@@ -17,6 +17,10 @@ as a file descriptor), so a killed task kills its step exactly as it does a proc
 A task finds the worker of its runtime by a socket whose name carries the runtime's identity and a
 digest of tfpipe's sources, so a worker started before the code changed is never borrowed from.
 No worker, a dead one or a refused request: the task starts a process as before.
+
+The local runner borrows the same way: its per-run worker (JSON requests on stdin, results on a
+descriptor of their own, output to the run's worker log) is forked from the warm worker when one
+serves, so ``tfpipe warm modern &`` once makes every later ``tfpipe run`` skip the imports too.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import IO, Any
 from tfpipe.components.core.runtime import runtime_identity
 
 HEADER = struct.Struct("!I")  # the request's length; the descriptors travel with it
+RESULT_FD = "{result_fd}"  # in a borrowed worker's argv: the number of its results descriptor
 
 
 def source_digest() -> str:
@@ -165,11 +170,14 @@ def _fork_for(conn: socket.socket, listener: socket.socket, runtime: str) -> _Bo
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     conn.settimeout(10.0)
-    head, fds, _, _ = socket.recv_fds(conn, HEADER.size, 2)
-    if len(head) != HEADER.size or len(fds) != 2:
+    head, fds, _, _ = socket.recv_fds(conn, HEADER.size, 4)
+    if len(head) != HEADER.size or len(fds) not in (2, 4):
         for fd in fds:
             os.close(fd)
-        raise ValueError("a request is its length, with two descriptors (output, lifeline)")
+        raise ValueError(
+            "a request is its length, with two descriptors (output, lifeline) or four (and "
+            "a worker's requests and results)"
+        )
     (length,) = HEADER.unpack(head)
     body = b""
     while len(body) < length:
@@ -187,7 +195,14 @@ def _become_component(request: dict[str, Any], fds: list[int], runtime: str) -> 
     import random
     import tempfile
 
-    output, lifeline = fds
+    output, lifeline = fds[:2]
+    argv = list(request["argv"])
+    if len(fds) == 4:  # a local runner's worker: JSON requests on stdin, results on their own fd
+        requests, results = fds[2:]
+        os.dup2(requests, 0)
+        os.close(requests)
+        sys.stdin = open(0, buffering=1, closefd=False)  # the process's stdin, kept open
+        argv = [str(results) if a == RESULT_FD else a for a in argv]
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
@@ -206,7 +221,7 @@ def _become_component(request: dict[str, Any], fds: list[int], runtime: str) -> 
         sys.modules["numpy"].random.seed()
     sys.stdout = open(1, "w", buffering=1, closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
-    sys.argv = ["python -m tfpipe.components", *request["argv"]]
+    sys.argv = ["python -m tfpipe.components", *argv]
     import runpy
 
     runpy.run_module("tfpipe.components", run_name="__main__")  # ends the process (hard_exit)
@@ -235,8 +250,9 @@ class BorrowedProcess:
     """A component process forked by a warm worker, seen from the task like a ``Popen``:
     ``stdout`` to read, ``wait()``/``poll()`` for its exit code, ``pid`` (its process group)."""
 
-    def __init__(self, conn: socket.socket, pid: int, stdout: IO[str]) -> None:
+    def __init__(self, conn: socket.socket, pid: int, stdout: IO[str] | None) -> None:
         self.conn, self.pid, self.stdout = conn, pid, stdout
+        self.stdin: IO[bytes] | None = None  # a borrowed local worker's requests
         self.returncode: int | None = None
         self.cpu_seconds = 0.0
         self._reply = conn.makefile("r")
@@ -261,39 +277,54 @@ class BorrowedProcess:
 
 
 def borrow(
-    runtime: str, argv: list[str], env: dict[str, str], lifeline_fd: int
+    runtime: str,
+    argv: list[str],
+    env: dict[str, str],
+    lifeline_fd: int,
+    *,
+    output_fd: int | None = None,
+    worker_fds: tuple[int, int] | None = None,
 ) -> BorrowedProcess | None:
     """A component process from this host's warm worker of ``runtime``, or None (no worker, a
-    dead one — its socket is removed — or a refusal): the caller starts one itself."""
+    dead one — its socket is removed — or a refusal): the caller starts one itself.
+
+    Its output comes back on a pipe (``stdout`` of the result), or goes to ``output_fd`` when
+    given (a log file). ``worker_fds`` (requests read end, results write end) make it a local
+    runner's worker: the first becomes its stdin, and :data:`RESULT_FD` in ``argv`` the second's
+    number in the child."""
     path = socket_path(runtime)
     if not os.path.exists(path):
         return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    read_fd, write_fd = os.pipe()
+    read_fd, write_fd = os.pipe() if output_fd is None else (None, output_fd)
     try:
         conn.settimeout(30.0)
         conn.connect(path)
         body = json.dumps({"argv": argv, "env": env, "cwd": os.getcwd()}).encode()
-        socket.send_fds(conn, [HEADER.pack(len(body))], [write_fd, lifeline_fd])
+        fds = [write_fd, lifeline_fd, *(worker_fds or ())]
+        socket.send_fds(conn, [HEADER.pack(len(body))], fds)
         conn.sendall(body)
         reply = json.loads(conn.makefile("r").readline() or "{}")
         conn.settimeout(None)
     except OSError as exc:
         conn.close()
-        os.close(read_fd)
-        os.close(write_fd)
+        if read_fd is not None:
+            os.close(read_fd)
         if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)  # a worker that died: bypassed, and not tried again
         return None
     finally:
-        with contextlib.suppress(OSError):
-            os.close(write_fd)
+        if read_fd is not None:  # only the child writes to its output pipe now
+            with contextlib.suppress(OSError):
+                os.close(write_fd)
     if "pid" not in reply:
         conn.close()
-        os.close(read_fd)
+        if read_fd is not None:
+            os.close(read_fd)
         return None
-    return BorrowedProcess(conn, int(reply["pid"]), os.fdopen(read_fd, "r"))
+    stdout = os.fdopen(read_fd, "r") if read_fd is not None else None
+    return BorrowedProcess(conn, int(reply["pid"]), stdout)
 
 
 def _alive(pid: int) -> bool:
