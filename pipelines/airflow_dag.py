@@ -302,9 +302,20 @@ def run_component(
     if is_committed(inv.uri):  # cached: no component process, no TensorFlow
         result, seconds, cpu = cached_result(inv), 0.0, 0.0
     else:
-        result, seconds, cpu = run_step_process(
-            inv, run.given_id, run.log_path(step.name), named=pipeline.environment
-        )
+        from tfpipe.pipelines.report.ahead import SECTIONS_DIR, SectionsAhead
+
+        # The upstream steps' report sections are drawn while this step's process runs.
+        ahead = SectionsAhead(run.path(SECTIONS_DIR))
+        recorded = run.steps()
+        for upstream in [*step.inputs.values(), *step.after]:
+            if upstream in recorded:
+                ahead.submit(recorded[upstream])
+        try:
+            result, seconds, cpu = run_step_process(
+                inv, run.given_id, run.log_path(step.name), named=pipeline.environment
+            )
+        finally:
+            ahead.close()
     record = step_record(
         step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu
     )
@@ -438,7 +449,10 @@ def write_report(pipeline_ref: str, home: str, overrides: Overrides | None = Non
     writing both, when a step did not complete, so the DAG run's state stays honest."""
     pipeline, run, context = _this_run(pipeline_ref, home, overrides=overrides)
     gather_step_records(run, pipeline, context)
-    record = finish_run(run)
+    from tfpipe.pipelines.report.ahead import SECTIONS_DIR, SectionsAhead
+
+    # Sections the step tasks drew on this worker are used as they are (see report/ahead.py).
+    record = finish_run(run, ahead=SectionsAhead(run.path(SECTIONS_DIR)))
     if record["status"] == "skipped":
         raise AirflowSkipException(record["skipped"])
     if record["status"] != "succeeded":

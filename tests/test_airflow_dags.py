@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import subprocess
@@ -88,7 +89,15 @@ def test_dag_test_runs_the_pipeline_with_the_conf_it_was_given(env):
     evaluation = open_artifact(result["xcom"]["evaluator"]["uri"]).manifest
     assert evaluation["parameters"]["thresholds"]["accuracy"]["lower"] == 0.5
     report = result["xcom"]["report"]  # every DAG run gets a run record and a report
-    assert os.path.isfile(report) and "tfpipe run" in open(report).read()
+    page = open(report).read()
+    assert os.path.isfile(report) and "tfpipe run" in page
+    # The step tasks drew their upstream steps' sections while their own step ran; the report
+    # task used them (each kept section's figures are in the page as they were drawn).
+    kept = glob.glob(os.path.join(os.path.dirname(report), "sections", "*.html"))
+    drawn = {os.path.basename(p).rsplit("-", 1)[0] for p in kept}
+    assert {"example_gen", "transform", "trainer", "evaluator"} <= drawn, kept
+    for path in kept:
+        assert open(path).read() in page
     # XCom carries only small JSON: URIs, fingerprints, summaries.
     assert len(json.dumps(result["xcom"])) < 20_000
 
