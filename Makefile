@@ -14,10 +14,12 @@ setup: setup-run
 	@bash infra/setup_runtime.sh dev
 
 ## setup-run: only what the example run needs: its runtime and the CLI's (not the estimator
-## runtime, not the test tools)
+## runtime, not the test tools), built side by side (downloads overlap compiling)
 setup-run:
-	@bash infra/setup_runtime.sh modern
-	@bash infra/setup_runtime.sh orchestrator
+	@bash infra/ensure_uv.sh
+	@bash infra/setup_runtime.sh modern & modern=$$!; \
+	  bash infra/setup_runtime.sh orchestrator; orchestrator=$$?; \
+	  wait $$modern && [ $$orchestrator -eq 0 ]
 	@mkdir -p .venvs/src && ln -sfn $(CURDIR)/tfpipe .venvs/src/tfpipe
 
 ## run: the example retraining pipeline, end to end, on embedded defaults

@@ -16,10 +16,7 @@ lock="$repo/infra/runtimes/$profile.lock"
 
 python_bin="${TFPIPE_PYTHON:-python3.11}"
 command -v "$python_bin" >/dev/null || python_bin=python3
-if ! command -v uv >/dev/null; then
-  echo "setup: installing uv (the installer used for the locked environments)" >&2
-  "$python_bin" -m pip install --quiet "uv==0.13.9"
-fi
+bash "$repo/infra/ensure_uv.sh"
 
 key="$( { cat "$lock"; "$python_bin" -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-12)"
 cache="${TFPIPE_CACHE:-$HOME/.cache/tfpipe}/venvs"
