@@ -61,7 +61,7 @@ def run(ctx: Context) -> dict[str, Any]:
             backend.prepare_cluster()
             stats = _train_on_local_cluster(ctx, job)
         else:
-            stats = backend.train(ctx.progress)
+            stats = backend.train(ctx.progress, ctx.checkpointed)
             if not job.cluster.is_chief:
                 raise TaskRoleDone(
                     f"task {job.cluster.task_name} finished; the chief exports the model"
