@@ -162,6 +162,20 @@ def get_bytes(uri: str) -> bytes | None:
             raise
 
 
+def get_with_etag(uri: str) -> tuple[bytes | None, str]:
+    """An object's bytes and ETag (``(None, "")`` when there is none): what a compare-and-swap
+    reads before it writes with ``if_match``."""
+    bucket, key = split_uri(uri)
+    with _named(uri):
+        try:
+            response = client().get_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None, ""
+            raise
+        return bytes(response["Body"].read()), str(response["ETag"])
+
+
 def get_json(uri: str) -> Any:
     blob = get_bytes(uri)
     return None if blob is None else json.loads(blob)
