@@ -1,0 +1,260 @@
+"""Airflow on four network hosts (``infra/hosts/hosts.sh``, what ``make airflow-hosts`` runs):
+control, store, w1 and w2 are Linux network namespaces joined by a bridge, each service bound to
+its host's address. The penguins DAG is triggered; every process of the worker host training it
+is killed mid-training; Airflow fails the task once its heartbeat stops, retries it on the other
+worker host, which resumes from the last checkpoint mirrored to the store; the run is pushed;
+nothing on the store is half-visible; and stopping leaves no namespace, link or process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from typing import Any
+
+import psutil
+import pytest
+from airflow_support import PYTHON, AirflowServer, airflow_env
+from conftest import REPO
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.geteuid() != 0, reason="needs root: the hosts are Linux network namespaces"
+    ),
+]
+
+SCRIPT = os.path.join(REPO, "infra", "hosts", "hosts.sh")
+CONTROL = "10.213.7.10"
+TRAIN_STEPS = 4000
+
+
+def netns(name: str, *command: str, stdin: str = "", timeout: float = 60) -> str:
+    proc = subprocess.run(
+        ["ip", "netns", "exec", name, *command],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"{command} on {name} failed: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )
+    return proc.stdout
+
+
+class HostsServer(AirflowServer):
+    """A REST client of the API server on ``control``: this machine's own network cannot reach
+    the hosts' addresses, so each request is a curl run on the control host."""
+
+    def __init__(self, prefix: str, airflow_home: str, state: str) -> None:
+        super().__init__(8080, airflow_home, os.path.join(state, "api-server.log"))
+        self.base = f"http://{CONTROL}:8080"
+        self.ns = f"{prefix}control"
+        self.headers = os.path.join(state, "test-headers")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        auth: bool = True,
+        expect: tuple[int, ...] = (200, 201),
+    ) -> Any:
+        command = ["curl", "-sS", "-X", method, "-w", "\n%{http_code}"]
+        command += ["-H", "Content-Type: application/json"]
+        if auth:  # the token from a file (mode 600), not the command line
+            command += ["-H", f"@{self.headers}"]
+        if body is not None:
+            command += ["--data-binary", "@-"]
+        out = netns(self.ns, *command, self.base + path, stdin=json.dumps(body) if body else "")
+        payload, _, status = out.rpartition("\n")
+        if int(status) not in expect:
+            raise AssertionError(f"{method} {path} → {status}: {payload[:2000]}")
+        return json.loads(payload) if payload else None
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        password_file = os.path.join(
+            self.airflow_home, "simple_auth_manager_passwords.json.generated"
+        )
+        password = json.load(open(password_file))["admin"]
+        self.token = self.request(
+            "POST", "/auth/token", {"username": "admin", "password": password}, auth=False
+        )["access_token"]
+        fd = os.open(self.headers, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"Authorization: Bearer {self.token}\n")
+
+
+STORE_CHECK = """
+import json, os
+from tfpipe.components.artifacts import object_store as o
+root = "s3://tfpipe/airflow/penguins"
+found = {"scratch": sorted(o.list_objects(root + "/scratch")), "artifacts": {}, "serving": {}}
+for step in o.list_children(root + "/artifacts"):
+    for fp in o.list_children(f"{root}/artifacts/{step}"):
+        uri = f"{root}/artifacts/{step}/{fp}"
+        manifest = o.get_json(uri + "/manifest.json")
+        files = o.list_objects(uri)
+        entry = {"committed": manifest is not None, "prefixes": sorted(
+            {k.split("/")[0] for k in files if k.startswith("payload-")})}
+        if manifest:
+            payload = manifest["payload"]
+            entry["whole"] = all(
+                files.get(payload["prefix"] + "/" + rel, {}).get("size") == meta["size"]
+                for rel, meta in payload["files"].items())
+        found["artifacts"][f"{step}/{fp}"] = entry
+serving = "s3://tfpipe/airflow/serving/penguins"
+for version in o.list_children(serving):
+    files = o.list_objects(f"{serving}/{version}")
+    found["serving"][version] = sorted(files)
+print(json.dumps(found))
+"""
+
+
+def store_state(env: dict[str, str], prefix: str, state: str) -> dict[str, Any]:
+    """What the store holds, read from the store host with the script's credentials."""
+    secret = open(os.path.join(state, "s3-secret")).read().strip()
+    command = [
+        "env",
+        f"PYTHONPATH={os.path.join(REPO, '.venvs', 'src')}",
+        "TFPIPE_S3_ENDPOINT_URL=http://10.213.7.11:9000",
+        "AWS_ACCESS_KEY_ID=tfpipe-local",
+        f"AWS_SECRET_ACCESS_KEY={secret}",
+        "AWS_DEFAULT_REGION=us-east-1",
+        PYTHON,
+        "-c",
+        STORE_CHECK,
+    ]
+    return json.loads(netns(f"{prefix}store", *command))
+
+
+def namespaces(prefix: str) -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.startswith(prefix)]
+
+
+def test_a_worker_host_killed_mid_training_is_replaced_by_the_other_and_nothing_is_left(
+    tmp_path,
+):
+    start_time = time.monotonic()
+    prefix = f"t{uuid.uuid4().hex[:4]}-"
+    env = airflow_env(
+        str(tmp_path),
+        TFPIPE_HOSTS_PREFIX=prefix,
+        # A dead host's task is failed after 15 s without a heartbeat, its lease stale after 15 s.
+        AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="15",
+        TFPIPE_LEASE_SECONDS="15",
+    )
+    env.pop("TFPIPE_STORE", None)
+    state = os.path.join(env["AIRFLOW_HOME"], "hosts")
+    seen_pids: set[int] = set()
+    try:
+        start = subprocess.run(
+            ["bash", SCRIPT, "start"], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert start.returncode == 0, start.stdout + start.stderr
+        assert f"ready at http://{CONTROL}:8080" in start.stdout
+        assert sorted(namespaces(prefix)) == sorted(
+            f"{prefix}{h}" for h in ("control", "store", "w1", "w2", "net")
+        )
+        # Every service listens on its host's address, none on loopback.
+        listening = netns(f"{prefix}control", "ss", "-ltnH")
+        for port in (5432, 6379, 8080):
+            assert f"{CONTROL}:{port}" in listening, listening
+        assert "127.0.0.1" not in listening, listening
+        assert "10.213.7.11:9000" in netns(f"{prefix}store", "ss", "-ltnH")
+
+        server = HostsServer(prefix, env["AIRFLOW_HOME"], state)
+        server.wait_ready()
+        server.wait_for_dag("penguins")
+        run_id = server.trigger("penguins", {"train_steps": TRAIN_STEPS})
+
+        # Wait for the trainer's third checkpoint on its worker, then kill that whole host.
+        deadline = time.monotonic() + 240
+        victim = ""
+        while time.monotonic() < deadline and not victim:
+            trainer = server.task_instances("penguins", run_id).get("trainer", {})
+            host = trainer.get("hostname") or ""
+            if trainer.get("state") == "running" and host in ("w1", "w2"):
+                mirrored = [
+                    k for k in store_state(env, prefix, state)["scratch"] if "epoch-0003" in k
+                ]
+                if mirrored:
+                    victim = host
+                    break
+            assert server.request("GET", f"/api/v2/dags/penguins/dagRuns/{run_id}")["state"] in (
+                "queued",
+                "running",
+            )
+            time.sleep(1)
+        assert victim, "the trainer never mirrored its third checkpoint"
+        on_store = store_state(env, prefix, state)["scratch"]
+        steps_before = 100 * max(int(k.split("epoch-")[1][:4]) for k in on_store if "epoch-" in k)
+        doomed = [
+            int(p)
+            for p in subprocess.run(
+                ["ip", "netns", "pids", f"{prefix}{victim}"], capture_output=True, text=True
+            ).stdout.split()
+        ]
+        assert doomed
+        for pid in doomed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        killed_at = time.monotonic()
+
+        run = server.wait_run("penguins", run_id, timeout=300)
+        assert run["state"] == "success", run
+        retried = time.monotonic() - killed_at
+        trainer = server.task_instances("penguins", run_id)["trainer"]
+        survivor = "w2" if victim == "w1" else "w1"
+        assert trainer["try_number"] >= 2 and trainer["hostname"] == survivor, trainer
+        summary = server.xcom("penguins", run_id, "trainer")["summary"]
+        # The retry on the other host started from the checkpoints the dead one mirrored.
+        assert summary["resumed_from_step"] >= steps_before > 0, (summary, steps_before)
+        assert summary["steps"] == TRAIN_STEPS
+        assert summary["scratch_mirror"]["restored_files"] > 0
+        pusher = server.xcom("penguins", run_id, "pusher")["summary"]
+        assert pusher["pushed"] is True, pusher
+
+        # Nothing half-visible: every artifact prefix with files is committed and whole, one
+        # payload per artifact (no dead writer's upload left), each served version complete.
+        stored = store_state(env, prefix, state)
+        for name, entry in stored["artifacts"].items():
+            assert entry["committed"] and entry["whole"], (name, entry)
+            assert len(entry["prefixes"]) == 1, (name, entry)
+        assert stored["scratch"] == []  # the trainer's mirrored scratch went with its commit
+        [version] = stored["serving"].values()
+        assert "saved_model.pb" in version and any(k.startswith("variables/") for k in version)
+        for ns in namespaces(prefix):
+            seen_pids.update(
+                int(p)
+                for p in subprocess.run(
+                    ["ip", "netns", "pids", ns], capture_output=True, text=True
+                ).stdout.split()
+            )
+        print(
+            f"hosts: trainer killed on {victim} after {steps_before} mirrored steps, "
+            f"resumed on {survivor} from {summary['resumed_from_step']}; run done "
+            f"{retried:.0f} s after the kill; mirror {summary['scratch_mirror']}"
+        )
+    finally:
+        subprocess.run(["bash", SCRIPT, "stop"], env=env, timeout=120)
+    # Nothing is left: no namespace, no link on this machine, no process, no file outside.
+    assert namespaces(prefix) == []
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert prefix not in links
+    alive = [
+        p for p in seen_pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
+    ]
+    assert alive == []
+    netns_files = os.listdir("/etc/netns") if os.path.isdir("/etc/netns") else []
+    assert [d for d in netns_files if d.startswith(prefix)] == []
+    assert not os.path.exists(os.path.join(state, "pids"))
+    assert time.monotonic() - start_time < 300
