@@ -23,6 +23,9 @@
 # lists every process of w1.
 set -eEuo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
+if [ "$(id -u)" != 0 ]; then
+  echo "airflow-hosts: needs root (it creates and removes network namespaces)" >&2; exit 2
+fi
 prefix="${TFPIPE_HOSTS_PREFIX:-tfpipe-}"
 subnet="${TFPIPE_HOSTS_SUBNET:-10.213.7}"
 hosts=(control store w1 w2)
@@ -63,9 +66,6 @@ case "${1:-start}" in
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac
 
-if [ "$(id -u)" != 0 ]; then
-  echo "airflow-hosts: needs root (it creates network namespaces)" >&2; exit 2
-fi
 if [ -f "$pids" ] || ip netns list | grep -qw "^$net_ns"; then
   echo "airflow-hosts: already running (prefix $prefix); stop it with: make airflow-hosts-stop" >&2
   exit 1
