@@ -5,7 +5,7 @@ PY := .venvs/dev/bin/python
 export PYTHONPATH := $(CURDIR)/.venvs/src
 export TFPIPE_HOME ?= $(CURDIR)/.tfpipe
 
-.PHONY: setup setup-run system-deps run test test-fast lint bench clean airflow airflow-postgres airflow-celery airflow-stop
+.PHONY: setup setup-run system-deps run test test-fast lint bench clean airflow airflow-postgres airflow-celery airflow-stop airflow-hosts airflow-hosts-stop
 
 ## setup: build (or reuse) the locked environments; a no-op when the locks are unchanged.
 ## modern, estimator: the training runtimes; orchestrator: CLI + Airflow; dev: tests and tools
@@ -50,6 +50,15 @@ airflow-postgres: setup
 ## models on an S3-compatible object store ($$TFPIPE_STORE, else a local moto_server)
 airflow-celery: setup system-deps
 	@bash infra/airflow/celery.sh start
+
+## airflow-hosts: the same on four network hosts (Linux network namespaces; root): control
+## (PostgreSQL, Redis, API server, scheduler, DAG processor), store (S3), w1 and w2 (workers)
+airflow-hosts: setup system-deps
+	@bash infra/hosts/hosts.sh start
+
+## airflow-hosts-stop: stop every process, namespace and link `make airflow-hosts` started
+airflow-hosts-stop:
+	@bash infra/hosts/hosts.sh stop
 
 ## airflow-stop: stop every process `make airflow` or `make airflow-celery` started
 airflow-stop:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from tfpipe.components.artifacts.layout import pipeline_artifacts
+from tfpipe.components.artifacts.layout import join, pipeline_artifacts
 from tfpipe.components.artifacts.layout import serving_base as layout_serving_base
 
 DEFAULT_HOME = os.path.join("~", ".tfpipe")
@@ -39,5 +39,9 @@ def serving_base(home: str) -> str:
 
 
 def asset_claims_path(home: str, pipeline: str, dag_id: str) -> str:
-    """The ledger of which run of ``dag_id`` trains on which asset event (see asset_claims)."""
+    """The ledger of which run of ``dag_id`` trains on which asset event (see asset_claims): on
+    the object store when the store is one (shared by every host), else under the home."""
+    store = store_root(home)
+    if store.startswith("s3://"):
+        return join(store, pipeline, "asset_claims", f"{dag_id}.json")
     return os.path.join(home, pipeline, "asset_claims", f"{dag_id}.json")

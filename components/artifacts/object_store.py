@@ -46,7 +46,9 @@ from tfpipe.components.core.faults import fault_point
 
 SCHEME = "s3://"
 PAYLOAD = "payload-"
-LEASE_SECONDS = 60.0  # a lease not refreshed for this long belongs to a dead writer
+# A lease not refreshed for this long belongs to a dead writer: how long a task retried on another
+# host waits for the dead one's lease (``TFPIPE_LEASE_SECONDS``; shorter in the hosts test).
+LEASE_SECONDS = float(os.environ.get("TFPIPE_LEASE_SECONDS") or 60.0)
 
 
 class ObjectStoreError(TfpipeError):
@@ -160,6 +162,20 @@ def get_bytes(uri: str) -> bytes | None:
             if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
+
+
+def get_with_etag(uri: str) -> tuple[bytes | None, str]:
+    """An object's bytes and ETag (``(None, "")`` when there is none): what a compare-and-swap
+    reads before it writes with ``if_match``."""
+    bucket, key = split_uri(uri)
+    with _named(uri):
+        try:
+            response = client().get_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None, ""
+            raise
+        return bytes(response["Body"].read()), str(response["ETag"])
 
 
 def get_json(uri: str) -> Any:

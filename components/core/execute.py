@@ -30,6 +30,7 @@ from tfpipe.components.artifacts import (
     utc_now,
 )
 from tfpipe.components.artifacts.layout import artifact_uri, artifacts_root_of
+from tfpipe.components.artifacts.scratch_mirror import ScratchMirror
 from tfpipe.components.artifacts.store import store_for
 from tfpipe.components.core.errors import TfpipeError
 from tfpipe.components.core.fingerprint import artifact_fingerprint, code_version
@@ -220,6 +221,9 @@ def _execute_locked(
         "started_at": utc_now(),
     }
     entry_point = inv.spec.load_entry_point()
+    mirror = ScratchMirror.for_artifact(inv.uri, scratch_dir(inv))
+    if mirror.restore():
+        progress(f"restored the scratch of an earlier attempt from {mirror.remote}")
     with staged(inv.uri, manifest) as output:
         ctx = Context(
             step=inv.step,
@@ -228,7 +232,8 @@ def _execute_locked(
             inputs=inputs,
             params=inv.params,
             runtime=inv.runtime,
-            scratch_dir=scratch_dir(inv),
+            scratch_dir=mirror.local,
+            checkpointed=mirror.sync,
             progress=progress,
             external=inv.external.values,
         )
@@ -236,6 +241,9 @@ def _execute_locked(
         halt = summary.pop("halt", None)
         if halt:
             manifest["halt"] = halt
+        if mirror.stats.syncs or mirror.stats.restored_files:
+            summary["scratch_mirror"] = mirror.stats.as_dict()
+            ctx.after_commit(mirror.discard)
         manifest["summary"] = summary
         manifest["seconds"] = round(time.perf_counter() - start, 3)
     ctx.on_commit()

@@ -106,6 +106,9 @@ class Context:
     params: Any
     runtime: str
     scratch_dir: str = ""  # survives a failed attempt (checkpoints to resume from); not an artifact
+    # Call after each checkpoint written into scratch_dir: with an object store it mirrors the
+    # scratch there, so that an attempt retried on another host resumes from it.
+    checkpointed: Callable[[], None] = field(default=lambda: None)
     progress: Callable[[str], None] = field(default=lambda message: None)
     external: dict[str, Any] = field(default_factory=dict)  # see ComponentSpec.resolve
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("tfpipe"))

@@ -221,6 +221,16 @@ class ProgressHook(tf.estimator.SessionRunHook):
             self.progress(f"step {step}")
 
 
+class AfterSave(tf.estimator.CheckpointSaverListener):
+    """Calls ``checkpointed`` once each checkpoint is saved (mirrors a remote store's scratch)."""
+
+    def __init__(self, checkpointed: Callable[[], None]) -> None:
+        self.checkpointed = checkpointed
+
+    def after_save(self, session: Any, global_step_value: int) -> None:
+        self.checkpointed()
+
+
 def run_config(p: TrainerParams, decision: Decision, work_dir: str, cluster_task: bool) -> Any:
     strategy = None
     if decision.distribution == "multi_worker" and cluster_task:
@@ -304,7 +314,10 @@ class EstimatorBackend:
 
         return input_fn
 
-    def train(self, progress: Callable[[str], None]) -> dict[str, Any]:
+    def train(
+        self, progress: Callable[[str], None], checkpointed: Callable[[], None] = lambda: None
+    ) -> dict[str, Any]:
+        """``checkpointed``: called after each checkpoint the chief saves."""
         job, p = self.job, self.job.p
         estimator = self.build(local=job.cluster.task_type == "evaluator")
         train_input, eval_input = self._input("train", True), self._input("eval", False)
@@ -313,7 +326,12 @@ class EstimatorBackend:
         start = time.perf_counter()
         result = tf.estimator.train_and_evaluate(
             estimator,
-            tf.estimator.TrainSpec(train_input, max_steps=p.train_steps, hooks=[hook]),
+            tf.estimator.TrainSpec(
+                train_input,
+                max_steps=p.train_steps,
+                hooks=[hook],
+                saving_listeners=[AfterSave(checkpointed)],
+            ),
             tf.estimator.EvalSpec(eval_input, steps=None, start_delay_secs=0, throttle_secs=0),
         )
         seconds = time.perf_counter() - start

@@ -139,7 +139,10 @@ class KerasBackend:
     def warm_start_mismatch(self, saved_model_dir: str) -> str:
         return weights_mismatch(self.job, saved_model_dir)
 
-    def train(self, progress: Callable[[str], None]) -> dict[str, Any]:
+    def train(
+        self, progress: Callable[[str], None], checkpointed: Callable[[], None] = lambda: None
+    ) -> dict[str, Any]:
+        """``checkpointed``: called after each checkpoint and after the final weights."""
         job, p = self.job, self.job.p
         # A strategy must exist before any other TensorFlow op in a cluster task.
         strategy = make_strategy(job.decision.distribution)
@@ -180,6 +183,8 @@ class KerasBackend:
                 save_weights_only=True,
             ),
             probe,
+            # After the checkpoints above are written: mirror them (a remote store's scratch).
+            _AfterCheckpoint(checkpointed),
         ]
         input_eps = input_throughput(train, min(p.train_steps, 50), p.batch_size)
         start = time.perf_counter()
@@ -213,6 +218,7 @@ class KerasBackend:
         }
         if job.cluster.is_chief:
             write_json_atomic(os.path.join(work_dir, FINAL_STATS), stats)
+            checkpointed()
         return stats
 
     def _finished_training(self, model: tf.keras.Model) -> dict[str, Any] | None:
@@ -235,6 +241,17 @@ class KerasBackend:
             model = build_model(self.job)
             model.load_weights(os.path.join(self.job.work_dir, FINAL_WEIGHTS))
         return export_keras(model, self.job, export_dir)
+
+
+class _AfterCheckpoint(tf.keras.callbacks.Callback):
+    """Calls ``checkpointed`` at each epoch end, once the earlier callbacks saved their state."""
+
+    def __init__(self, checkpointed: Callable[[], None]) -> None:
+        super().__init__()
+        self.checkpointed = checkpointed
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.checkpointed()
 
 
 class _NullScope:

@@ -61,7 +61,10 @@ def run(ctx: Context) -> dict[str, Any]:
             backend.prepare_cluster()
             stats = _train_on_local_cluster(ctx, job)
         else:
-            stats = backend.train(ctx.progress)
+            # Only the chief mirrors the scratch: another task of an external cluster (another
+            # host, the same scratch prefix) would delete the chief's files it does not have.
+            mirror = ctx.checkpointed if job.cluster.is_chief else _no_mirror
+            stats = backend.train(ctx.progress, mirror)
             if not job.cluster.is_chief:
                 raise TaskRoleDone(
                     f"task {job.cluster.task_name} finished; the chief exports the model"
@@ -101,6 +104,10 @@ def run(ctx: Context) -> dict[str, Any]:
         "classes": classes,
         "warm_start": warm.as_dict(),
     }
+
+
+def _no_mirror() -> None:
+    """A non-chief task's checkpoints stay local (the chief's are the ones resumed from)."""
 
 
 def _warm_start(

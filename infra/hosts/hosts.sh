@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Airflow on four network hosts, made of Linux network namespaces on this machine (needs root):
+#
+#   control  PostgreSQL (its own cluster), Redis, the API server, scheduler and DAG processor
+#   store    the S3-compatible object store (moto_server), bucket tfpipe
+#   w1, w2   one Celery worker each, with its own tfpipe home, cache and task-log folder
+#
+# Each host has its own network stack (its own address and loopback) and every service binds to
+# its host's address, not 127.0.0.1 (Airflow's worker log server, which has no bind setting, binds
+# every address of its host: that host's own address and loopback). The hosts are joined by veth
+# pairs on a bridge that lives in a fifth namespace (<prefix>net), so this machine's own network
+# gains no link and no address; the addresses (TFPIPE_HOSTS_SUBNET.0/24, default 10.213.7.0/24)
+# exist only inside these namespaces. Host names resolve through /etc/netns/<ns>/hosts.
+# The hosts share the filesystem (it is one machine) but no directory: each worker gets its own.
+#
+#   infra/hosts/hosts.sh start    (make airflow-hosts)
+#   infra/hosts/hosts.sh stop     (make airflow-hosts-stop): every process, namespace, link, file
+#
+# Env: TFPIPE_HOSTS_PREFIX (namespace prefix, "tfpipe-"), TFPIPE_HOSTS_SUBNET ("10.213.7"),
+# AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT (60: how soon a dead worker's task is
+# failed and retried elsewhere), TFPIPE_WARM_RUNTIMES, TFPIPE_WORKER_CONCURRENCY.
+# Fault injection: `ip -n <prefix>net link set w2 down` cuts w2 off; `ip netns pids <prefix>w1`
+# lists every process of w1.
+set -eEuo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+if [ "$(id -u)" != 0 ]; then
+  echo "airflow-hosts: needs root (it creates and removes network namespaces)" >&2; exit 2
+fi
+prefix="${TFPIPE_HOSTS_PREFIX:-tfpipe-}"
+subnet="${TFPIPE_HOSTS_SUBNET:-10.213.7}"
+hosts=(control store w1 w2)
+declare -A address=([control]="$subnet.10" [store]="$subnet.11" [w1]="$subnet.21" [w2]="$subnet.22")
+net_ns="${prefix}net"
+host_ns() { echo "$prefix$1"; }
+
+export TFPIPE_HOME="${TFPIPE_HOME:-$repo/.tfpipe}"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$TFPIPE_HOME/airflow-hosts}"
+export AIRFLOW__API__HOST="${address[control]}" AIRFLOW__API__PORT=8080
+# These follow the API server's host (airflow_env.sh derives them unless already set).
+unset AIRFLOW__CORE__EXECUTION_API_SERVER_URL AIRFLOW__API__BASE_URL
+source "$repo/infra/airflow_env.sh"
+state="$AIRFLOW_HOME/hosts"
+mkdir -p "$state"
+label=airflow-hosts
+source "$repo/infra/airflow/lib.sh"
+pg_bin="/usr/lib/postgresql/$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1)/bin"
+
+stop_hosts() {
+  stop_started
+  # Whatever still runs on a host (a task's children, anything started by hand) goes too.
+  for ns in $(for h in "${hosts[@]}"; do host_ns "$h"; done) "$net_ns"; do
+    ip netns list | grep -qw "^$ns" || continue
+    ip netns pids "$ns" | xargs -r kill -TERM 2>/dev/null || true
+    for _ in $(seq 10); do [ -z "$(ip netns pids "$ns")" ] && break; sleep 0.5; done
+    ip netns pids "$ns" | xargs -r kill -KILL 2>/dev/null || true
+    ip netns del "$ns"   # its links (veth ends, the bridge) go with it
+    rm -rf "/etc/netns/$ns"
+  done
+  if [ -f "$state/pg_dir" ]; then rm -rf "$(cat "$state/pg_dir")"; rm -f "$state/pg_dir"; fi
+  echo "airflow-hosts: stopped"
+}
+
+case "${1:-start}" in
+  stop) stop_hosts; exit 0 ;;
+  start) ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
+
+if [ -f "$pids" ] || ip netns list | grep -qw "^$net_ns"; then
+  echo "airflow-hosts: already running (prefix $prefix); stop it with: make airflow-hosts-stop" >&2
+  exit 1
+fi
+command -v redis-server >/dev/null && [ -x "$pg_bin/postgres" ] || bash "$repo/infra/system_deps.sh"
+pg_bin="/usr/lib/postgresql/$(ls /usr/lib/postgresql | sort -V | tail -1)/bin"
+trap 'echo "airflow-hosts: start FAILED; stopping what started" >&2; stop_hosts' ERR
+
+# -- the network: a bridge in its own namespace, one veth pair per host ------------------------
+ip netns add "$net_ns"
+ip -n "$net_ns" link set lo up
+ip -n "$net_ns" link add br0 type bridge
+ip -n "$net_ns" link set br0 up
+for h in "${hosts[@]}"; do
+  ns="$(host_ns "$h")"
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  # The switch port is named after the host (in $net_ns); the host's end is its eth0.
+  ip -n "$net_ns" link add "$h" type veth peer name eth0 netns "$ns"
+  ip -n "$net_ns" link set "$h" master br0 up
+  ip -n "$ns" addr add "${address[$h]}/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  mkdir -p "/etc/netns/$ns"
+  {
+    echo "127.0.0.1 localhost"
+    for other in "${hosts[@]}"; do echo "${address[$other]} $other"; done
+  } > "/etc/netns/$ns/hosts"
+done
+
+# -- control: PostgreSQL, a cluster of its own, listening on control's address only ------------
+# Its data directory must be reachable by the postgres user (a test's tmp dir is not).
+pg_dir="$(mktemp -d /var/tmp/tfpipe-hosts-pg.XXXXXX)"
+echo "$pg_dir" > "$state/pg_dir"
+chown postgres "$pg_dir"
+pg_password="$(secret pg-password)"
+(umask 077; echo "$pg_password" > "$pg_dir/pwfile"); chown postgres "$pg_dir/pwfile"
+runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir/data" -U tfpipe --pwfile="$pg_dir/pwfile" \
+  --auth-local=peer --auth-host=scram-sha-256 > "$state/initdb.log" 2>&1
+rm -f "$pg_dir/pwfile"
+echo "host all tfpipe $subnet.0/24 scram-sha-256" >> "$pg_dir/data/pg_hba.conf"
+start_on control postgres runuser -u postgres -- "$pg_bin/postgres" -D "$pg_dir/data" \
+  -c listen_addresses="${address[control]}" -p 5432 -c unix_socket_directories="$pg_dir" \
+  -c max_connections=200 -c fsync=off
+for _ in $(seq 60); do
+  on control "$pg_bin/pg_isready" -q -h "${address[control]}" -p 5432 && break; sleep 0.5
+done
+PGPASSWORD="$pg_password" on control "$pg_bin/createdb" -h "${address[control]}" -p 5432 -U tfpipe airflow
+pg_url="postgresql+psycopg2://tfpipe:$pg_password@${address[control]}:5432/airflow"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$pg_url"
+export AIRFLOW__CELERY__RESULT_BACKEND="db+$pg_url"
+
+# -- control: Redis; store: the object store -----------------------------------------------------
+start_redis control "${address[control]}" 6379
+start_moto store "${address[store]}" 9000
+
+# A worker that stops heartbeating (its host died) has its task failed and retried elsewhere.
+export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT:-60}"
+export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL:-5}"
+AIRFLOW__API__SECRET_KEY="$(secret api-secret-key)"  # signs log fetches between hosts
+export AIRFLOW__API__SECRET_KEY
+
+# -- control: the Airflow control plane --------------------------------------------------------
+migrate_db control
+start_control control
+
+# -- w1, w2: one Celery worker each, nothing local shared ----------------------------------------
+for w in w1 w2; do
+  worker_args=()
+  start_worker "$w" "$w" AIRFLOW__LOGGING__BASE_LOG_FOLDER="$state/$w/logs"
+done
+
+echo "airflow-hosts: starting (logs in $state)…"
+wait_ready control
+trap - ERR
+for h in "${hosts[@]}"; do echo "airflow-hosts: host $h = ${address[$h]} (namespace $(host_ns "$h"))"; done
+echo "airflow-hosts: artifacts and pushed models in $TFPIPE_STORE (endpoint $TFPIPE_S3_ENDPOINT_URL)"
+echo "airflow-hosts: reach a host with: ip netns exec $(host_ns control) curl http://${address[control]}:8080/"
