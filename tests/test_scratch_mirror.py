@@ -122,6 +122,8 @@ BACKENDS = {
         200,
         5,
     ),
+    # A local two-worker cluster (tf-keras MultiWorkerMirrored): the chief task mirrors.
+    "multi_worker": (("trainer.distribution=multi_worker",), "epoch-0003.weights.h5", 300, 4),
 }
 
 

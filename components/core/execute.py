@@ -234,6 +234,7 @@ def _execute_locked(
             runtime=inv.runtime,
             scratch_dir=mirror.local,
             checkpointed=mirror.sync,
+            scratch_remote=mirror.remote,
             progress=progress,
             external=inv.external.values,
         )
@@ -241,9 +242,14 @@ def _execute_locked(
         halt = summary.pop("halt", None)
         if halt:
             manifest["halt"] = halt
-        if mirror.stats.syncs or mirror.stats.restored_files:
-            summary["scratch_mirror"] = mirror.stats.as_dict()
+        if mirror.active:
             ctx.after_commit(mirror.discard)
+            figures = mirror.stats.as_dict()
+            own = summary.get("scratch_mirror")  # mirrored by a process of its own (a cluster's
+            if own:  # chief): its syncs, this process's restore
+                figures = {**own, **{k: v for k, v in figures.items() if k.startswith("restored")}}
+            if figures["syncs"] or figures["restored_files"]:
+                summary["scratch_mirror"] = figures
         manifest["summary"] = summary
         manifest["seconds"] = round(time.perf_counter() - start, 3)
     ctx.on_commit()

@@ -109,6 +109,9 @@ class Context:
     # Call after each checkpoint written into scratch_dir: with an object store it mirrors the
     # scratch there, so that an attempt retried on another host resumes from it.
     checkpointed: Callable[[], None] = field(default=lambda: None)
+    # Where the scratch is mirrored ('' for a local store): for processes that checkpoint into
+    # scratch_dir on their own (the tasks of a local training cluster) and mirror it themselves.
+    scratch_remote: str = ""
     progress: Callable[[str], None] = field(default=lambda message: None)
     external: dict[str, Any] = field(default_factory=dict)  # see ComponentSpec.resolve
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("tfpipe"))

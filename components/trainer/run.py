@@ -131,7 +131,8 @@ def _warm_start(
 def _train_on_local_cluster(ctx: Context, job: TrainingJob) -> dict[str, Any]:
     request_path = os.path.join(job.work_dir, "task_request.json")
     with open(request_path, "w", encoding="utf-8") as f:
-        json.dump(job.to_request(), f)
+        # The chief task mirrors the scratch to the store after each checkpoint itself.
+        json.dump({**job.to_request(), "scratch_remote": ctx.scratch_remote, "step": ctx.step}, f)
     stats_path = os.path.join(job.work_dir, STATS_FILE)
     if os.path.exists(stats_path):
         os.remove(stats_path)

@@ -22,19 +22,28 @@ def progress(message: str) -> None:
     print(PROGRESS_MARK + message, flush=True)
 
 
+def _stay_local() -> None:
+    """A non-chief task's checkpoints stay local (the chief's are the ones resumed from)."""
+
+
 def main(request_path: str) -> None:
     from tfpipe.components.core.runtime import apply_runtime_environment
 
     with open(request_path, encoding="utf-8") as f:
         request = json.load(f)
     apply_runtime_environment(request["runtime"])
+    from tfpipe.components.artifacts.scratch_mirror import ScratchMirror
     from tfpipe.components.trainer.backends import backend_for
     from tfpipe.components.trainer.cluster_config import ClusterConfig
     from tfpipe.components.trainer.job import TrainingJob
 
     job = TrainingJob.from_request(request, ClusterConfig.from_env())
-    stats = backend_for(job).train(progress)
+    # The chief's checkpoints go to the store as it writes them (another host resumes from them).
+    mirror = ScratchMirror(job.work_dir, request.get("scratch_remote", ""), request.get("step", ""))
+    stats = backend_for(job).train(progress, mirror.sync if job.cluster.is_chief else _stay_local)
     if job.cluster.is_chief:
+        if mirror.active:
+            stats["scratch_mirror"] = mirror.stats.as_dict()
         with open(os.path.join(job.work_dir, STATS_FILE), "w", encoding="utf-8") as f:
             json.dump(stats, f)
     hard_exit(0)
