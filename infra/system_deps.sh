@@ -9,6 +9,7 @@ command -v pg_lsclusters >/dev/null || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || missing+=(libfaketime)
+command -v ip >/dev/null || missing+=(iproute2)
 [ ${#missing[@]} -eq 0 ] && { echo "system deps: present"; exit 0; }
 if [ "$(id -u)" != 0 ]; then
   echo "system deps: need ${missing[*]}; run as root: apt-get install -y ${missing[*]}" >&2
