@@ -67,6 +67,17 @@ def data_file(rows: int, directory: str) -> str:
     return path
 
 
+def run_record(home: str, pipeline: str) -> dict:
+    """The record of the one run of ``pipeline`` under ``home``."""
+    path = next(
+        os.path.join(root, "record.json")
+        for root, _, files in os.walk(os.path.join(home, pipeline, "runs"))
+        if "record.json" in files
+    )
+    with open(path) as f:
+        return json.load(f)
+
+
 def pipeline_run(data: str, runtime: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="tfpipe-bench-") as home:
         env = {**os.environ, "TFPIPE_HOME": home, "TFPIPE_TAXI_DATA": data}
@@ -76,13 +87,7 @@ def pipeline_run(data: str, runtime: str) -> dict:
         proc, figures = timed(command, env)
         if proc.returncode != 0:
             raise SystemExit(f"pipeline run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-        record_path = next(
-            os.path.join(root, "record.json")
-            for root, _, files in os.walk(os.path.join(home, "taxi", "runs"))
-            if "record.json" in files
-        )
-        with open(record_path) as f:
-            record = json.load(f)
+        record = run_record(home, "taxi")
         cached, cached_figures = timed(command, env)
         assert "nothing to execute" in cached.stdout, cached.stdout
     steps = {s["step"]: s for s in record["steps"]}

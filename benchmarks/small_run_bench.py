@@ -11,7 +11,6 @@ step's seconds; then the ratio warm / cold measured side by side.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -19,7 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.pipeline_bench import REPO, timed
+from benchmarks.pipeline_bench import REPO, run_record, timed
 
 STEPS = ("example_gen", "transform", "trainer", "evaluator", "pusher")
 
@@ -30,13 +29,7 @@ def example_run(warm_dir: str, warm: bool) -> dict:
         proc, figures = timed([os.path.join(REPO, "bin", "tfpipe"), "run", "penguins"], env)
         if proc.returncode != 0:
             raise SystemExit(f"run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-        record_path = next(
-            os.path.join(root, "record.json")
-            for root, _, files in os.walk(os.path.join(home, "penguins", "runs"))
-            if "record.json" in files
-        )
-        with open(record_path) as f:
-            record = json.load(f)
+        record = run_record(home, "penguins")
     steps = {s["step"]: s for s in record["steps"]}
     # A borrowed worker is the warm worker's child, not the CLI's: add its steps' CPU seconds.
     step_cpu = sum(s.get("cpu_seconds") or 0.0 for s in steps.values()) if warm else 0.0

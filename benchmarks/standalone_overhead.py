@@ -18,7 +18,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from datetime import datetime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,10 +26,9 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from airflow_support import Standalone, airflow_env  # noqa: E402
 
+from benchmarks.airflow_overhead import local_run  # noqa: E402
 from tfpipe.components.core.runtime import interpreter  # noqa: E402
 from tfpipe.components.core.warm import warm_workers  # noqa: E402
-from tfpipe.pipelines.local_runner import run_pipeline  # noqa: E402
-from tfpipe.pipelines.registry import load_pipeline  # noqa: E402
 
 CONF = {"train_steps": 1000, "min_accuracy": 0.5}
 
@@ -55,15 +53,6 @@ def airflow_run(server: Standalone, home: str) -> dict:
     }
 
 
-def local_run() -> float:
-    with tempfile.TemporaryDirectory(prefix="tfpipe-localbench-") as home:
-        pipeline = load_pipeline("penguins", home).with_overrides(CONF)
-        start = time.perf_counter()
-        record = run_pipeline(pipeline, home, overrides=CONF)
-        assert record["status"] == "succeeded", record
-        return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
@@ -78,7 +67,7 @@ def main() -> None:
                 server.wait_for_dag("penguins")
                 local, airflow = [], []
                 for i in range(args.repeats):
-                    local.append(local_run())
+                    local.append(local_run(CONF["train_steps"]))
                     airflow.append(airflow_run(server, env["TFPIPE_HOME"]))
                     print(
                         f"  repeat {i + 1}: local {local[-1]:.1f}s, standalone "

@@ -67,16 +67,21 @@ def moto_server(buckets: tuple[str, ...] = ("tfpipe",)) -> Iterator[dict[str, st
             proc.wait()
 
 
-def keys(env: dict[str, str], bucket: str, prefix: str = "") -> list[str]:
+def client(env: dict[str, str]):
+    """A boto3 S3 client of the moto server ``env`` points at."""
     import boto3
 
-    s3 = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=env["TFPIPE_S3_ENDPOINT_URL"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         region_name="us-east-1",
     )
+
+
+def keys(env: dict[str, str], bucket: str, prefix: str = "") -> list[str]:
+    s3 = client(env)
     found: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         found += [obj["Key"] for obj in page.get("Contents", [])]

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 from conftest import REPO
-from object_store_support import keys, moto_server
+from object_store_support import client, keys, moto_server
 
 from tfpipe.components.artifacts.scratch_mirror import ScratchMirror
 
@@ -88,15 +88,7 @@ def _tfpipe(env: dict[str, str], home: str, cache: str, *sets: str, **extra: str
 
 
 def _trainer_manifest(env: dict[str, str]) -> dict:
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["TFPIPE_S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    s3 = client(env)
     [key] = [
         k
         for k in keys(env, "tfpipe", "ml/penguins/artifacts/trainer/")
@@ -132,15 +124,7 @@ BACKENDS = {
 def test_a_trainer_killed_on_one_host_resumes_on_another_from_the_store(s3_env, tmp_path, backend):
     extra, third, resumed, syncs = BACKENDS[backend]
     for key in keys(s3_env, "tfpipe", "ml/"):  # each backend from an empty store
-        import boto3
-
-        boto3.client(
-            "s3",
-            endpoint_url=s3_env["TFPIPE_S3_ENDPOINT_URL"],
-            aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
-            region_name="us-east-1",
-        ).delete_object(Bucket="tfpipe", Key=key)
+        client(s3_env).delete_object(Bucket="tfpipe", Key=key)
     sets = ("trainer.train_steps=600", "evaluator.thresholds={}", *extra)
     home1, cache1 = str(tmp_path / "w1-home"), str(tmp_path / "w1-cache")
     # Killed (SIGKILL) right after its third checkpoint reached the store.
