@@ -43,14 +43,9 @@ stop_started() { # stop every process group in $pids: workers first (last starte
   rm -f "$pids"
 }
 
-start_redis() { # HOST ADDRESS PORT: password-protected, nothing persisted (messages are transient)
-  local host="$1" address="$2" port="$3" password
+redis_env() { # ADDRESS PORT: the broker settings every Airflow process of the deployment needs
+  local address="$1" port="$2" password
   password="$(secret redis-password)"
-  mkdir -p "$state/redis"
-  # The password goes in a config file (mode 600), never on a command line.
-  (umask 077; printf 'bind %s\nport %s\nsave ""\nappendonly no\ndir %s\nrequirepass %s\n' \
-    "$address" "$port" "$state/redis" "$password" > "$state/redis/redis.conf")
-  start_on "$host" redis redis-server "$state/redis/redis.conf"
   export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
   export AIRFLOW__CELERY__BROKER_URL="redis://:$password@$address:$port/0"
   # One JWT secret for the API server and every worker's task runner.
@@ -58,20 +53,45 @@ start_redis() { # HOST ADDRESS PORT: password-protected, nothing persisted (mess
   export AIRFLOW__API_AUTH__JWT_SECRET
 }
 
-start_moto() { # HOST ADDRESS PORT: moto_server as the S3-compatible store, bucket tfpipe
+start_redis() { # HOST ADDRESS PORT: password-protected, nothing persisted (messages are transient)
   local host="$1" address="$2" port="$3"
-  start_on "$host" moto "$repo/.venvs/dev/bin/moto_server" -H "$address" -p "$port"
-  export TFPIPE_S3_ENDPOINT_URL="http://$address:$port"
+  mkdir -p "$state/redis"
+  # The password goes in a config file (mode 600), never on a command line.
+  (umask 077; printf 'bind %s\nport %s\nsave ""\nappendonly no\ndir %s\nrequirepass %s\n' \
+    "$address" "$port" "$state/redis" "$(secret redis-password)" > "$state/redis/redis.conf")
+  start_on "$host" redis redis-server "$state/redis/redis.conf"
+  redis_env "$address" "$port"
+}
+
+moto_env() { # ADDRESS PORT: where the artifacts and pushed models are, and the store's keys
+  export TFPIPE_S3_ENDPOINT_URL="http://$1:$2"
   export AWS_ACCESS_KEY_ID="tfpipe-local" AWS_DEFAULT_REGION="us-east-1"
   AWS_SECRET_ACCESS_KEY="$(secret s3-secret)"
   export AWS_SECRET_ACCESS_KEY
+  export TFPIPE_STORE="s3://tfpipe/airflow"
+}
+
+start_moto() { # HOST ADDRESS PORT: moto_server as the S3-compatible store, bucket tfpipe
+  local host="$1" address="$2" port="$3"
+  start_on "$host" moto "$repo/.venvs/dev/bin/moto_server" -H "$address" -p "$port"
+  moto_env "$address" "$port"
   for _ in $(seq 60); do
     on "$host" curl -fsS "$TFPIPE_S3_ENDPOINT_URL/moto-api/" >/dev/null 2>&1 && break
     sleep 0.5
   done
   on "$host" "$repo/.venvs/orchestrator/bin/python" -c \
     'import boto3, os; boto3.client("s3", endpoint_url=os.environ["TFPIPE_S3_ENDPOINT_URL"]).create_bucket(Bucket="tfpipe")'
-  export TFPIPE_STORE="s3://tfpipe/airflow"
+}
+
+remote_logs_env() { # task logs to the store (Airflow's S3 task handler, amazon provider): a
+  # worker uploads each try's log when the try ends; the API server reads it from there, so a
+  # task's log outlives its worker host. Needs moto_env first (endpoint and keys).
+  export AIRFLOW__LOGGING__REMOTE_LOGGING=True
+  export AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER="s3://tfpipe/airflow-logs"
+  export AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID=tfpipe_store
+  # The connection as an environment variable: the keys stay in the environment, as for tfpipe.
+  AIRFLOW_CONN_TFPIPE_STORE="$(python3 -c 'import json, os, sys; print(json.dumps({"conn_type": "aws", "login": os.environ["AWS_ACCESS_KEY_ID"], "password": os.environ["AWS_SECRET_ACCESS_KEY"], "extra": {"endpoint_url": os.environ["TFPIPE_S3_ENDPOINT_URL"], "region_name": os.environ["AWS_DEFAULT_REGION"]}}))')"
+  export AIRFLOW_CONN_TFPIPE_STORE
 }
 
 migrate_db() { # HOST: create or upgrade Airflow's schema (HOST must reach the database)
@@ -84,6 +104,22 @@ start_control() { # HOST: the API server, scheduler and DAG processor
   start_on "$1" api-server airflow api-server --host "$AIRFLOW__API__HOST" --port "$AIRFLOW__API__PORT"
   start_on "$1" scheduler airflow scheduler
   start_on "$1" dag-processor airflow dag-processor
+}
+
+stop_control() { # the API server, scheduler and DAG processor (SIGTERM, then SIGKILL after 30 s);
+  # the database, broker, store and workers stay up, as when a control machine is rebooted
+  [ -f "$pids" ] || return 0
+  local kept="$state/pids.kept" name pid
+  : > "$kept"
+  while read -r name pid; do
+    case "$name" in
+      api-server|scheduler|dag-processor) kill -TERM -- "-$pid" 2>/dev/null || true
+        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+        kill -KILL -- "-$pid" 2>/dev/null || true ;;
+      *) echo "$name $pid" >> "$kept" ;;
+    esac
+  done < "$pids"
+  mv "$kept" "$pids"
 }
 
 start_worker() { # HOST NAME [env assignments...]: one Celery worker with its own home and cache,

@@ -15,6 +15,12 @@
 #
 #   infra/hosts/hosts.sh start    (make airflow-hosts)
 #   infra/hosts/hosts.sh stop     (make airflow-hosts-stop): every process, namespace, link, file
+#   infra/hosts/hosts.sh restart-control   stop and start the API server, scheduler and DAG
+#                                          processor (a control machine rebooted mid-run)
+#
+# Task logs go to the store (Airflow's remote logging, s3://tfpipe/airflow-logs), so control's API
+# server shows a task's log after its worker host is gone. Each worker also consumes a Celery
+# queue named after its host, so a task can be placed on one host (`queue="w2"`).
 #
 # Env: TFPIPE_HOSTS_PREFIX (namespace prefix, "tfpipe-"), TFPIPE_HOSTS_SUBNET ("10.213.7"),
 # AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT (60: how soon a dead worker's task is
@@ -60,10 +66,34 @@ stop_hosts() {
   echo "airflow-hosts: stopped"
 }
 
+deployment_env() { # every setting the Airflow processes share (secrets are made once, in $state)
+  local pg_password
+  pg_password="$(secret pg-password)"
+  pg_url="postgresql+psycopg2://tfpipe:$pg_password@${address[control]}:5432/airflow"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$pg_url"
+  export AIRFLOW__CELERY__RESULT_BACKEND="db+$pg_url"
+  redis_env "${address[control]}" 6379
+  moto_env "${address[store]}" 9000
+  remote_logs_env
+  # A worker that stops heartbeating (its host died) has its task failed and retried elsewhere.
+  export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT:-60}"
+  export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL:-5}"
+  AIRFLOW__API__SECRET_KEY="$(secret api-secret-key)"  # signs log fetches between hosts
+  export AIRFLOW__API__SECRET_KEY
+}
+
 case "${1:-start}" in
   stop) stop_hosts; exit 0 ;;
+  restart-control)
+    [ -f "$pids" ] || { echo "airflow-hosts: not running (prefix $prefix)" >&2; exit 1; }
+    deployment_env
+    stop_control
+    echo "airflow-hosts: control plane stopped; starting it again…"
+    start_control control
+    wait_ready control
+    exit 0 ;;
   start) ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart-control" >&2; exit 2 ;;
 esac
 
 if [ -f "$pids" ] || ip netns list | grep -qw "^$net_ns"; then
@@ -100,6 +130,7 @@ done
 pg_dir="$(mktemp -d /var/tmp/tfpipe-hosts-pg.XXXXXX)"
 echo "$pg_dir" > "$state/pg_dir"
 chown postgres "$pg_dir"
+deployment_env
 pg_password="$(secret pg-password)"
 (umask 077; echo "$pg_password" > "$pg_dir/pwfile"); chown postgres "$pg_dir/pwfile"
 runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir/data" -U tfpipe --pwfile="$pg_dir/pwfile" \
@@ -113,19 +144,11 @@ for _ in $(seq 60); do
   on control "$pg_bin/pg_isready" -q -h "${address[control]}" -p 5432 && break; sleep 0.5
 done
 PGPASSWORD="$pg_password" on control "$pg_bin/createdb" -h "${address[control]}" -p 5432 -U tfpipe airflow
-pg_url="postgresql+psycopg2://tfpipe:$pg_password@${address[control]}:5432/airflow"
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$pg_url"
-export AIRFLOW__CELERY__RESULT_BACKEND="db+$pg_url"
 
 # -- control: Redis; store: the object store -----------------------------------------------------
 start_redis control "${address[control]}" 6379
 start_moto store "${address[store]}" 9000
 
-# A worker that stops heartbeating (its host died) has its task failed and retried elsewhere.
-export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT:-60}"
-export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL:-5}"
-AIRFLOW__API__SECRET_KEY="$(secret api-secret-key)"  # signs log fetches between hosts
-export AIRFLOW__API__SECRET_KEY
 
 # -- control: the Airflow control plane --------------------------------------------------------
 migrate_db control
@@ -133,7 +156,7 @@ start_control control
 
 # -- w1, w2: one Celery worker each, nothing local shared ----------------------------------------
 for w in w1 w2; do
-  worker_args=()
+  worker_args=(--queues "default,$w")  # its own queue too: tasks placed on this host
   start_worker "$w" "$w" AIRFLOW__LOGGING__BASE_LOG_FOLDER="$state/$w/logs"
 done
 

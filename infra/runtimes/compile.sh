@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 current=".pins.txt"; trap 'rm -f "$current"' EXIT
-compile() { uv pip compile --quiet --python-version 3.11 --no-header "$@"; }
+# overrides.txt: upper bounds of dependencies that tfpipe overrides, each with its reason.
+compile() { uv pip compile --quiet --python-version 3.11 --no-header --override overrides.txt "$@"; }
 if [ "${1:-}" = estimator ]; then
   grep -h '^[A-Za-z0-9].*==' estimator.lock > "$current" || true
   compile estimator.in -c "$current" -o estimator.lock
