@@ -106,7 +106,8 @@ def test_two_concurrent_runs_both_succeed_with_separate_artifacts(server):
 
 
 def test_a_task_killed_mid_run_is_retried_and_leaves_no_partial_artifact(server):
-    run_id = server.trigger("penguins", {"train_steps": 20000, "min_accuracy": 0.5})
+    # 30 checkpoints (one per 100 steps): the kill after the third leaves 27 to resume.
+    run_id = server.trigger("penguins", {"train_steps": 3000, "min_accuracy": 0.5})
     deadline = time.monotonic() + 240
     killed = None
     while time.monotonic() < deadline and killed is None:

@@ -98,11 +98,12 @@ def _trainer_manifest(env: dict[str, str]) -> dict:
 
 
 # (extra settings, a file of the third sync, the step resumed from, syncs of the resumed run)
-# Keras: a sync after each epoch's checkpoints and one after the final weights: the third holds
-# step 300; resumed, epochs 4-6 and the final weights. Estimator: a sync after each checkpoint,
-# the first at the start (step 0): the third holds step 200; resumed, 200 again, then 300-600.
+# Keras (here as a two-worker cluster): a sync after each epoch's checkpoints and one after the
+# final weights: the third holds step 300; resumed, epochs 4-6 and the final weights. Estimator: a
+# sync after each checkpoint, the first at the start (step 0): the third holds step 200; resumed,
+# 200 again, then 300-600. A single-process Keras trainer resuming from the store is
+# tests/test_hosts.py's killed worker host (a real retry on another network host).
 BACKENDS = {
-    "keras": ((), "checkpoints/epoch-0003.weights.h5", 300, 4),
     "estimator": (
         (
             "runtime=estimator",

@@ -106,19 +106,26 @@ start_control() { # HOST: the API server, scheduler and DAG processor
   start_on "$1" dag-processor airflow dag-processor
 }
 
-stop_control() { # the API server, scheduler and DAG processor (SIGTERM, then SIGKILL after 30 s);
-  # the database, broker, store and workers stay up, as when a control machine is rebooted
+stop_control() { # the API server, scheduler and DAG processor (SIGTERM to all three, SIGKILL
+  # to what is left after 30 s); the database, broker, store and workers stay up, as when a control
+  # machine is rebooted
   [ -f "$pids" ] || return 0
-  local kept="$state/pids.kept" name pid
+  local kept="$state/pids.kept" stopping=() name pid
   : > "$kept"
   while read -r name pid; do
     case "$name" in
       api-server|scheduler|dag-processor) kill -TERM -- "-$pid" 2>/dev/null || true
-        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-        kill -KILL -- "-$pid" 2>/dev/null || true ;;
+        stopping+=("$pid") ;;
       *) echo "$name $pid" >> "$kept" ;;
     esac
   done < "$pids"
+  for _ in $(seq 60); do
+    local alive=0
+    for pid in "${stopping[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.5
+  done
+  for pid in "${stopping[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   mv "$kept" "$pids"
 }
 

@@ -17,6 +17,7 @@
 #   infra/hosts/hosts.sh stop     (make airflow-hosts-stop): every process, namespace, link, file
 #   infra/hosts/hosts.sh restart-control   stop and start the API server, scheduler and DAG
 #                                          processor (a control machine rebooted mid-run)
+#   infra/hosts/hosts.sh start-worker w1   start w1's worker again (its host came back)
 #
 # Task logs go to the store (Airflow's remote logging, s3://tfpipe/airflow-logs), so control's API
 # server shows a task's log after its worker host is gone. Each worker also consumes a Celery
@@ -66,6 +67,11 @@ stop_hosts() {
   echo "airflow-hosts: stopped"
 }
 
+start_host_worker() { # HOST: one Celery worker on HOST, its own queue too (tasks placed there)
+  worker_args=(--queues "default,$1")
+  start_worker "$1" "$1" AIRFLOW__LOGGING__BASE_LOG_FOLDER="$state/$1/logs"
+}
+
 deployment_env() { # every setting the Airflow processes share (secrets are made once, in $state)
   local pg_password
   pg_password="$(secret pg-password)"
@@ -75,11 +81,20 @@ deployment_env() { # every setting the Airflow processes share (secrets are made
   redis_env "${address[control]}" 6379
   moto_env "${address[store]}" 9000
   remote_logs_env
+  # Where announced data drops may be (checked by control on each event, confined by workers).
+  export TFPIPE_DATA_ROOTS="${TFPIPE_DATA_ROOTS:-s3://tfpipe/drops}"
   # A worker that stops heartbeating (its host died) has its task failed and retried elsewhere.
   export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT:-60}"
   export AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="${AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL:-5}"
   AIRFLOW__API__SECRET_KEY="$(secret api-secret-key)"  # signs log fetches between hosts
   export AIRFLOW__API__SECRET_KEY
+  # A running task rides out a control plane that is away for up to ~45 s (restarted): its
+  # calls to the execution API are retried (1, 2, 4, 8, then every 10 s) and its process is not
+  # ended before 9 heartbeats (5 s apart) have failed. The scheduler, back, still fails a task
+  # whose last heartbeat is older than TASK_INSTANCE_HEARTBEAT_TIMEOUT, and Airflow retries it.
+  export AIRFLOW__WORKERS__EXECUTION_API_RETRIES="${AIRFLOW__WORKERS__EXECUTION_API_RETRIES:-8}"
+  export AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX="${AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX:-10}"
+  export AIRFLOW__WORKERS__MAX_FAILED_HEARTBEATS="${AIRFLOW__WORKERS__MAX_FAILED_HEARTBEATS:-9}"
 }
 
 case "${1:-start}" in
@@ -92,8 +107,20 @@ case "${1:-start}" in
     start_control control
     wait_ready control
     exit 0 ;;
+  start-worker)  # HOST: its Celery worker (and warm runtimes) again, after the host was lost
+    host="${2:-}"
+    [[ "$host" == w1 || "$host" == w2 ]] || { echo "usage: $0 start-worker w1|w2" >&2; exit 2; }
+    [ -f "$pids" ] || { echo "airflow-hosts: not running (prefix $prefix)" >&2; exit 1; }
+    deployment_env
+    start_host_worker "$host"
+    for _ in $(seq 120); do
+      grep -q "ready\." "$state/$host.log" 2>/dev/null && break; sleep 0.5
+    done
+    grep -q "ready\." "$state/$host.log" || { echo "airflow-hosts: $host's worker did not start; see $state/$host.log" >&2; exit 1; }
+    echo "airflow-hosts: $host's worker is up"
+    exit 0 ;;
   start) ;;
-  *) echo "usage: $0 start|stop|restart-control" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart-control|start-worker HOST" >&2; exit 2 ;;
 esac
 
 if [ -f "$pids" ] || ip netns list | grep -qw "^$net_ns"; then
@@ -155,10 +182,7 @@ migrate_db control
 start_control control
 
 # -- w1, w2: one Celery worker each, nothing local shared ----------------------------------------
-for w in w1 w2; do
-  worker_args=(--queues "default,$w")  # its own queue too: tasks placed on this host
-  start_worker "$w" "$w" AIRFLOW__LOGGING__BASE_LOG_FOLDER="$state/$w/logs"
-done
+for w in w1 w2; do start_host_worker "$w"; done
 
 echo "airflow-hosts: starting (logs in $state)…"
 wait_ready control
