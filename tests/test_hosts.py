@@ -3,15 +3,16 @@ control, store, w1 and w2 are Linux network namespaces joined by a bridge, each 
 its host's address.
 
 One deployment serves the whole module (starting it takes ~25 s); the tests run in file order,
-from those that need both worker hosts to the one that kills a host for good:
+and later tests use what earlier ones left (the lost host, the runs):
 
 1. every service listens on its host's address;
-2. two data drops announced back to back while the control plane is restarted: each drop trained
-   on exactly once, through the claims ledger on the store, with tasks on both worker hosts;
-3. every process of the worker host training is killed: Airflow retries the task on the other
+2. every process of the worker host training is killed: Airflow retries the task on the other
    host, which resumes from the checkpoints mirrored to the store; the run is pushed;
-4. the surviving host's link is cut while it uploads: the run completes, nothing is
-   half-visible, and control still shows its task logs (from the store, the host unreachable).
+3. the surviving host's link is cut while it uploads: the run completes, nothing is
+   half-visible, and control still shows its task logs (from the store, the host unreachable);
+4. the lost host comes back, and two data drops are announced back to back while the control
+   plane is restarted: the running tasks ride it out, each drop is trained on exactly once
+   through the claims ledger on the store, with tasks on both worker hosts.
 
 Stopping the deployment leaves no namespace, link, process or file (checked at teardown)."""
 
@@ -224,98 +225,6 @@ def test_every_service_listens_on_its_hosts_address(deployment):
         assert f"{worker}@" in log and "default" in log, log[-2000:]
 
 
-def test_two_drops_announced_while_control_restarts_are_each_trained_on_once(
-    deployment, penguins_csv
-):
-    """Two files land on the store and are announced back to back; while their runs' tasks run
-    on the worker hosts, control's API server, scheduler and DAG processor are restarted. The
-    runs complete and, through the claims ledger on the store, each drop is trained on by
-    exactly one run, whichever host ran its tasks."""
-    server = deployment.server
-    server.wait_for_dag("penguins_on_new_data")
-    rows = open(penguins_csv).read().splitlines()
-    tag = uuid.uuid4().hex[:6]
-    drops = {
-        f"s3://tfpipe/drops/{tag}-{i}.csv": "\n".join([rows[0], *part]) + "\n"
-        for i, part in enumerate((rows[1::2], rows[2::2]))  # both hold every species
-    }
-    deployment.on_store_host(PUT_DROPS, stdin=json.dumps(drops))
-    asset_id = server.asset_id("penguins_data")
-    for uri in drops:  # back to back, as a batch pipeline would announce two files
-        server.request(
-            "POST",
-            "/api/v2/assets/events",
-            {"asset_id": asset_id, "extra": {"data": uri, "train_steps": 300, "min_accuracy": 0.5}},
-        )
-    # Restart the control plane once a task of these runs is running on a worker host.
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        runs = server.runs("penguins_on_new_data")
-        running = [
-            t
-            for r in runs
-            for t in server.task_instances("penguins_on_new_data", r["dag_run_id"]).values()
-            if t["state"] == "running"
-        ]
-        if running:
-            break
-        time.sleep(0.5)
-    else:
-        raise AssertionError(f"no task of the drops' runs started: {runs}")
-    restart = subprocess.run(
-        ["bash", SCRIPT, "restart-control"],
-        env=deployment.env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert restart.returncode == 0, restart.stdout + restart.stderr
-    assert "ready at" in restart.stdout
-    server.wait_ready()
-
-    def claimed_drops(claims: dict[str, Any] | None) -> list[str]:
-        return [
-            e["extra"]["data"]
-            for events in (claims or {}).get("runs", {}).values()
-            for e in events
-            if e["extra"].get("data") in drops
-        ]
-
-    deadline = time.monotonic() + 420
-    while time.monotonic() < deadline:
-        runs = server.runs("penguins_on_new_data")
-        done = runs and all(r["state"] in ("success", "failed") for r in runs)
-        if done and len(claimed_drops(deployment.store_state()["claims"])) >= 2:
-            break
-        time.sleep(2)
-    assert runs and all(r["state"] == "success" for r in runs), runs
-    stored = deployment.store_state()
-    claims = stored["claims"]
-    # Each drop's event is owned by exactly one run (the ledger's owner map) ...
-    assert sorted(claimed_drops(claims)) == sorted(drops), claims
-    trained: list[str] = []
-    hosts: set[str] = set()
-    for run in runs:
-        tasks = server.task_instances("penguins_on_new_data", run["dag_run_id"])
-        hosts.update(t["hostname"] for t in tasks.values() if t.get("hostname"))
-        if tasks["example_gen"]["state"] == "skipped":  # its drops were claimed by another run
-            assert claims["runs"][run["dag_run_id"]] == [], claims
-            continue
-        uri = server.xcom("penguins_on_new_data", run["dag_run_id"], "example_gen")["uri"]
-        step_fp = "/".join(uri.rstrip("/").split("/")[-2:])
-        inputs = stored["artifacts"][step_fp]["input"]
-        inputs = [inputs] if isinstance(inputs, str) else list(inputs)
-        assert sorted(inputs) == sorted(
-            e["extra"]["data"] for e in claims["runs"][run["dag_run_id"]]
-        )
-        trained.extend(inputs)
-    assert sorted(trained) == sorted(drops), (trained, claims)  # every file, each once
-    assert hosts == {"w1", "w2"}, hosts  # the tasks ran on both worker hosts
-    assert_nothing_half_visible(stored, versions=None)
-    deployment.remember_pids()
-    print(f"hosts: drops {sorted(drops)} trained by {len(runs)} runs on {sorted(hosts)}")
-
-
 def test_a_worker_host_killed_mid_training_is_replaced_by_the_other(deployment):
     server, state = deployment.server, deployment.state
     server.wait_for_dag("penguins")
@@ -417,4 +326,118 @@ def test_a_cut_link_stalls_uploads_and_control_shows_logs_from_the_store(deploym
     print(
         f"hosts: {survivor}'s link down 10 s during training: trainer tries {tries}, "
         f"longest checkpoint sync {again['scratch_mirror']['max_sync_seconds']} s"
+    )
+
+
+def test_two_drops_announced_while_control_restarts_are_each_trained_on_once(
+    deployment, penguins_csv
+):
+    """The lost worker host comes back; two files land on the store and are announced back to
+    back; while their runs' tasks run on the worker hosts, control's API server, scheduler and
+    DAG processor are restarted. The running tasks ride out the restart (no task is retried), the
+    runs complete and, through the claims ledger on the store, each drop is trained on by
+    exactly one run, whichever host ran its tasks."""
+    server = deployment.server
+    if deployment.survivor:  # the kill test lost a worker host: it comes back
+        lost = "w1" if deployment.survivor == "w2" else "w2"
+        back = subprocess.run(
+            ["bash", SCRIPT, "start-worker", lost],
+            env=deployment.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert back.returncode == 0 and f"{lost}'s worker is up" in back.stdout, (
+            back.stdout + back.stderr
+        )
+    server.wait_for_dag("penguins_on_new_data")
+    rows = open(penguins_csv).read().splitlines()
+    tag = uuid.uuid4().hex[:6]
+    drops = {
+        f"s3://tfpipe/drops/{tag}-{i}.csv": "\n".join([rows[0], *part]) + "\n"
+        for i, part in enumerate((rows[1::2], rows[2::2]))  # both hold every species
+    }
+    deployment.on_store_host(PUT_DROPS, stdin=json.dumps(drops))
+    asset_id = server.asset_id("penguins_data")
+    for uri in drops:  # back to back, as a batch pipeline would announce two files
+        server.request(
+            "POST",
+            "/api/v2/assets/events",
+            {"asset_id": asset_id, "extra": {"data": uri, "train_steps": 300, "min_accuracy": 0.5}},
+        )
+    # Restart the control plane once a task of these runs is running on a worker host.
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        runs = server.runs("penguins_on_new_data")
+        running = [
+            t
+            for r in runs
+            for t in server.task_instances("penguins_on_new_data", r["dag_run_id"]).values()
+            if t["state"] == "running"
+        ]
+        if running:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"no task of the drops' runs started: {runs}")
+    # The restarted scheduler fails tasks whose heartbeat is older than its timeout: the
+    # deployment's 60 s (the module's 15 s is for the kill test), longer than the restart.
+    restarted_at = time.monotonic()
+    restart = subprocess.run(
+        ["bash", SCRIPT, "restart-control"],
+        env={**deployment.env, "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    assert "ready at" in restart.stdout
+    server.wait_ready()
+    outage = time.monotonic() - restarted_at
+
+    def claimed_drops(claims: dict[str, Any] | None) -> list[str]:
+        return [
+            e["extra"]["data"]
+            for events in (claims or {}).get("runs", {}).values()
+            for e in events
+            if e["extra"].get("data") in drops
+        ]
+
+    deadline = time.monotonic() + 420
+    while time.monotonic() < deadline:
+        runs = server.runs("penguins_on_new_data")
+        done = runs and all(r["state"] in ("success", "failed") for r in runs)
+        if done and len(claimed_drops(deployment.store_state()["claims"])) >= 2:
+            break
+        time.sleep(2)
+    assert runs and all(r["state"] == "success" for r in runs), runs
+    stored = deployment.store_state()
+    claims = stored["claims"]
+    # Each drop's event is owned by exactly one run (the ledger's owner map) ...
+    assert sorted(claimed_drops(claims)) == sorted(drops), claims
+    trained: list[str] = []
+    hosts: set[str] = set()
+    for run in runs:
+        tasks = server.task_instances("penguins_on_new_data", run["dag_run_id"])
+        # The tasks that were running rode out the restart: no task needed a second try.
+        assert all(t["try_number"] == 1 for t in tasks.values()), tasks
+        hosts.update(t["hostname"] for t in tasks.values() if t.get("hostname"))
+        if tasks["example_gen"]["state"] == "skipped":  # its drops were claimed by another run
+            assert claims["runs"][run["dag_run_id"]] == [], claims
+            continue
+        uri = server.xcom("penguins_on_new_data", run["dag_run_id"], "example_gen")["uri"]
+        step_fp = "/".join(uri.rstrip("/").split("/")[-2:])
+        inputs = stored["artifacts"][step_fp]["input"]
+        inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+        assert sorted(inputs) == sorted(
+            e["extra"]["data"] for e in claims["runs"][run["dag_run_id"]]
+        )
+        trained.extend(inputs)
+    assert sorted(trained) == sorted(drops), (trained, claims)  # every file, each once
+    assert hosts == {"w1", "w2"}, hosts  # the tasks ran on both worker hosts
+    assert_nothing_half_visible(stored, versions=None)
+    deployment.remember_pids()
+    print(
+        f"hosts: drops {sorted(drops)} trained by {len(runs)} runs on {sorted(hosts)}; "
+        f"control away {outage:.0f} s while {len(running)} tasks ran"
     )

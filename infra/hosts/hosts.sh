@@ -112,6 +112,14 @@ case "${1:-start}" in
     [[ "$host" == w1 || "$host" == w2 ]] || { echo "usage: $0 start-worker w1|w2" >&2; exit 2; }
     [ -f "$pids" ] || { echo "airflow-hosts: not running (prefix $prefix)" >&2; exit 1; }
     deployment_env
+    while read -r name pid; do
+      if [[ "$name" =~ ^$host(-warm-[a-z]+)?$ ]] && kill -0 "$pid" 2>/dev/null; then
+        echo "airflow-hosts: $host's worker is running (pid $pid)" >&2; exit 1
+      fi
+    done < "$pids"
+    # Its old processes are gone (the host was lost): forget them, so readiness checks skip them.
+    grep -v -E "^$host(-warm-[a-z]+)? " "$pids" > "$pids.kept" || true
+    mv "$pids.kept" "$pids"
     start_host_worker "$host"
     for _ in $(seq 120); do
       grep -q "ready\." "$state/$host.log" 2>/dev/null && break; sleep 0.5
