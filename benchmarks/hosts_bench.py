@@ -12,6 +12,7 @@ time to bring the deployment up is reported apart). Prints one JSON line per dep
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -19,12 +20,13 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-from airflow_support import AirflowServer, airflow_env, free_port  # noqa: E402
+from airflow_support import AirflowServer, airflow_env, celery_env  # noqa: E402
 from hosts_support import SCRIPT as HOSTS_SCRIPT  # noqa: E402
 from hosts_support import HostsServer  # noqa: E402
 
@@ -51,45 +53,38 @@ def measure(server: AirflowServer, train_steps: int) -> dict:
     }
 
 
-def one_host(train_steps: int, tmp: str) -> dict:
-    port = free_port()
-    env = airflow_env(
-        tmp,
-        AIRFLOW__API__PORT=str(port),
-        TFPIPE_REDIS_PORT=str(free_port()),
-        TFPIPE_S3_PORT=str(free_port()),
-        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
-        TFPIPE_PG_DB=f"tfpipe_bench_{uuid.uuid4().hex[:8]}",
-    )
-    env.pop("TFPIPE_STORE", None)
-    state = os.path.join(env["AIRFLOW_HOME"], "celery")
+@contextlib.contextmanager
+def deployed(script: str, env: dict[str, str], stop: list[str]) -> Iterator[float]:
+    """Start a deployment script, yield how long it took to come up, stop it whatever happens."""
     began = time.monotonic()
     try:
         subprocess.run(
-            ["bash", CELERY_SCRIPT, "start"], env=env, check=True, timeout=600, capture_output=True
+            ["bash", script, "start"], env=env, check=True, timeout=600, capture_output=True
         )
-        up = time.monotonic() - began
+        yield time.monotonic() - began
+    finally:
+        subprocess.run(["bash", script, *stop], env=env, timeout=120)
+
+
+def one_host(train_steps: int, tmp: str) -> dict:
+    env = celery_env(tmp, "tfpipe_bench")
+    state = os.path.join(env["AIRFLOW_HOME"], "celery")
+    with deployed(CELERY_SCRIPT, env, ["stop", "--purge"]) as up:
+        port = int(env["AIRFLOW__API__PORT"])
         server = AirflowServer(port, env["AIRFLOW_HOME"], os.path.join(state, "api-server.log"))
         return {"deployment": "1 host", "up_seconds": round(up, 1), **measure(server, train_steps)}
-    finally:
-        subprocess.run(["bash", CELERY_SCRIPT, "stop", "--purge"], env=env, timeout=120)
 
 
 def four_hosts(train_steps: int, tmp: str) -> dict:
     prefix = f"b{uuid.uuid4().hex[:4]}-"
     env = airflow_env(tmp, TFPIPE_HOSTS_PREFIX=prefix)
     env.pop("TFPIPE_STORE", None)
-    state = os.path.join(env["AIRFLOW_HOME"], "hosts")
-    began = time.monotonic()
-    try:
-        subprocess.run(
-            ["bash", HOSTS_SCRIPT, "start"], env=env, check=True, timeout=600, capture_output=True
+    env.pop("TFPIPE_DATA_ROOTS", None)
+    with deployed(HOSTS_SCRIPT, env, ["stop"]) as up:
+        server = HostsServer(
+            prefix, env["AIRFLOW_HOME"], os.path.join(env["AIRFLOW_HOME"], "hosts")
         )
-        up = time.monotonic() - began
-        server = HostsServer(prefix, env["AIRFLOW_HOME"], state)
         return {"deployment": "4 hosts", "up_seconds": round(up, 1), **measure(server, train_steps)}
-    finally:
-        subprocess.run(["bash", HOSTS_SCRIPT, "stop"], env=env, timeout=120)
 
 
 def main() -> None:

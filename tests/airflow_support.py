@@ -11,6 +11,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from typing import Any
 
 from conftest import REPO
@@ -43,6 +44,21 @@ def airflow_env(tmp: str, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     os.makedirs(env["AIRFLOW_HOME"], exist_ok=True)
+    return env
+
+
+def celery_env(tmp: str, database_prefix: str) -> dict[str, str]:
+    """The environment of an ``infra/airflow/celery.sh`` deployment on free ports, with its own
+    PostgreSQL database and the script's own moto store (no ``TFPIPE_STORE`` inherited)."""
+    env = airflow_env(
+        tmp,
+        AIRFLOW__API__PORT=str(free_port()),
+        TFPIPE_REDIS_PORT=str(free_port()),
+        TFPIPE_S3_PORT=str(free_port()),
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+        TFPIPE_PG_DB=f"{database_prefix}_{uuid.uuid4().hex[:8]}",
+    )
+    env.pop("TFPIPE_STORE", None)
     return env
 
 

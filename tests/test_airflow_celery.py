@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 
 import psutil
 import pytest
-from airflow_support import AirflowServer, airflow_env, free_port
+from airflow_support import AirflowServer, celery_env
 from conftest import REPO, tfpipe
 from object_store_support import keys
 
@@ -24,16 +23,8 @@ SCRIPT = os.path.join(REPO, "infra", "airflow", "celery.sh")
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("celery"))
-    port = free_port()
-    env = airflow_env(
-        tmp,
-        AIRFLOW__API__PORT=str(port),
-        TFPIPE_REDIS_PORT=str(free_port()),
-        TFPIPE_S3_PORT=str(free_port()),
-        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
-        TFPIPE_PG_DB=f"tfpipe_celery_{uuid.uuid4().hex[:8]}",
-    )
-    env.pop("TFPIPE_STORE", None)
+    env = celery_env(tmp, "tfpipe_celery")
+    port = int(env["AIRFLOW__API__PORT"])
     start = subprocess.run(
         ["bash", SCRIPT, "start"], env=env, capture_output=True, text=True, timeout=600
     )
