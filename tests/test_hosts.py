@@ -42,8 +42,8 @@ pytestmark = [
     ),
 ]
 
-TRAIN_STEPS = 3000
-SECOND_STEPS = 2500  # another fingerprint than the first run: trained again
+TRAIN_STEPS = 2000
+SECOND_STEPS = 1500  # another fingerprint than the first run: trained again
 
 
 STORE_CHECK = """
