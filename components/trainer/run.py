@@ -67,7 +67,15 @@ def run(ctx: Context) -> dict[str, Any]:
             stats = backend.train(ctx.progress, mirror)
             if not job.cluster.is_chief:
                 raise TaskRoleDone(
-                    f"task {job.cluster.task_name} finished; the chief exports the model"
+                    f"task {job.cluster.task_name} finished ({stats.get('steps')} steps); "
+                    "the chief exports the model",
+                    {
+                        "cluster_task": job.cluster.task_name,
+                        "distribution": decision.distribution,
+                        "backend": decision.backend,
+                        "converted": decision.converted,
+                        **stats,
+                    },
                 )
 
         ctx.progress("exporting the serving SavedModel (transform graph inside)")
@@ -99,6 +107,8 @@ def run(ctx: Context) -> dict[str, Any]:
         "distribution": decision.distribution,
         "reason": decision.reason,
         "cluster": decision.cluster,
+        # Which task of an external cluster this was (its other tasks report theirs).
+        **({"cluster_task": job.cluster.task_name} if job.cluster.is_cluster else {}),
         **stats,
         "task": job.p.task,
         "classes": classes,
