@@ -357,6 +357,8 @@ def _run_component(
             )
         finally:
             ahead.close()
+    # A cluster member that commits nothing says which artifact it trained (the chief's).
+    result = {"fingerprint": inv.fingerprint, **result}
     done = step_record(step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu)
     keep(done)
     if done["status"] == "failed":
@@ -409,7 +411,7 @@ def build_dag(
     tags: tuple[str, ...] = ("tfpipe",),
     overrides: Overrides | None = None,
     start_date: datetime | None = None,
-    training_cluster: Mapping[str, Sequence[str]] | None = None,
+    training_cluster: Mapping[str, Sequence[str]] | str | None = None,
     runtimes: Mapping[str, str] | None = None,
 ) -> DAG:
     """A DAG for ``pipeline_ref`` (a built-in name or a pipeline file).
@@ -423,7 +425,8 @@ def build_dag(
     each on the model the one before served; with ``start_date`` its scheduled DAG catches up
     every interval since then that has no run.
 
-    ``training_cluster`` (e.g. ``{"chief": ["w1:2222"], "worker": ["w2:2222"]}``): the trainer
+    ``training_cluster`` (e.g. ``{"chief": ["w1:2222"], "worker": ["w2:2222"]}``, or that as
+    JSON): the trainer
     step trains on a cluster whose members are tasks of this DAG, each on the Celery queue named
     after its host, each with its TF_CONFIG (see pipelines/training_cluster.py). ``runtimes``
     (step → runtime): steps that run on another runtime than the pipeline's in this DAG, e.g.
@@ -539,7 +542,7 @@ def _member_task(
 
 
 def _cluster_of(
-    pipeline: Pipeline, spec: Mapping[str, Sequence[str]] | None
+    pipeline: Pipeline, spec: Mapping[str, Sequence[str]] | str | None
 ) -> TrainingCluster | None:
     """The training cluster of the pipeline's trainer step (there must be exactly one)."""
     if not spec:

@@ -8,8 +8,8 @@ worker consumes ``--queues default,<host>``) and runs the step with a TF_CONFIG 
 cluster and itself, as a TFJob operator would start the processes. Every member computes the same
 fingerprint (the cluster's layout is in it, not which member this is); only the chief commits.
 
-The DAG's structure is fixed when its file is parsed, so the cluster is a DAG-definition setting:
-``$TFPIPE_TRAINING_CLUSTER`` (the same JSON) is what ``dags/penguins_cluster.py`` reads.
+The DAG's structure is fixed when its file is parsed, so the cluster is a DAG-definition setting
+(``dags/penguins_cluster.py`` reads it, as JSON, from ``$TFPIPE_TRAINING_CLUSTER``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 from tfpipe.components.core.errors import ParameterError
 
-ENV = "TFPIPE_TRAINING_CLUSTER"
 ROLES = ("chief", "worker")  # ps tasks serve forever and evaluators never end: not Airflow tasks
 
 
@@ -55,10 +54,18 @@ class TrainingCluster:
     step: str
 
     @classmethod
-    def of(cls, spec: Mapping[str, Sequence[str]], step: str) -> TrainingCluster:
-        """Check a ``{role: ["host:port", …]}`` spec: exactly one chief, workers optional, every
-        address ``host:port`` and used once."""
+    def of(cls, spec: Mapping[str, Sequence[str]] | str, step: str) -> TrainingCluster:
+        """Check a ``{role: ["host:port", …]}`` spec (or its JSON): exactly one chief, workers
+        optional, every address ``host:port`` and used once."""
         where = f"training_cluster for step '{step}'"
+        if isinstance(spec, str):
+            try:
+                spec = json.loads(spec)
+            except json.JSONDecodeError as exc:
+                raise ParameterError(
+                    f"{where} is not JSON ({exc}): {spec[:200]!r}; e.g. "
+                    '{"chief": ["w1:2222"], "worker": ["w2:2222"]}'
+                ) from None
         if not isinstance(spec, Mapping):
             raise ParameterError(
                 f"{where} must map roles to address lists, e.g. "
@@ -88,21 +95,6 @@ class TrainingCluster:
         if len(set(every)) != len(every):
             raise ParameterError(f"{where}: an address is used twice: {every}")
         return cls(cluster, step)
-
-    @classmethod
-    def from_env(cls, step: str = "trainer") -> TrainingCluster | None:
-        """The cluster ``$TFPIPE_TRAINING_CLUSTER`` (JSON) describes, or None when unset."""
-        raw = os.environ.get(ENV)
-        if not raw:
-            return None
-        try:
-            spec = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ParameterError(
-                f"${ENV} is not JSON ({exc}): {raw[:200]!r}; e.g. "
-                '{"chief": ["w1:2222"], "worker": ["w2:2222"]}'
-            ) from None
-        return cls.of(spec, step)
 
     @property
     def members(self) -> list[Member]:
