@@ -7,8 +7,9 @@ queue named after it, ``airflow celery worker --queues default,w1``), so this fi
 elsewhere.
 
 - `penguins_cluster`: Keras under MultiWorkerMirroredStrategy (the pipeline's modern runtime).
-- `penguins_cluster_estimator`: the same Keras model converted to an Estimator
-  (``model_to_estimator``, ``train_and_evaluate``) on the estimator runtime.
+- `penguins_cluster_estimator`: the trainer on the estimator runtime (TF 2.15); triggered with
+  ``{"backend": "auto"}`` the Keras model is converted to an Estimator (``model_to_estimator``)
+  and trained with ``train_and_evaluate`` under MultiWorkerMirroredStrategy.
 """
 
 import os

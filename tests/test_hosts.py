@@ -320,14 +320,14 @@ def test_a_training_cluster_across_the_worker_hosts_trains_from_an_airflow_run(d
     MultiWorkerMirroredStrategy, then the same Keras model converted to an Estimator on the
     estimator runtime (upstream artifacts cached from the first run)."""
     server = deployment.server
-    for dag_id, backend, converted in (
-        ("penguins_cluster", "keras", False),
-        ("penguins_cluster_estimator", "estimator", True),
+    for dag_id, conf, backend, converted in (
+        ("penguins_cluster", {}, "keras", False),
+        ("penguins_cluster_estimator", {"backend": "auto"}, "estimator", True),
     ):
         server.wait_for_dag(dag_id)
         versions_before = len(deployment.store_state()["serving"])
         started = time.monotonic()
-        run_id = server.trigger(dag_id, {"train_steps": CLUSTER_STEPS})
+        run_id = server.trigger(dag_id, {"train_steps": CLUSTER_STEPS, **conf})
         run = server.wait_run(dag_id, run_id, timeout=420)
         tasks = server.task_instances(dag_id, run_id)
         assert run["state"] == "success", {t: ti["state"] for t, ti in tasks.items()}
