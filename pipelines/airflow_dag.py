@@ -448,7 +448,8 @@ def build_dag(
         schedule=timetable(pipeline.schedule) if schedule == "pipeline" else schedule,
         start_date=start_date,
         catchup=windowed and start_date is not None,
-        max_active_runs=1 if windowed else 4,
+        # A training cluster's members listen on fixed ports: one run of its DAG at a time.
+        max_active_runs=1 if windowed or training_cluster else 4,
         # Every member of a training cluster runs at once (each on its own host).
         **({"max_active_tasks": max(len(members) + 1, _max_active_tasks())} if cluster else {}),
         params=dag_params(pipeline, card),
