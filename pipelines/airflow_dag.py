@@ -430,7 +430,7 @@ def build_dag(
     step trains on a cluster whose members are tasks of this DAG, each on the Celery queue named
     after its host, each with its TF_CONFIG (see pipelines/training_cluster.py). ``runtimes``
     (step → runtime): steps that run on another runtime than the pipeline's in this DAG, e.g.
-    ``{"trainer": "estimator"}`` (a Keras model converted to an Estimator on a cluster).
+    ``{<training step>: "estimator"}`` (a Keras model converted to an Estimator on a cluster).
     """
     home = home or default_home()
     pipeline = load_pipeline(pipeline_ref, home)
@@ -545,10 +545,10 @@ def _member_task(
 def _cluster_of(
     pipeline: Pipeline, spec: Mapping[str, Sequence[str]] | str | None
 ) -> TrainingCluster | None:
-    """The training cluster of the pipeline's trainer step (there must be exactly one)."""
+    """The training cluster of the pipeline's training step (there must be exactly one)."""
     if not spec:
         return None
-    trainers = [s.name for s in pipeline.steps if s.component == "trainer"]
+    trainers = [s.name for s in pipeline.steps if get_spec(s.component).trains_on_cluster]
     if len(trainers) != 1:
         raise ParameterError(
             f"training_cluster: pipeline '{pipeline.name}' has {len(trainers)} trainer steps "

@@ -20,6 +20,7 @@ from tfpipe.components.trainer.cluster_config import ClusterConfig
 from tfpipe.components.trainer.decision import decide
 from tfpipe.components.trainer.params import TrainerParams
 from tfpipe.pipelines.runs import RunLog, safe_run_id
+from tfpipe.pipelines.training_cluster import TrainingCluster
 
 
 def params(**kw) -> TrainerParams:
@@ -74,6 +75,31 @@ def test_cluster_config_knows_the_chief_and_a_stable_identity():
     assert a.identity() == b.identity() != cluster({"chief": 1, "worker": 2}).identity()
     with pytest.raises(ParameterError, match="TF_CONFIG is not valid JSON"):
         ClusterConfig.from_env({"TF_CONFIG": "{nope"})
+
+
+def test_a_training_cluster_of_airflow_tasks_places_each_member_on_its_host():
+    spec = {"chief": ["w1:2222"], "worker": ["w2:2222", "10.0.0.3:2223"]}
+    tc = TrainingCluster.of(json.dumps(spec), "trainer")
+    placed = [(m.task_id, m.name, m.host, m.is_chief) for m in tc.members]
+    assert placed == [
+        ("trainer", "chief:0", "w1", True),
+        ("trainer_worker_0", "worker:0", "w2", False),
+        ("trainer_worker_1", "worker:1", "10.0.0.3", False),
+    ]
+    configs = [ClusterConfig.from_env({"TF_CONFIG": tc.tf_config(m)}) for m in tc.members]
+    assert [c.task_name for c in configs] == ["chief:0", "worker:0", "worker:1"]
+    assert [c.is_chief for c in configs] == [True, False, False]  # only the chief commits
+    assert len({c.identity() for c in configs}) == 1  # one fingerprint for every member
+    assert configs[1].cluster == spec
+    for bad, message in (
+        ({"worker": ["w2:2222"]}, "exactly one chief"),
+        ({"chief": ["w1:2222"], "ps": ["w3:2222"]}, r"roles \['ps'\] are not supported"),
+        ({"chief": ["w1"]}, "'w1' \\(chief\\) is not 'host:port'"),
+        ({"chief": ["w1:2222"], "worker": ["w1:2222"]}, "used twice"),
+        ("{nope", "is not JSON"),
+    ):
+        with pytest.raises(ParameterError, match=message):
+            TrainingCluster.of(bad, "trainer")
 
 
 def test_trainer_parameters_refuse_impossible_combinations():
