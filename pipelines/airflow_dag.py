@@ -426,9 +426,9 @@ def build_dag(
     every interval since then that has no run.
 
     ``training_cluster`` (e.g. ``{"chief": ["w1:2222"], "worker": ["w2:2222"]}``, or that as
-    JSON): the trainer
-    step trains on a cluster whose members are tasks of this DAG, each on the Celery queue named
-    after its host, each with its TF_CONFIG (see pipelines/training_cluster.py). ``runtimes``
+    JSON): the training step trains on a cluster whose members are tasks of this DAG, each on the
+    Celery queue named after its host, each with its TF_CONFIG (pipelines/training_cluster.py);
+    one run at a time (the members listen on fixed ports). ``runtimes``
     (step → runtime): steps that run on another runtime than the pipeline's in this DAG, e.g.
     ``{<training step>: "estimator"}`` (a Keras model converted to an Estimator on a cluster).
     """

@@ -351,10 +351,11 @@ def test_a_training_cluster_across_the_worker_hosts_trains_from_an_airflow_run(d
         trainer = stored["artifacts"][f"trainer/{chief['fingerprint']}"]
         assert trainer["committed"] and trainer["prefixes"] and len(trainer["prefixes"]) == 1
         assert_nothing_half_visible(stored, versions=versions_before + 1)
+        took = {t: round(ti["duration"] or 0) for t, ti in tasks.items()}
         print(
             f"hosts: {dag_id}: chief on w1 + worker on w2, {CLUSTER_STEPS} steps "
             f"({chief['summary']['train_seconds']} s training), "
-            f"run {time.monotonic() - started:.0f} s"
+            f"run {time.monotonic() - started:.0f} s; task seconds {took}"
         )
     deployment.remember_pids()
 
