@@ -102,6 +102,28 @@ def test_a_training_cluster_of_airflow_tasks_places_each_member_on_its_host():
             TrainingCluster.of(bad, "trainer")
 
 
+def test_a_non_chief_members_plan_keeps_it_from_taking_the_artifacts_lock(tmp_path, monkeypatch):
+    """The Airflow task plans the step and hands the plan to the component process: a worker
+    of the cluster must still commit nothing there, so it never waits for (or takes over) the
+    chief's lock on the artifact they compute together."""
+    from tfpipe.components.core.execute import Invocation
+    from tfpipe.pipelines.engine import plan
+    from tfpipe.pipelines.registry import load_pipeline
+
+    tc = TrainingCluster.of({"chief": ["w1:2222"], "worker": ["w2:2222"]}, "trainer")
+    pipeline = load_pipeline("penguins", str(tmp_path))
+    planned = {}
+    for member in tc.members:
+        monkeypatch.setenv("TF_CONFIG", tc.tf_config(member))
+        trainer = next(i for i in plan(pipeline, str(tmp_path)) if i.step == "trainer")
+        planned[member.name] = Invocation.from_request(trainer.to_request("run"))
+    assert {name: inv.external.commits for name, inv in planned.items()} == {
+        "chief:0": True,
+        "worker:0": False,
+    }
+    assert planned["chief:0"].fingerprint == planned["worker:0"].fingerprint
+
+
 def test_trainer_parameters_refuse_impossible_combinations():
     with pytest.raises(ValueError, match="multiple of steps_per_epoch"):
         params(train_steps=250, steps_per_epoch=100)
