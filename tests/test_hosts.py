@@ -8,9 +8,11 @@ from those that need both worker hosts to the one that kills a host for good:
 1. every service listens on its host's address;
 2. two data drops announced back to back while the control plane is restarted: each drop trained
    on exactly once, through the claims ledger on the store, with tasks on both worker hosts;
-3. every process of the worker host training is killed: Airflow retries the task on the other
+3. the trainer as a training cluster across the worker hosts from one run (chief task on w1,
+   worker task on w2, each with its TF_CONFIG): Keras, then Keras→Estimator (estimator runtime);
+4. every process of the worker host training is killed: Airflow retries the task on the other
    host, which resumes from the checkpoints mirrored to the store; the run is pushed;
-4. the surviving host's link is cut while it uploads: the run completes, nothing is
+5. the surviving host's link is cut while it uploads: the run completes, nothing is
    half-visible, and control still shows its task logs (from the store, the host unreachable).
 
 Stopping the deployment leaves no namespace, link, process or file (checked at teardown)."""
