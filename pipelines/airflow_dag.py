@@ -16,6 +16,7 @@ does not announce skips the task, so no event is emitted.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,7 +48,12 @@ from tfpipe.pipelines.engine import (
 from tfpipe.pipelines.home import asset_claims_path, default_home
 from tfpipe.pipelines.registry import load_pipeline
 from tfpipe.pipelines.runs import RunLog
-from tfpipe.pipelines.training_cluster import Member, TrainingCluster, member_environment
+from tfpipe.pipelines.training_cluster import (
+    Member,
+    SiblingWatch,
+    TrainingCluster,
+    member_environment,
+)
 from tfpipe.pipelines.triggers import (
     CARD_KEY,
     TriggerCard,
@@ -283,7 +289,8 @@ def run_component(
     if member is None:
         return _run_component(pipeline_ref, home, step_name, inputs, overrides)
     cluster, this = member
-    with member_environment(cluster, this):
+    watch = SiblingWatch([m for m in cluster.members if m != this], _sibling_states())
+    with member_environment(cluster, this), watch:
         try:
             result = _run_component(
                 pipeline_ref,
@@ -293,14 +300,28 @@ def run_component(
                 overrides,
                 record=this.is_chief,
                 log_name=None if this.is_chief else this.task_id,
+                stop=watch.stop,
             )
         except (AirflowFailException, RuntimeError) as exc:
+            cause = f"stopped: {watch.reason}" if watch.reason else f"failed: {exc}"
             where = (
                 f"training cluster member {this.name} (task {this.task_id}, host {hostname()}, "
-                f"address {this.address}) failed: {exc}; the cluster: {cluster.describe()}"
+                f"address {this.address}) {cause}; the cluster: {cluster.describe()}"
             )
             raise type(exc)(where) from None
     return {**result, "member": this.name, "host": hostname()}
+
+
+def _sibling_states() -> Callable[[], dict[str, str]]:
+    """This run's task states (task id -> state), from Airflow's execution API."""
+    context = get_current_context()
+    ti, dag_id, run_id = context["ti"], context["dag"].dag_id, context["run_id"]
+
+    def states() -> dict[str, str]:
+        found = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id) or {}
+        return {task: str(getattr(state, "value", state)) for task, state in found.items()}
+
+    return states
 
 
 def _run_component(
@@ -311,6 +332,7 @@ def _run_component(
     overrides: Overrides | None = None,
     record: bool = True,
     log_name: str | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     pipeline, run, context = _this_run(pipeline_ref, home, step_name, overrides)
     step = pipeline.step(step_name)
@@ -353,7 +375,11 @@ def _run_component(
                 ahead.submit(recorded[upstream])
         try:
             result, seconds, cpu = run_step_process(
-                inv, run.given_id, run.log_path(log_name or step.name), named=pipeline.environment
+                inv,
+                run.given_id,
+                run.log_path(log_name or step.name),
+                named=pipeline.environment,
+                stop=stop,
             )
         finally:
             ahead.close()

@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from tfpipe.components.core.errors import ParameterError
 
@@ -135,3 +136,49 @@ def member_environment(cluster: TrainingCluster, member: Member) -> Iterator[Non
             os.environ.pop("TF_CONFIG", None)
         else:
             os.environ["TF_CONFIG"] = before
+
+
+# A sibling's task in one of these states has failed a try (or will never run).
+FAILED_STATES = ("failed", "up_for_retry", "upstream_failed", "removed")
+
+
+@dataclass
+class SiblingWatch:
+    """While a member's step runs, the other members' task states, polled: TensorFlow stops a
+    cluster whose member dies once they have joined (its health checks), but a member that fails
+    before joining leaves the others waiting for it forever. A sibling whose task fails while this
+    one runs, or has failed for good, sets ``stop`` and says why in ``reason``. A sibling waiting
+    for its retry when this one starts is not a failure: it is coming."""
+
+    siblings: list[Member]
+    states: Callable[[], dict[str, str]]  # task id -> state, this run's tasks
+    interval: float = 5.0
+    stop: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""
+    _done: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> SiblingWatch:
+        if self.siblings:
+            threading.Thread(target=self._watch, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        before: dict[str, str] | None = None
+        while not self._done.wait(self.interval):
+            try:
+                now = self.states()
+            except Exception:  # the supervisor busy or gone: the task itself will tell
+                continue
+            for m in self.siblings:
+                state = now.get(m.task_id)
+                was = None if before is None else before.get(m.task_id, "")
+                if state == "failed" or (
+                    state in FAILED_STATES and was is not None and was not in FAILED_STATES
+                ):
+                    self.reason = f"member {m.name} (task {m.task_id}, host {m.host}) is {state}"
+                    self.stop.set()
+                    return
+            before = now

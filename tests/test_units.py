@@ -102,6 +102,37 @@ def test_a_training_cluster_of_airflow_tasks_places_each_member_on_its_host():
             TrainingCluster.of(bad, "trainer")
 
 
+def test_a_members_watch_stops_it_when_a_sibling_fails_while_it_runs_not_for_one_coming_back():
+    import time
+
+    from tfpipe.pipelines.training_cluster import SiblingWatch
+
+    tc = TrainingCluster.of({"chief": ["w1:2222"], "worker": ["w2:2222"]}, "trainer")
+    worker = tc.members[1]
+
+    def watched(states: list[str]) -> SiblingWatch:
+        """The watch after it has seen every state in turn (the last one twice)."""
+        polled: list[str] = []
+
+        def poll() -> dict[str, str]:
+            polled.append(states[min(len(polled), len(states) - 1)])
+            return {worker.task_id: polled[-1]}
+
+        with SiblingWatch([worker], poll, 0.01) as watch:
+            deadline = time.monotonic() + 10
+            while len(polled) <= len(states) and not watch.stop.is_set():
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        return watch
+
+    # Retrying when this one started, then running: no reason to stop.
+    assert not watched(["up_for_retry", "queued", "running", "success"]).stop.is_set()
+    stopped = watched(["queued", "running", "up_for_retry"])  # its try failed meanwhile
+    assert stopped.stop.is_set()
+    assert stopped.reason == "member worker:0 (task trainer_worker_0, host w2) is up_for_retry"
+    assert watched(["failed"]).stop.is_set()  # failed for good: the cluster cannot form
+
+
 def test_a_non_chief_members_plan_keeps_it_from_taking_the_artifacts_lock(tmp_path, monkeypatch):
     """The Airflow task plans the step and hands the plan to the component process: a worker
     of the cluster must still commit nothing there, so it never waits for (or takes over) the
