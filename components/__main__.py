@@ -106,7 +106,13 @@ def main(argv: list[str] | None = None) -> None:
         inv = Invocation.from_request(request)
         result = {"ok": True, **execute(inv, args.run_id, progress=lambda m: print(m, flush=True))}
     except NothingToCommit as done:
-        result = {"ok": True, "committed": False, "step": args.step, "message": str(done)}
+        result = {
+            "ok": True,
+            "committed": False,
+            "step": args.step,
+            "message": str(done),
+            "summary": done.summary,
+        }
     except Exception as exc:
         result = {"step": args.step, **error_payload(exc)}
         print(result["traceback"] or f"error: {result['error']}", file=sys.stderr)

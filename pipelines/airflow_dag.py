@@ -16,7 +16,8 @@ does not announce skips the task, so no event is emitted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from tfpipe.components import get_spec
 from tfpipe.components.artifacts import is_committed
-from tfpipe.components.core.errors import TfpipeError
+from tfpipe.components.core.errors import ParameterError, TfpipeError
 from tfpipe.pipelines.asset_claims import AssetClaims, Event
 from tfpipe.pipelines.data_interval import (
     DATE_PARAM,
@@ -47,6 +48,12 @@ from tfpipe.pipelines.engine import (
 from tfpipe.pipelines.home import asset_claims_path, default_home
 from tfpipe.pipelines.registry import load_pipeline
 from tfpipe.pipelines.runs import RunLog
+from tfpipe.pipelines.training_cluster import (
+    Member,
+    SiblingWatch,
+    TrainingCluster,
+    member_environment,
+)
 from tfpipe.pipelines.triggers import (
     CARD_KEY,
     TriggerCard,
@@ -272,12 +279,69 @@ def run_component(
     step_name: str,
     inputs: dict[str, dict[str, Any]],
     overrides: Overrides | None = None,
+    member: tuple[TrainingCluster, Member] | None = None,
 ) -> dict[str, Any]:
     """The body of every step task: resolve the step from its upstream results, run it in its
-    runtime, record it, and fail the task when the step failed."""
+    runtime, record it, and fail the task when the step failed. ``member``: this task is one
+    member of the step's training cluster (see pipelines/training_cluster.py), run with its
+    TF_CONFIG; only the chief records the step (another member's record would stand for the
+    step in a report written on its host)."""
+    if member is None:
+        return _run_component(pipeline_ref, home, step_name, inputs, overrides)
+    cluster, this = member
+    watch = SiblingWatch([m for m in cluster.members if m != this], _sibling_states())
+    with member_environment(cluster, this), watch:
+        try:
+            result = _run_component(
+                pipeline_ref,
+                home,
+                step_name,
+                inputs,
+                overrides,
+                record=this.is_chief,
+                log_name=None if this.is_chief else this.task_id,
+                stop=watch.stop,
+            )
+        except (AirflowFailException, RuntimeError) as exc:
+            cause = f"stopped: {watch.reason}" if watch.reason else f"failed: {exc}"
+            where = (
+                f"training cluster member {this.name} (task {this.task_id}, host {hostname()}, "
+                f"address {this.address}) {cause}; the cluster: {cluster.describe()}"
+            )
+            raise type(exc)(where) from None
+    return {**result, "member": this.name, "host": hostname()}
+
+
+def _sibling_states() -> Callable[[], dict[str, str]]:
+    """This run's task states (task id -> state), from Airflow's execution API."""
+    context = get_current_context()
+    ti, dag_id, run_id = context["ti"], context["dag"].dag_id, context["run_id"]
+
+    def states() -> dict[str, str]:
+        found = ti.get_task_states(dag_id=dag_id, run_ids=[run_id]).get(run_id) or {}
+        return {task: str(getattr(state, "value", state)) for task, state in found.items()}
+
+    return states
+
+
+def _run_component(
+    pipeline_ref: str,
+    home: str,
+    step_name: str,
+    inputs: dict[str, dict[str, Any]],
+    overrides: Overrides | None = None,
+    record: bool = True,
+    log_name: str | None = None,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
     pipeline, run, context = _this_run(pipeline_ref, home, step_name, overrides)
     step = pipeline.step(step_name)
     runtime = pipeline.step_runtime(step)
+
+    def keep(done: dict[str, Any]) -> None:
+        if record:
+            record_step(run, done, context["ti"])
+
     try:
         inv = resolve_step(
             pipeline,
@@ -293,9 +357,7 @@ def run_component(
     except TfpipeError as exc:  # refused before running: recorded, and not worth a retry
         message = f"{exc}{_window_note(pipeline, step.name, context)}"
         error = {"ok": False, "error": message, "error_type": type(exc).__name__}
-        record_step(
-            run, step_record(step.name, step.component, runtime, error, seconds=0.0), context["ti"]
-        )
+        keep(step_record(step.name, step.component, runtime, error, seconds=0.0))
         raise AirflowFailException(
             f"step '{step.name}': {message}{airflow_hint(pipeline, str(exc))}"
         ) from None
@@ -304,30 +366,35 @@ def run_component(
     else:
         from tfpipe.pipelines.report.ahead import SECTIONS_DIR, SectionsAhead
 
-        # The upstream steps' report sections are drawn while this step's process runs.
+        # The upstream steps' report sections are drawn while this step's process runs (by the
+        # task that records the step; a cluster's other members log under their own name).
         ahead = SectionsAhead(run.path(SECTIONS_DIR))
-        recorded = run.steps()
+        recorded = run.steps() if record else {}
         for upstream in [*step.inputs.values(), *step.after]:
             if upstream in recorded:
                 ahead.submit(recorded[upstream])
         try:
             result, seconds, cpu = run_step_process(
-                inv, run.given_id, run.log_path(step.name), named=pipeline.environment
+                inv,
+                run.given_id,
+                run.log_path(log_name or step.name),
+                named=pipeline.environment,
+                stop=stop,
             )
         finally:
             ahead.close()
-    record = step_record(
-        step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu
-    )
-    record_step(run, record, context["ti"])
-    if record["status"] == "failed":
-        message = f"step '{step.name}' failed: {record.get('error')}"
-        if record.get("error_type") in PERMANENT_ERRORS:
+    # A cluster member that commits nothing says which artifact it trained (the chief's).
+    result = {"fingerprint": inv.fingerprint, **result}
+    done = step_record(step.name, step.component, runtime, result, seconds=seconds, cpu_seconds=cpu)
+    keep(done)
+    if done["status"] == "failed":
+        message = f"step '{step.name}' failed: {done.get('error')}"
+        if done.get("error_type") in PERMANENT_ERRORS:
             # Bad parameters, data or user code: a retry would fail the same way.
-            raise AirflowFailException(message + airflow_hint(pipeline, record.get("error", "")))
+            raise AirflowFailException(message + airflow_hint(pipeline, done.get("error", "")))
         raise RuntimeError(message)
-    if record.get("halt"):
-        raise AirflowFailException(f"step '{step.name}' stops the run: {record['halt']}")
+    if done.get("halt"):
+        raise AirflowFailException(f"step '{step.name}' stops the run: {done['halt']}")
     return {**result, "run_id": run.run_id}
 
 
@@ -370,6 +437,8 @@ def build_dag(
     tags: tuple[str, ...] = ("tfpipe",),
     overrides: Overrides | None = None,
     start_date: datetime | None = None,
+    training_cluster: Mapping[str, Sequence[str]] | str | None = None,
+    runtimes: Mapping[str, str] | None = None,
 ) -> DAG:
     """A DAG for ``pipeline_ref`` (a built-in name or a pipeline file).
 
@@ -381,9 +450,19 @@ def build_dag(
     intervals (catch-up, a backfill created with ``--max-active-runs 1``) train in date order,
     each on the model the one before served; with ``start_date`` its scheduled DAG catches up
     every interval since then that has no run.
+
+    ``training_cluster`` (e.g. ``{"chief": ["w1:2222"], "worker": ["w2:2222"]}``, or that as
+    JSON): the training step trains on a cluster whose members are tasks of this DAG, each on the
+    Celery queue named after its host, each with its TF_CONFIG (pipelines/training_cluster.py);
+    one run at a time (the members listen on fixed ports). ``runtimes``
+    (step → runtime): steps that run on another runtime than the pipeline's in this DAG, e.g.
+    ``{<training step>: "estimator"}`` (a Keras model converted to an Estimator on a cluster).
     """
     home = home or default_home()
     pipeline = load_pipeline(pipeline_ref, home)
+    overrides = _with_runtimes(pipeline, overrides, runtimes)
+    cluster = _cluster_of(pipeline, training_cluster)
+    members = cluster.members[1:] if cluster else []
     card = TriggerCard.of(pipeline)
     # Tasks of a data-driven DAG read the events of its assets (to claim drops; see
     # claimed_events), which Airflow allows for a task's inlets.
@@ -395,7 +474,10 @@ def build_dag(
         schedule=timetable(pipeline.schedule) if schedule == "pipeline" else schedule,
         start_date=start_date,
         catchup=windowed and start_date is not None,
-        max_active_runs=1 if windowed else 4,
+        # A training cluster's members listen on fixed ports: one run of its DAG at a time.
+        max_active_runs=1 if windowed or training_cluster else 4,
+        # Every member of a training cluster runs at once (each on its own host).
+        **({"max_active_tasks": max(len(members) + 1, _max_active_tasks())} if cluster else {}),
         params=dag_params(pipeline, card),
         tags=list(tags),  # the user's: tfpipe finds its DAGs by their card (below)
         # A data drop must start a run even before anyone looks at the UI; scheduled DAGs start
@@ -415,19 +497,35 @@ def build_dag(
         },
     ) as dag:
         results: dict[str, Any] = {}
+        siblings: dict[str, list[Any]] = {}  # a cluster step's members other than its chief
         for step in pipeline.topological():
             spec = get_spec(step.component)
             outlets = [step_asset(pipeline.name, spec.outlet)] if spec.outlet else []
 
-            @task(task_id=step.name, doc_md=spec.description, outlets=outlets, inlets=inlets)
-            def run_step(upstream: dict[str, Any], step_name: str = step.name) -> dict[str, Any]:
-                result = run_component(pipeline_ref, home, step_name, upstream, overrides)
-                _announce(step_name, pipeline_ref, home, result)
-                return result
+            upstream_results = {name: results[upstream] for name, upstream in step.inputs.items()}
+            if cluster and step.name == cluster.step:
+                tasks = [
+                    _member_task(pipeline_ref, home, overrides, cluster, m, spec.description)(
+                        upstream_results
+                    )
+                    for m in cluster.members
+                ]
+                results[step.name], siblings[step.name] = tasks[0], tasks[1:]
+            else:
 
-            results[step.name] = run_step(
-                {name: results[upstream] for name, upstream in step.inputs.items()}
-            )
+                @task(task_id=step.name, doc_md=spec.description, outlets=outlets, inlets=inlets)
+                def run_step(
+                    upstream: dict[str, Any], step_name: str = step.name
+                ) -> dict[str, Any]:
+                    result = run_component(pipeline_ref, home, step_name, upstream, overrides)
+                    _announce(step_name, pipeline_ref, home, result)
+                    return result
+
+                results[step.name] = run_step(upstream_results)
+            for upstream in [*step.inputs.values(), *step.after]:
+                # A failed member of an upstream training cluster stops the steps after it.
+                for sibling in siblings.get(upstream, []):
+                    sibling >> results[step.name]
             for upstream in step.after:  # order only: no data passes
                 results[upstream] >> results[step.name]
 
@@ -440,8 +538,71 @@ def build_dag(
         def report(step_results: dict[str, Any]) -> str:
             return write_report(pipeline_ref, home, overrides)
 
-        report(results)
+        reported = report(results)
+        for tasks in siblings.values():
+            for sibling in tasks:
+                sibling >> reported
     return dag
+
+
+def _member_task(
+    pipeline_ref: str,
+    home: str,
+    overrides: Overrides | None,
+    cluster: TrainingCluster,
+    member: Member,
+    description: str,
+) -> Any:
+    """The task of one training-cluster member, on its host's queue; the chief's is the step's."""
+
+    @task(
+        task_id=member.task_id,
+        queue=member.host,
+        doc_md=f"{description}\n\nTraining cluster member {member.name} at {member.address}.",
+    )
+    def run_member(upstream: dict[str, Any]) -> dict[str, Any]:
+        return run_component(
+            pipeline_ref, home, cluster.step, upstream, overrides, (cluster, member)
+        )
+
+    return run_member
+
+
+def _cluster_of(
+    pipeline: Pipeline, spec: Mapping[str, Sequence[str]] | str | None
+) -> TrainingCluster | None:
+    """The training cluster of the pipeline's training step (there must be exactly one)."""
+    if not spec:
+        return None
+    trainers = [s.name for s in pipeline.steps if get_spec(s.component).trains_on_cluster]
+    if len(trainers) != 1:
+        raise ParameterError(
+            f"training_cluster: pipeline '{pipeline.name}' has {len(trainers)} trainer steps "
+            f"({trainers}); a training cluster needs exactly one"
+        )
+    return TrainingCluster.of(spec, trainers[0])
+
+
+def _with_runtimes(
+    pipeline: Pipeline, overrides: Overrides | None, runtimes: Mapping[str, str] | None
+) -> Overrides | None:
+    """A run's overrides plus this DAG's fixed step runtimes (checked now, at parse time)."""
+    if not runtimes:
+        return overrides
+    fixed = {f"{step}.runtime": runtime for step, runtime in runtimes.items()}
+    pipeline.with_overrides(fixed)  # an unknown step or runtime fails the DAG file, named
+    given = overrides or run_overrides
+
+    def with_runtimes(base: Pipeline, context: dict[str, Any], home: str) -> dict[str, Any]:
+        return {**given(base, context, home), **fixed}
+
+    return with_runtimes
+
+
+def _max_active_tasks() -> int:
+    from airflow.configuration import conf
+
+    return conf.getint("core", "max_active_tasks_per_dag")
 
 
 def write_report(pipeline_ref: str, home: str, overrides: Overrides | None = None) -> str:

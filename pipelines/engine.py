@@ -19,6 +19,7 @@ import resource
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
@@ -343,11 +344,13 @@ def run_step_process(
     log_path: str,
     echo: Callable[[str], None] = print,
     named: tuple[str, ...] = (),
+    stop: threading.Event | None = None,
 ) -> tuple[dict[str, Any], float, float]:
     """Run one step as a component CLI process; return (result, wall seconds, CPU seconds of the
     process and its children). Its output goes to ``echo`` and to ``log_path``. The process is
     borrowed from this host's warm worker of the step's runtime when one serves (TensorFlow
-    already imported; see ``tfpipe.components.core.warm``), else started here."""
+    already imported; see ``tfpipe.components.core.warm``), else started here. ``stop``, once
+    set, kills the process (and its group): the step then ends as killed."""
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     # A private temporary directory for the step (see Worker), removed when it ends.
@@ -368,7 +371,24 @@ def run_step_process(
                 pass_fds=(fd,),
                 start_new_session=True,
             )
-        return _follow(proc, inv, log_path, echo, start, before)
+        finished = threading.Event()
+        if stop is not None:
+            threading.Thread(target=_stop_on, args=(stop, finished, proc), daemon=True).start()
+        try:
+            return _follow(proc, inv, log_path, echo, start, before)
+        finally:
+            finished.set()
+
+
+def _stop_on(stop: threading.Event, finished: threading.Event, proc: Any) -> None:
+    """Kill the step's process group when ``stop`` is set before the step has finished."""
+    import signal
+
+    while not finished.is_set():
+        if stop.wait(0.5):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            return
 
 
 def _follow(

@@ -12,7 +12,9 @@ and later tests use what earlier ones left (the lost host, the runs):
    half-visible, and control still shows its task logs (from the store, the host unreachable);
 4. the lost host comes back, and two data drops are announced back to back while the control
    plane is restarted: the running tasks ride it out, each drop is trained on exactly once
-   through the claims ledger on the store, with tasks on both worker hosts.
+   through the claims ledger on the store, with tasks on both worker hosts;
+5. the trainer as a training cluster across the worker hosts from one run (chief task on w1,
+   worker task on w2, each with its TF_CONFIG): Keras, then Keras→Estimator (estimator runtime).
 
 Stopping the deployment leaves no namespace, link, process or file (checked at teardown)."""
 
@@ -44,6 +46,8 @@ pytestmark = [
 
 TRAIN_STEPS = 2000
 SECOND_STEPS = 1500  # another fingerprint than the first run: trained again
+CLUSTER = {"chief": ["w1:2222"], "worker": ["w2:2222"]}
+CLUSTER_STEPS = 300
 
 
 STORE_CHECK = """
@@ -172,6 +176,8 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
         # A dead host's task is failed after 15 s without a heartbeat, its lease stale after 15 s.
         AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="15",
         TFPIPE_LEASE_SECONDS="15",
+        # dags/penguins_cluster.py: the trainer's chief on w1, its worker on w2.
+        TFPIPE_TRAINING_CLUSTER=json.dumps(CLUSTER),
     )
     env.pop("TFPIPE_STORE", None)
     env.pop("TFPIPE_DATA_ROOTS", None)  # the deployment's own: drops land in s3://tfpipe/drops
@@ -441,3 +447,52 @@ def test_two_drops_announced_while_control_restarts_are_each_trained_on_once(
         f"hosts: drops {sorted(drops)} trained by {len(runs)} runs on {sorted(hosts)}; "
         f"control away {outage:.0f} s while {len(running)} tasks ran"
     )
+
+
+def test_a_training_cluster_across_the_worker_hosts_trains_from_an_airflow_run(deployment):
+    """The trainer's chief is a task on w1 and its worker a task on w2 (dags/penguins_cluster.py,
+    each routed to its host's Celery queue with its own TF_CONFIG): both train every step
+    together, only the chief commits, the model is evaluated and pushed. Keras under
+    MultiWorkerMirroredStrategy, then the same Keras model converted to an Estimator on the
+    estimator runtime (upstream artifacts cached from the first run)."""
+    server = deployment.server
+    for dag_id, conf, backend, converted in (
+        ("penguins_cluster", {}, "keras", False),
+        ("penguins_cluster_estimator", {"backend": "auto"}, "estimator", True),
+    ):
+        server.wait_for_dag(dag_id)
+        versions_before = len(deployment.store_state()["serving"])
+        started = time.monotonic()
+        run_id = server.trigger(dag_id, {"train_steps": CLUSTER_STEPS, **conf})
+        run = server.wait_run(dag_id, run_id, timeout=420)
+        tasks = server.task_instances(dag_id, run_id)
+        assert run["state"] == "success", {t: ti["state"] for t, ti in tasks.items()}
+        # Each member on its host, in one try (a worker never waits for the chief's lock).
+        for task_id, host in (("trainer", "w1"), ("trainer_worker_0", "w2")):
+            ti = tasks[task_id]
+            assert (ti["hostname"], ti["try_number"]) == (host, 1), ti
+        chief = server.xcom(dag_id, run_id, "trainer")
+        worker = server.xcom(dag_id, run_id, "trainer_worker_0")
+        assert (chief["member"], chief["host"]) == ("chief:0", "w1"), chief
+        assert (worker["member"], worker["host"]) == ("worker:0", "w2"), worker
+        assert worker["fingerprint"] == chief["fingerprint"]  # one artifact, one fingerprint
+        assert worker["committed"] is False and "the chief exports" in worker["message"]
+        for member, summary in (("chief:0", chief["summary"]), ("worker:0", worker["summary"])):
+            assert summary["cluster_task"] == member, summary
+            assert summary["steps"] == CLUSTER_STEPS, summary
+            assert summary["distribution"] == "multi_worker", summary
+            assert (summary["backend"], summary["converted"]) == (backend, converted), summary
+        pusher = server.xcom(dag_id, run_id, "pusher")["summary"]
+        assert pusher["pushed"] is True, pusher
+        stored = deployment.store_state()
+        # Only the chief committed: the trainer's artifact has one payload, and it is whole.
+        trainer = stored["artifacts"][f"trainer/{chief['fingerprint']}"]
+        assert trainer["committed"] and trainer["prefixes"] and len(trainer["prefixes"]) == 1
+        assert_nothing_half_visible(stored, versions=versions_before + 1)
+        took = {t: round(ti["duration"] or 0) for t, ti in tasks.items()}
+        print(
+            f"hosts: {dag_id}: chief on w1 + worker on w2, {CLUSTER_STEPS} steps "
+            f"({chief['summary']['train_seconds']} s training), "
+            f"run {time.monotonic() - started:.0f} s; task seconds {took}"
+        )
+    deployment.remember_pids()

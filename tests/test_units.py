@@ -20,6 +20,7 @@ from tfpipe.components.trainer.cluster_config import ClusterConfig
 from tfpipe.components.trainer.decision import decide
 from tfpipe.components.trainer.params import TrainerParams
 from tfpipe.pipelines.runs import RunLog, safe_run_id
+from tfpipe.pipelines.training_cluster import TrainingCluster
 
 
 def params(**kw) -> TrainerParams:
@@ -74,6 +75,84 @@ def test_cluster_config_knows_the_chief_and_a_stable_identity():
     assert a.identity() == b.identity() != cluster({"chief": 1, "worker": 2}).identity()
     with pytest.raises(ParameterError, match="TF_CONFIG is not valid JSON"):
         ClusterConfig.from_env({"TF_CONFIG": "{nope"})
+
+
+def test_a_training_cluster_of_airflow_tasks_places_each_member_on_its_host():
+    spec = {"chief": ["w1:2222"], "worker": ["w2:2222", "10.0.0.3:2223"]}
+    tc = TrainingCluster.of(json.dumps(spec), "trainer")
+    placed = [(m.task_id, m.name, m.host, m.is_chief) for m in tc.members]
+    assert placed == [
+        ("trainer", "chief:0", "w1", True),
+        ("trainer_worker_0", "worker:0", "w2", False),
+        ("trainer_worker_1", "worker:1", "10.0.0.3", False),
+    ]
+    configs = [ClusterConfig.from_env({"TF_CONFIG": tc.tf_config(m)}) for m in tc.members]
+    assert [c.task_name for c in configs] == ["chief:0", "worker:0", "worker:1"]
+    assert [c.is_chief for c in configs] == [True, False, False]  # only the chief commits
+    assert len({c.identity() for c in configs}) == 1  # one fingerprint for every member
+    assert configs[1].cluster == spec
+    for bad, message in (
+        ({"worker": ["w2:2222"]}, "exactly one chief"),
+        ({"chief": ["w1:2222"], "ps": ["w3:2222"]}, r"roles \['ps'\] are not supported"),
+        ({"chief": ["w1"]}, "'w1' \\(chief\\) is not 'host:port'"),
+        ({"chief": ["w1:2222"], "worker": ["w1:2222"]}, "used twice"),
+        ("{nope", "is not JSON"),
+    ):
+        with pytest.raises(ParameterError, match=message):
+            TrainingCluster.of(bad, "trainer")
+
+
+def test_a_members_watch_stops_it_when_a_sibling_fails_while_it_runs_not_for_one_coming_back():
+    import time
+
+    from tfpipe.pipelines.training_cluster import SiblingWatch
+
+    tc = TrainingCluster.of({"chief": ["w1:2222"], "worker": ["w2:2222"]}, "trainer")
+    worker = tc.members[1]
+
+    def watched(states: list[str]) -> SiblingWatch:
+        """The watch after it has seen every state in turn (the last one twice)."""
+        polled: list[str] = []
+
+        def poll() -> dict[str, str]:
+            polled.append(states[min(len(polled), len(states) - 1)])
+            return {worker.task_id: polled[-1]}
+
+        with SiblingWatch([worker], poll, 0.01) as watch:
+            deadline = time.monotonic() + 10
+            while len(polled) <= len(states) and not watch.stop.is_set():
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        return watch
+
+    # Retrying when this one started, then running: no reason to stop.
+    assert not watched(["up_for_retry", "queued", "running", "success"]).stop.is_set()
+    stopped = watched(["queued", "running", "up_for_retry"])  # its try failed meanwhile
+    assert stopped.stop.is_set()
+    assert stopped.reason == "member worker:0 (task trainer_worker_0, host w2) is up_for_retry"
+    assert watched(["failed"]).stop.is_set()  # failed for good: the cluster cannot form
+
+
+def test_a_non_chief_members_plan_keeps_it_from_taking_the_artifacts_lock(tmp_path, monkeypatch):
+    """The Airflow task plans the step and hands the plan to the component process: a worker
+    of the cluster must still commit nothing there, so it never waits for (or takes over) the
+    chief's lock on the artifact they compute together."""
+    from tfpipe.components.core.execute import Invocation
+    from tfpipe.pipelines.engine import plan
+    from tfpipe.pipelines.registry import load_pipeline
+
+    tc = TrainingCluster.of({"chief": ["w1:2222"], "worker": ["w2:2222"]}, "trainer")
+    pipeline = load_pipeline("penguins", str(tmp_path))
+    planned = {}
+    for member in tc.members:
+        monkeypatch.setenv("TF_CONFIG", tc.tf_config(member))
+        trainer = next(i for i in plan(pipeline, str(tmp_path)) if i.step == "trainer")
+        planned[member.name] = Invocation.from_request(trainer.to_request("run"))
+    assert {name: inv.external.commits for name, inv in planned.items()} == {
+        "chief:0": True,
+        "worker:0": False,
+    }
+    assert planned["chief:0"].fingerprint == planned["worker:0"].fingerprint
 
 
 def test_trainer_parameters_refuse_impossible_combinations():

@@ -15,7 +15,12 @@ class InputDataError(TfpipeError):
 
 class NothingToCommit(TfpipeError):
     """This process did its part of a job whose artifact another process commits (a non-chief
-    task of a training cluster). Not a failure."""
+    task of a training cluster). Not a failure. ``summary``: what its part did (steps trained),
+    reported in its result since no artifact keeps it."""
+
+    def __init__(self, message: str, summary: dict | None = None) -> None:
+        super().__init__(message)
+        self.summary = dict(summary or {})
 
 
 class UserCodeError(TfpipeError):

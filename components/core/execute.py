@@ -75,6 +75,8 @@ class Invocation:
                 "fingerprint": self.fingerprint,
                 "input_fingerprints": self.input_fingerprints,
                 "external_digests": self.external.digests,
+                # A non-chief task of a training cluster: it must not take the artifact's lock.
+                "commits": self.external.commits,
                 "code_version": code_version(self.spec.name),
                 "runtime_identity": runtime_identity(self.runtime),
             },
@@ -114,6 +116,7 @@ class Invocation:
             external=External(
                 values=dict(request.get("external") or {}),
                 digests=dict(planned["external_digests"]),
+                commits=bool(planned.get("commits", True)),
             ),
         )
 

@@ -170,6 +170,9 @@ class ComponentSpec:
     # The serving directory a step of this component publishes models to (params -> a
     # ServingDirectory), for commands that act on a pipeline's served model (rollback, scoring).
     serving: Callable[[Any], Any] | None = None
+    # Does a step of it train on a TF_CONFIG cluster whose tasks run the step each (only the chief
+    # commits)? Then an Airflow DAG may run it as one task per member across hosts.
+    trains_on_cluster: bool = False
 
     def validate_params(self, raw: dict[str, Any], step: str, runtime: str) -> ComponentParams:
         try:

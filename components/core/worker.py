@@ -62,6 +62,7 @@ def serve(requests: IO[str], results: IO[str]) -> int:
                     "committed": False,
                     "step": step,
                     "message": str(done),
+                    "summary": done.summary,
                 }
             )
         except Exception as exc:

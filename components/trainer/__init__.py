@@ -38,4 +38,5 @@ SPEC = ComponentSpec(
     description=__doc__ or "",
     summary_line=summary_line,
     report_section="tfpipe.components.trainer.report:report",
+    trains_on_cluster=True,
 )

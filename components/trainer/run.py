@@ -44,9 +44,8 @@ def run(ctx: Context) -> dict[str, Any]:
 
         return tfx_run_fn.run(ctx)
     transform: TransformGraph = ctx.inputs["transform"]
-    job = TrainingJob.create(
-        ctx.params, ctx.runtime, transform, ctx.scratch_dir, ClusterConfig.from_env()
-    )
+    cluster = ClusterConfig.from_env()
+    job = TrainingJob.create(ctx.params, ctx.runtime, transform, _work_dir(ctx, cluster), cluster)
     decision = job.decision
     log.info("trainer decision: %s (%s)", decision.backend, decision.reason)
     ctx.progress(
@@ -66,8 +65,17 @@ def run(ctx: Context) -> dict[str, Any]:
             mirror = ctx.checkpointed if job.cluster.is_chief else _no_mirror
             stats = backend.train(ctx.progress, mirror)
             if not job.cluster.is_chief:
+                shutil.rmtree(job.work_dir, ignore_errors=True)  # its own: nothing reads it
                 raise TaskRoleDone(
-                    f"task {job.cluster.task_name} finished; the chief exports the model"
+                    f"task {job.cluster.task_name} finished ({stats.get('steps')} steps); "
+                    "the chief exports the model",
+                    {
+                        "cluster_task": job.cluster.task_name,
+                        "distribution": decision.distribution,
+                        "backend": decision.backend,
+                        "converted": decision.converted,
+                        **stats,
+                    },
                 )
 
         ctx.progress("exporting the serving SavedModel (transform graph inside)")
@@ -99,11 +107,22 @@ def run(ctx: Context) -> dict[str, Any]:
         "distribution": decision.distribution,
         "reason": decision.reason,
         "cluster": decision.cluster,
+        # Which task of an external cluster this was (its other tasks report theirs).
+        **({"cluster_task": job.cluster.task_name} if job.cluster.is_cluster else {}),
         **stats,
         "task": job.p.task,
         "classes": classes,
         "warm_start": warm.as_dict(),
     }
+
+
+def _work_dir(ctx: Context, cluster: ClusterConfig) -> str:
+    """The step's scratch; for a non-chief task of an external cluster a folder of its own in it
+    (on one host the tasks share the scratch: its checkpoints must not mix with the chief's),
+    removed once it has trained."""
+    if cluster.is_chief:
+        return ctx.scratch_dir
+    return os.path.join(ctx.scratch_dir, f"task-{cluster.task_type}-{cluster.task_index}")
 
 
 def _no_mirror() -> None:
