@@ -29,7 +29,11 @@ stop_all() {
   db="$(cat "$state/pg_db" 2>/dev/null || true)"
   read -r version cluster port _ < <(pg_lsclusters --no-header | head -1)
   if [ "${1:-}" = --purge ] && [ -n "$db" ]; then
-    runuser -u postgres -- psql -p "$port" -qc "drop database if exists $db" >/dev/null
+    if runuser -u postgres -- pg_isready -q -p "$port" 2>/dev/null; then
+      runuser -u postgres -- psql -p "$port" -qc "drop database if exists $db" >/dev/null
+    else  # an earlier stop shut down the cluster it had started: the database stays in it
+      echo "airflow-celery: PostgreSQL is down; database $db not dropped"
+    fi
   fi
   if [ -f "$state/pg_started" ]; then
     pg_ctlcluster "$version" "$cluster" stop || true

@@ -30,14 +30,16 @@ start_on() { # HOST name command...: start on HOST in its own session, log to $s
 
 start_bg() { start_on "" "$@"; }
 
-stop_started() { # stop every process group in $pids: workers first (last started), then the rest
+stop_started() { # stop every process group in $pids: workers first (last started), then the rest.
+  # SIGTERM, then SIGKILL to what is left after 10 s: a Celery worker's warm shutdown would wait
+  # for its running task (a stop ends the deployment; the task's artifact is never half-visible).
   [ -f "$pids" ] || return 0
   tac "$pids" | while read -r name pid; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  for _ in $(seq 30); do
+  for _ in $(seq 20); do
     local alive=0
     while read -r name pid; do kill -0 "$pid" 2>/dev/null && alive=1; done < "$pids"
     [ "$alive" = 0 ] && break
-    sleep 1
+    sleep 0.5
   done
   while read -r name pid; do kill -KILL -- "-$pid" 2>/dev/null || true; done < "$pids"
   rm -f "$pids"

@@ -198,3 +198,5 @@ trap - ERR
 for h in "${hosts[@]}"; do echo "airflow-hosts: host $h = ${address[$h]} (namespace $(host_ns "$h"))"; done
 echo "airflow-hosts: artifacts and pushed models in $TFPIPE_STORE (endpoint $TFPIPE_S3_ENDPOINT_URL)"
 echo "airflow-hosts: reach a host with: ip netns exec $(host_ns control) curl http://${address[control]}:8080/"
+echo "airflow-hosts: task logs in $AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER; data drops may be announced under $TFPIPE_DATA_ROOTS"
+echo "airflow-hosts: restart the control plane: $0 restart-control; a lost worker host: $0 start-worker w1|w2"
