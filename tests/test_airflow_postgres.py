@@ -51,7 +51,8 @@ def stop_postgres(db: str, started: bool) -> None:
     version, cluster, port = line.split()[:3]
     as_postgres = ["runuser", "-u", "postgres", "--"]
     subprocess.run(
-        [*as_postgres, "psql", "-p", port, "-qc", f"drop database if exists {db}"],
+        # WITH (FORCE): a stopped server's last connections may not have closed yet.
+        [*as_postgres, "psql", "-p", port, "-qc", f"drop database if exists {db} with (force)"],
         capture_output=True,
         check=True,
     )
